@@ -1,0 +1,46 @@
+# The README's commands. Everything runs from a virtualenv in .venv (created on demand).
+#   make lab     set up, create a demo session, open JupyterLab on the quickstart
+#   make demo    set up, create a demo session, list sessions (headless)
+#   make test    set up, start QuestDB, run the whole test suite and the notebooks
+#   make bench   run the benchmarks (figures in benchmarks/results/)
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export TSANALYSIS_LOAD_PLUGINS ?=
+
+.PHONY: setup lab demo test test-fast notebooks bench questdb questdb-stop lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "tsanalysis needs Python 3.11+"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[lab,test,browser,dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/tsanalysis demo --hours 4
+	$(BIN)/tsanalysis sessions list
+
+lab: setup
+	$(BIN)/tsanalysis sessions list --json | $(BIN)/python -c 'import json,sys; sys.exit(0 if json.load(sys.stdin) else 1)' \
+		|| $(BIN)/tsanalysis demo --hours 4
+	cd notebooks && ../$(BIN)/jupyter lab quickstart.ipynb
+
+test: setup
+	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+
+test-fast: setup
+	$(BIN)/python -m pytest tests -x -q
+
+bench: setup
+	$(BIN)/python benchmarks/bench_core.py
+
+lint: setup
+	$(BIN)/ruff check tsanalysis tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

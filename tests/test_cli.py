@@ -1,0 +1,129 @@
+"""The command line, run as a user runs it (a subprocess): output, JSON shapes, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tsanalysis import schema
+
+from .helpers import ticks
+
+
+def run(store_url: str, *args: str, input: str | None = None, env: dict | None = None
+        ) -> subprocess.CompletedProcess:
+    e = {**os.environ, **(env or {})}
+    e.pop("TSANALYSIS_DB", None)
+    return subprocess.run([sys.executable, "-m", "tsanalysis", "--db", store_url, *args],
+                          capture_output=True, text=True, input=input, env=e, timeout=300)
+
+
+def ok(p: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert p.returncode == 0, p.stderr
+    return p
+
+
+def test_demo_list_show_delete(store_url, sid):
+    out = ok(run(store_url, "demo", "--session", sid, "--hours", "0.2", "--symbols",
+                 "BTC/USDT,ETH/USDT", "--seed", "7"))
+    assert out.stdout.strip() == sid
+    listed = json.loads(ok(run(store_url, "sessions", "list", "--json")).stdout)
+    mine = [s for s in listed if s["session_id"] == sid]
+    assert mine and mine[0]["status"] == "completed"
+    assert mine[0]["rows"]["tick_prices"] > 0
+    shown = json.loads(ok(run(store_url, "sessions", "show", sid, "--json")).stdout)
+    assert shown["symbols"] == ["BTC/USDT", "ETH/USDT"]
+    assert set(shown["rows"]) == {t.name for t in schema.CHILD_TABLES}
+    assert shown["first_ts"].endswith("Z") and shown["status"] == "completed"
+    human = ok(run(store_url, "sessions", "show", sid)).stdout
+    assert "tick_prices" in human and "BTC/USDT" in human
+    deleted = json.loads(ok(run(store_url, "sessions", "delete", sid, "--yes", "--json")).stdout)
+    assert deleted["session_id"] == sid
+    assert list(deleted["deleted"]) == [t.name for t in schema.TABLES]
+    assert deleted["deleted"]["data_collection_sessions"] == 1
+    assert deleted["total"] == sum(deleted["deleted"].values())
+    assert deleted["total"] == shown["total_rows"] + 1
+    assert run(store_url, "sessions", "show", sid).returncode == 3
+
+
+def test_create_import_complete(store_url, sid, tmp_path):
+    created = ok(run(store_url, "sessions", "create", "--symbols", "BTC/USDT", "--id", sid))
+    assert created.stdout.strip() == sid
+    f = ticks(50).rename(columns={"ts": "time", "price": "last"})
+    f["symbol"] = "ignored"
+    f.to_csv(tmp_path / "t.csv", index=False)
+    res = json.loads(ok(run(store_url, "sessions", "import", sid, str(tmp_path / "t.csv"),
+                            "--symbol", "BTC/USDT", "--ts-col", "time", "--price-col", "last",
+                            "--json")).stdout)
+    assert res["rows_written"] == 50 and res["table"] == "tick_prices"
+    # the session is active: delete is refused (4) and nothing changes
+    refused = run(store_url, "sessions", "delete", sid, "--yes")
+    assert refused.returncode == 4 and "active" in refused.stderr
+    ok(run(store_url, "sessions", "complete", sid))
+    shown = json.loads(ok(run(store_url, "sessions", "show", sid, "--json")).stdout)
+    assert shown["status"] == "completed" and shown["rows"]["tick_prices"] == 50
+
+
+def test_import_invalid_file_exits_1_and_writes_nothing(store_url, sid, tmp_path):
+    ok(run(store_url, "sessions", "create", "--symbols", "BTC/USDT", "--id", sid))
+    p = tmp_path / "bad.csv"
+    p.write_text("ts,price,volume\n2026-01-05T00:00:00Z,100,1\n2026-01-05T00:00:01Z,NaN,1\n")
+    bad = run(store_url, "sessions", "import", sid, str(p), "--symbol", "BTC/USDT")
+    assert bad.returncode == 1
+    assert "line 3" in bad.stderr and "price" in bad.stderr
+    assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+    shown = json.loads(ok(run(store_url, "sessions", "show", sid, "--json")).stdout)
+    assert shown["rows"]["tick_prices"] == 0
+    skipped = json.loads(ok(run(store_url, "sessions", "import", sid, str(p), "--symbol",
+                                "BTC/USDT", "--skip-invalid", "--json")).stdout)
+    assert skipped["rows_written"] == 1 and skipped["rows_skipped"] == 1
+    assert skipped["validation"]["errors"][0]["line"] == 3
+
+
+def test_exit_codes(store_url, tmp_path):
+    assert run(store_url, "sessions", "show", "nope").returncode == 3
+    assert run(store_url, "sessions", "delete", "nope", "--yes").returncode == 3
+    inj = run(store_url, "sessions", "show", "x' OR 1=1 --")
+    assert inj.returncode == 1 and "invalid session id" in inj.stderr
+    assert run(store_url, "sessions", "frobnicate").returncode == 2
+    assert run(store_url, "sessions", "import").returncode == 2
+    assert run(store_url, "demo", "--hours", "-1").returncode == 2
+    missing = run(store_url, "sessions", "import", "nope", str(tmp_path / "x.csv"),
+                  "--symbol", "BTC/USDT")
+    assert missing.returncode in (1, 3)
+
+
+def test_delete_without_yes_asks_or_refuses(store_url, sid):
+    ok(run(store_url, "sessions", "create", "--symbols", "BTC/USDT", "--id", sid))
+    ok(run(store_url, "sessions", "complete", sid))
+    refused = run(store_url, "sessions", "delete", sid)  # stdin is not a terminal
+    assert refused.returncode == 1 and "--yes" in refused.stderr
+    assert run(store_url, "sessions", "show", sid).returncode == 0
+
+
+def test_errors_are_one_line_without_traceback(tmp_path):
+    locked_dir = tmp_path / "ro"
+    locked_dir.mkdir()
+    p = run("postgres://nowhere", "sessions", "list")
+    assert p.returncode == 1 and "unknown store scheme" in p.stderr
+    assert "Traceback" not in p.stderr and p.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("args", [["--help"], ["sessions", "--help"], ["sessions", "import",
+                                                                          "--help"], ["--version"]])
+def test_help(tmp_path, args):
+    p = run(f"duckdb:///{tmp_path}/h.duckdb", *args)
+    assert p.returncode == 0 and p.stdout
+
+
+def test_env_var_selects_the_store(tmp_path, sid):
+    url = f"duckdb:///{tmp_path}/env.duckdb"
+    env = {**os.environ, "TSANALYSIS_DB": url}
+    p = subprocess.run([sys.executable, "-m", "tsanalysis", "sessions", "create", "--symbols",
+                        "BTC/USDT", "--id", sid], capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "env.duckdb").exists()

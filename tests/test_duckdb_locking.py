@@ -1,0 +1,68 @@
+"""DuckDB allows one writing process per file: we hold it briefly and say so when blocked."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import tsanalysis
+from tsanalysis import StoreLocked
+
+
+def hold_file(path, seconds: float) -> subprocess.Popen:
+    code = textwrap.dedent(f"""
+        import duckdb, sys, time
+        con = duckdb.connect({str(path)!r})
+        print("locked", flush=True)
+        time.sleep({seconds})
+    """)
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "locked"
+    return p
+
+
+def test_a_lock_held_elsewhere_is_a_clear_error(tmp_path):
+    path = tmp_path / "x.duckdb"
+    tsanalysis.connect(f"duckdb:///{path}").close()
+    holder = hold_file(path, 30)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(StoreLocked, match="locked by process") as e:
+            tsanalysis.connect(f"duckdb:///{path}", lock_timeout=1.0).list_sessions()
+        assert time.monotonic() - t0 >= 1.0  # it waited before giving up
+        assert str(path) in str(e.value)
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+
+
+def test_a_lock_released_while_waiting_is_taken(tmp_path):
+    path = tmp_path / "x.duckdb"
+    tsanalysis.connect(f"duckdb:///{path}").close()
+    holder = hold_file(path, 1.0)
+    try:
+        ws = tsanalysis.connect(f"duckdb:///{path}", lock_timeout=20.0)
+        ws.create_session(["BTC/USDT"], "waited")
+        assert ws.session("waited").status == "active"
+        ws.close()
+    finally:
+        holder.wait()
+        holder.stdout.close()
+
+
+def test_an_idle_workspace_lets_other_processes_write(tmp_path):
+    path = tmp_path / "x.duckdb"
+    ws = tsanalysis.connect(f"duckdb:///{path}", idle_release=0.2)
+    ws.create_session(["BTC/USDT"], "mine")
+    time.sleep(0.6)  # the notebook is idle: its connection has been released
+    cli = subprocess.run([sys.executable, "-m", "tsanalysis", "--db", f"duckdb:///{path}",
+                          "sessions", "create", "--symbols", "ETH/USDT", "--id", "theirs"],
+                         capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    assert {i.session_id for i in ws.list_sessions()} == {"mine", "theirs"}
+    ws.close()

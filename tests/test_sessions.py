@@ -1,0 +1,160 @@
+"""Session lifecycle and cascade delete, on every backend."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tsanalysis import InvalidInput, SessionActive, SessionNotFound, schema
+
+from .helpers import fill_all_tables, ticks
+
+
+def plain_counts(ws, session_id: str) -> dict[str, int]:
+    """Rows with this session id in every table, counted with plain SQL (not our reads)."""
+    return {t.name: int(ws.sql(f"SELECT count(*) AS n FROM {t.name} WHERE session_id = ?",
+                               [session_id])["n"].iloc[0]) for t in schema.TABLES}
+
+
+def test_create_is_active_and_listed(ws, sid):
+    info = ws.create_session("BTC/USDT,ETH/USDT", sid, notes="first", cadence_s=1.0)
+    assert info.status == "active"
+    assert info.symbols == ["BTC/USDT", "ETH/USDT"]
+    assert info.cadence_s == 1.0 and info.notes == "first"
+    listed = {i.session_id: i for i in ws.list_sessions()}
+    assert sid in listed and listed[sid].rows["tick_prices"] == 0
+
+
+def test_create_generates_an_id_and_refuses_duplicates_and_bad_input(ws, sid):
+    info = ws.create_session(["BTC/USDT"])
+    assert info.session_id.startswith("s-")
+    ws.create_session(["BTC/USDT"], sid)
+    with pytest.raises(InvalidInput, match="already exists"):
+        ws.create_session(["BTC/USDT"], sid)
+    with pytest.raises(InvalidInput, match="invalid session id"):
+        ws.create_session(["BTC/USDT"], "a; DROP TABLE tick_prices")
+    with pytest.raises(InvalidInput, match="invalid symbol"):
+        ws.create_session(["BTC USDT"])
+    with pytest.raises(InvalidInput, match="at least one symbol"):
+        ws.create_session([])
+
+
+def test_complete_and_fail(ws, sid):
+    ws.create_session(["BTC/USDT"], sid)
+    ws.ingest(sid, "BTC/USDT", ticks(10))
+    done = ws.sessions.complete(sid)
+    assert done.status == "completed"
+    assert done.end_time == done.last_ts  # the end is the last recorded row
+    assert ws.sessions.complete(sid).status == "completed"  # idempotent
+    other = ws.create_session(["BTC/USDT"]).session_id
+    failed = ws.sessions.fail(other, "feed dropped")
+    assert failed.status == "failed" and "feed dropped" in failed.notes
+    with pytest.raises(InvalidInput, match="cannot be completed"):
+        ws.sessions.complete(other)
+
+
+def test_show_has_counts_symbols_and_time_range(ws, sid):
+    ws.create_session(["BTC/USDT"], sid)
+    ws.ingest(sid, "BTC/USDT", ticks(30))
+    ws.ingest(sid, "ETH/USDT", ticks(5))  # a new symbol joins the session
+    info = ws.session(sid)
+    assert info.rows["tick_prices"] == 35
+    assert info.symbols == ["BTC/USDT", "ETH/USDT"]
+    assert info.tables["tick_prices"]["BTC/USDT"].rows == 30
+    assert info.first_ts == pd.Timestamp("2026-01-05T00:00:00Z")
+    assert info.last_ts == pd.Timestamp("2026-01-05T00:00:29Z")
+    d = info.to_dict()
+    assert d["rows"]["tick_prices"] == 35 and d["first_ts"] == "2026-01-05T00:00:00Z"
+
+
+def test_unknown_session(ws):
+    with pytest.raises(SessionNotFound):
+        ws.session("no-such-session")
+    with pytest.raises(SessionNotFound):
+        ws.delete_session("no-such-session")
+    with pytest.raises(SessionNotFound):
+        ws.ingest("no-such-session", "BTC/USDT", ticks(3))
+
+
+def test_delete_removes_every_row_in_all_six_tables(ws, sid):
+    ws.create_session(["BTC/USDT", "ETH/USDT"], sid)
+    fill_all_tables(ws, sid)
+    ws.sessions.complete(sid)
+    before = plain_counts(ws, sid)
+    assert all(n > 0 for n in before.values()), before
+    result = ws.delete_session(sid)
+    assert list(result.deleted) == [t.name for t in schema.TABLES]  # children first
+    assert result.deleted == before
+    assert result.total == sum(before.values())
+    assert plain_counts(ws, sid) == {t.name: 0 for t in schema.TABLES}
+    assert sid not in {i.session_id for i in ws.list_sessions()}
+
+
+def test_delete_keeps_other_sessions(ws, sid):
+    other = sid + "-other"
+    for s in (sid, other):
+        ws.create_session(["BTC/USDT", "ETH/USDT"], s)
+        fill_all_tables(ws, s)
+        ws.sessions.complete(s)
+    kept = plain_counts(ws, other)
+    kept_ticks = ws.ticks(other)
+    ws.delete_session(sid)
+    assert plain_counts(ws, other) == kept
+    pd.testing.assert_frame_equal(ws.ticks(other), kept_ticks)
+
+
+def test_delete_with_partial_data(ws, sid):
+    ws.create_session(["BTC/USDT"], sid)
+    ws.ingest(sid, "BTC/USDT", ticks(25))
+    ws.sessions.complete(sid)
+    result = ws.delete_session(sid)
+    assert result.deleted["tick_prices"] == 25
+    assert result.deleted["data_collection_sessions"] == 1
+    assert result.total == 26
+    assert sum(plain_counts(ws, sid).values()) == 0
+
+
+def test_delete_active_needs_force(ws, sid):
+    ws.create_session(["BTC/USDT"], sid)
+    ws.ingest(sid, "BTC/USDT", ticks(10))
+    with pytest.raises(SessionActive):
+        ws.delete_session(sid)
+    assert plain_counts(ws, sid)["tick_prices"] == 10  # refused: nothing changed
+    assert ws.delete_session(sid, force=True).deleted["tick_prices"] == 10
+
+
+def test_delete_twice(ws, sid):
+    ws.create_session(["BTC/USDT"], sid, status="completed")
+    ws.delete_session(sid)
+    with pytest.raises(SessionNotFound):
+        ws.delete_session(sid)
+
+
+def test_delete_invalidates_cached_metadata_and_tells_listeners(ws, sid):
+    ws.create_session(["BTC/USDT"], sid, status="completed")
+    ws.ingest(sid, "BTC/USDT", ticks(10))
+    assert ws.session(sid).rows["tick_prices"] == 10  # now cached
+    events = []
+    unsubscribe = ws.sessions.subscribe(lambda ev, s: events.append((ev, s)))
+    ws.delete_session(sid)
+    assert ("deleted", sid) in events
+    with pytest.raises(SessionNotFound):
+        ws.session(sid)
+    unsubscribe()
+    ws.create_session(["BTC/USDT"])
+    assert len([e for e in events if e[0] == "created"]) == 0
+
+
+def test_ingest_invalidates_cached_counts(ws, sid):
+    ws.create_session(["BTC/USDT"], sid)
+    assert ws.session(sid).rows["tick_prices"] == 0
+    ws.ingest(sid, "BTC/USDT", ticks(7))
+    assert ws.session(sid).rows["tick_prices"] == 7
+
+
+def test_sessions_frame_for_notebooks(ws, sid):
+    ws.create_session(["BTC/USDT"], sid)
+    ws.ingest(sid, "BTC/USDT", ticks(3))
+    f = ws.sessions.frame()
+    row = f[f["session_id"] == sid].iloc[0]
+    assert row["tick_prices"] == 3 and row["status"] == "active"

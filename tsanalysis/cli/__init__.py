@@ -1,0 +1,76 @@
+"""The ``tsanalysis`` command line: the same operations as the Python API, for scripts.
+
+Exit codes (shared by every subcommand): 0 success; 1 invalid input or failed operation;
+2 bad usage; 3 session not found; 4 refused because the session is active; 5 quality
+score under ``--fail-under``. Errors are one line on stderr; ``--debug`` shows the
+traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+import click
+
+from .. import __version__
+from ..errors import EXIT_FAILED, EXIT_USAGE, TsanalysisError
+from ._common import Context
+
+#: Modules adding subcommands to the group (each defines ``register(group)``).
+COMMAND_MODULES = ("sessions", "demo")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db", envvar="TSANALYSIS_DB", metavar="URL",
+              help="Store URL: duckdb:///abs/path/file.duckdb or questdb://host[:8812]. "
+                   "Default: $TSANALYSIS_DB, else ~/.local/share/tsanalysis/tsanalysis.duckdb.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.version_option(__version__, prog_name="tsanalysis")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, debug: bool) -> None:
+    """Recorded market-data sessions: browse, import, assess, export, delete."""
+    ctx.obj = Context(db=db, debug=debug)
+    ctx.call_on_close(ctx.obj.close)
+
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"{__name__}.{_name}").register(cli)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return (and exit with) its exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        rv = cli.main(args=args, prog_name="tsanalysis", standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+    except click.exceptions.UsageError as e:
+        e.show()
+        code = EXIT_USAGE
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        code = EXIT_FAILED
+    except click.exceptions.ClickException as e:
+        e.show()
+        code = e.exit_code
+    except TsanalysisError as e:
+        if debug:
+            raise
+        click.echo(f"error: {e}", err=True)
+        code = e.exit_code
+    except BrokenPipeError:
+        code = 0
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        code = 130
+    except Exception as e:  # an internal error is still one line unless --debug
+        if debug:
+            raise
+        click.echo(f"error: internal error: {type(e).__name__}: {e} (rerun with --debug "
+                   "for the traceback)", err=True)
+        code = EXIT_FAILED
+    if argv is None:
+        sys.exit(code)
+    return code

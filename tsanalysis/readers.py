@@ -1,0 +1,158 @@
+"""Reading input files in bounded chunks (CSV through Arrow's streaming reader, Parquet).
+
+Memory stays bounded by the chunk size whatever the file's size. CSV cells are read as
+text and typed by :mod:`tsanalysis.ingest`, so a bad cell becomes a row error with its
+line number instead of a failed read; rows with the wrong number of fields are reported
+the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from .errors import InvalidInput, RowError
+from .ingest import Chunk
+
+FORMATS = ("csv", "parquet")
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """``csv`` or ``parquet`` from the file name (``.csv``, ``.csv.gz``, ``.parquet``)."""
+    name = str(path).lower()
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".txt", ".tsv")):
+        return "csv"
+    raise InvalidInput(f"cannot tell the format of {path}: name it .csv or .parquet")
+
+
+def _check_file(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInput(f"no such file: {p}")
+    return p
+
+
+def iter_csv(path: str | os.PathLike[str], block_bytes: int = 32 << 20,
+             delimiter: str | None = None) -> Iterator[Chunk]:
+    """Yield the rows of a CSV file (with a header line) in chunks of about ``block_bytes``.
+
+    Every cell is text. Line numbers count the header as line 1 and assume one row per line.
+    """
+    p = _check_file(path)
+    if delimiter is None:
+        delimiter = "\t" if p.name.lower().endswith(".tsv") else ","
+    malformed: list[tuple[int | None, str, int, int]] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        malformed.append((row.number, row.text, row.expected_columns, row.actual_columns))
+        return "skip"
+
+    header = _header(p, delimiter)
+    if header is None:
+        return
+    with pa.input_stream(str(p), compression="detect") as stream:
+        reader = pacsv.open_csv(
+            stream,
+            # Single-threaded: Arrow then reports the line number of malformed rows.
+            read_options=pacsv.ReadOptions(block_size=block_bytes, use_threads=False),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=True, quoted_strings_can_be_null=False),
+        )
+        next_line = 2  # line 1 is the header
+        consumed = 0
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                batch = None
+            except pa.ArrowInvalid as e:
+                raise InvalidInput(f"{p}: cannot parse CSV: {e}") from None
+            n = batch.num_rows if batch is not None else 0
+            # Arrow may parse ahead of the batch it returns: attribute malformed rows by
+            # their line numbers, which extend the batch's span one line each.
+            pending = sorted(malformed[consumed:], key=lambda b: b[0] or 0)
+            end = next_line + n
+            bad = []
+            for b in pending:
+                if batch is None or (b[0] is not None and b[0] < end):
+                    bad.append(b)
+                    end += 1
+            consumed += len(bad)
+            if batch is None and not bad:
+                return
+            bad_lines = np.array([b[0] for b in bad if b[0] is not None], dtype="int64")
+            span = np.arange(next_line, end, dtype="int64")
+            lines = span[~np.isin(span, bad_lines)][:n]
+            errors = [
+                RowError(row=(ln or 0) - 2, column="*", value=text,
+                         reason=f"expected {exp} fields, found {got}", line=ln)
+                for ln, text, exp, got in bad
+            ]
+            next_line = end
+            frame = batch.to_pandas() if batch is not None else pa.table(
+                {h: pa.array([], pa.string()) for h in header}).to_pandas()
+            yield Chunk(frame=frame, lines=lines, malformed=errors)
+            if batch is None:
+                return
+
+
+def _header(p: Path, delimiter: str) -> list[str] | None:
+    """The header line's column names (None for an empty file)."""
+    with pa.input_stream(str(p), compression="detect") as stream:
+        first = b""
+        while b"\n" not in first:
+            piece = stream.read(1 << 16)
+            if not piece:
+                break
+            first += piece
+    first = first.split(b"\n", 1)[0]
+    if not first.strip():
+        return None
+    try:
+        names = next(csv.reader([first.decode("utf-8-sig").rstrip("\r\n")],
+                                delimiter=delimiter))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise InvalidInput(f"{p}: cannot read the CSV header: {e}") from None
+    if len(set(names)) != len(names) or not all(n.strip() for n in names):
+        raise InvalidInput(f"{p}: the header needs distinct, non-empty column names: {names}")
+    return names
+
+
+def iter_parquet(path: str | os.PathLike[str], batch_rows: int = 1_000_000) -> Iterator[Chunk]:
+    """Yield the rows of a Parquet file in batches of ``batch_rows``."""
+    p = _check_file(path)
+    try:
+        f = pq.ParquetFile(str(p))
+    except (pa.ArrowInvalid, OSError) as e:
+        raise InvalidInput(f"{p}: not a readable Parquet file: {e}") from None
+    for batch in f.iter_batches(batch_size=batch_rows):
+        yield Chunk(frame=batch.to_pandas())
+
+
+def iter_file(path: str | os.PathLike[str], fmt: str | None = None) -> Iterator[Chunk]:
+    """Chunks of a CSV or Parquet file (format from the name unless given)."""
+    fmt = fmt or detect_format(path)
+    if fmt == "csv":
+        return iter_csv(path)
+    if fmt == "parquet":
+        return iter_parquet(path)
+    raise InvalidInput(f"unknown file format {fmt!r}: one of {', '.join(FORMATS)}")
+
+
+def count_rows(path: str | os.PathLike[str], fmt: str | None = None) -> int | None:
+    """Data rows in the file when cheap to know (Parquet metadata), else None."""
+    fmt = fmt or detect_format(path)
+    if fmt == "parquet":
+        return pq.ParquetFile(str(_check_file(path))).metadata.num_rows
+    return None

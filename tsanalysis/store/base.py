@@ -1,0 +1,270 @@
+"""The storage contract every backend implements.
+
+Features (sessions, ingestion, quality, indicators, export, migration) talk only to this
+contract. It speaks columnar: pandas DataFrames or Arrow tables in and out, bulk
+operations only, filters pushed down to the database. The contract test suite
+(``tests/test_store_contract.py``) runs the same assertions against every backend.
+
+Frames handed to :meth:`Store.write` are already validated and typed by the caller
+(``tsanalysis.ingest`` does that): exactly the table's columns, ``ts`` as
+``datetime64[us, UTC]``. Frames returned by reads follow the same conventions.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar, Literal
+
+import pandas as pd
+import pyarrow as pa
+
+from .. import schema
+from ..errors import InvalidInput
+from ..ids import check_session_id, check_symbol, interval_seconds
+from ..timeutil import to_utc
+
+WriteMode = Literal["append", "upsert"]
+
+#: Called with (rows done, rows total or None) as long work proceeds.
+Progress = Callable[[int, int | None], None]
+
+
+class Store(ABC):
+    """A time-series store holding the six tables of :mod:`tsanalysis.schema`."""
+
+    #: Short backend name, e.g. ``"duckdb"`` or ``"questdb"``.
+    backend: ClassVar[str]
+    #: True when a batch of writes can be rolled back as a whole (see :meth:`atomic`).
+    transactional: ClassVar[bool] = False
+
+    url: str
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @abstractmethod
+    def ensure_schema(self) -> None:
+        """Create any missing table. Idempotent."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections and locks. The store may be used again afterwards."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def atomic(self) -> AbstractContextManager[Any]:
+        """A block whose writes land together or not at all, where the backend can.
+
+        Backends without transactions return a no-op context; callers that need
+        all-or-nothing there validate everything before writing.
+        """
+        from contextlib import nullcontext
+
+        return nullcontext()
+
+    # -- sessions table ---------------------------------------------------------------
+
+    @abstractmethod
+    def insert_session(self, record: dict[str, Any]) -> None:
+        """Insert one row into ``data_collection_sessions`` (keys are column names)."""
+
+    @abstractmethod
+    def update_session(self, session_id: str, fields: dict[str, Any]) -> None:
+        """Update columns of one session row."""
+
+    @abstractmethod
+    def session_rows(self, session_id: str | None = None) -> pd.DataFrame:
+        """Rows of visible sessions (all, or the one given), columns as in the schema.
+
+        A session being deleted is not visible.
+        """
+
+    # -- child tables -----------------------------------------------------------------
+
+    @abstractmethod
+    def write(self, table: str, frame: pd.DataFrame | pa.Table, mode: WriteMode = "append") -> int:
+        """Write typed rows to a child table; return the number of rows written.
+
+        ``append`` adds the rows. ``upsert`` replaces stored rows that have the same
+        identity key (``schema.Table.key``) and adds the others: re-writing the same
+        frame twice leaves one copy. Rows are readable when this returns.
+        """
+
+    def write_batches(self, table: str, batches: Iterable[pd.DataFrame | pa.Table],
+                      mode: WriteMode = "append") -> int:
+        """Write a stream of frames; atomic as a whole where the backend is transactional."""
+        total = 0
+        with self.atomic():
+            for batch in batches:
+                total += self.write(table, batch, mode)
+        return total
+
+    @abstractmethod
+    def read_arrow(self, table: str, session_id: str, *, symbols: Sequence[str] | None = None,
+                   start: Any = None, end: Any = None, columns: Sequence[str] | None = None,
+                   filters: dict[str, Any] | None = None, limit: int | None = None,
+                   offset: int | None = None) -> pa.Table:
+        """Rows of one session as Arrow, filtered in the database.
+
+        ``start`` is inclusive and ``end`` exclusive. ``filters`` maps a column of the
+        table to a value or a list of values (equality / IN). Rows come ordered by symbol
+        then the table's ``order_by`` (time, then arrival order).
+        """
+
+    def read(self, table: str, session_id: str, **kwargs: Any) -> pd.DataFrame:
+        """Like :meth:`read_arrow`, into pandas (``ts`` as ``datetime64[us, UTC]``)."""
+        return arrow_to_pandas(self.read_arrow(table, session_id, **kwargs))
+
+    @abstractmethod
+    def iter_arrow(self, table: str, session_id: str, *, symbols: Sequence[str] | None = None,
+                   start: Any = None, end: Any = None, columns: Sequence[str] | None = None,
+                   filters: dict[str, Any] | None = None,
+                   batch_rows: int = 500_000) -> Iterator[pa.RecordBatch]:
+        """Stream the rows :meth:`read_arrow` would return, in bounded batches."""
+
+    @abstractmethod
+    def count_rows(self, session_id: str) -> dict[str, int]:
+        """Rows of the session in every table (children first, the sessions table last)."""
+
+    @abstractmethod
+    def table_stats(self, session_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """Per session, table and symbol: ``rows``, ``first_ts``, ``last_ts``.
+
+        Columns: session_id, table, symbol, rows, first_ts, last_ts.
+        """
+
+    @abstractmethod
+    def max_seq(self, table: str, session_id: str, symbols: Sequence[str]) -> dict[str, int]:
+        """Highest ``seq`` stored per symbol (symbols without rows are left out)."""
+
+    @abstractmethod
+    def delete_session(self, session_id: str, progress: Progress | None = None) -> dict[str, int]:
+        """Remove the session and every row that hangs off it.
+
+        Returns rows removed per table, children first, the sessions table last. The caller
+        has checked that the session exists and may be deleted.
+        """
+
+    @abstractmethod
+    def ohlcv_from_ticks(self, session_id: str, symbols: Sequence[str] | None, interval: str,
+                         start: Any = None, end: Any = None) -> pd.DataFrame:
+        """OHLCV bars computed in the database from the session's ticks.
+
+        Bars are left-closed, labelled by their start, aligned to the Unix epoch (so daily
+        bars start at 00:00 UTC); open and close follow (ts, seq). Intervals without ticks
+        produce no bar. Columns as ``aggregated_ohlcv``.
+        """
+
+    @abstractmethod
+    def sql(self, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Run plain SQL (for notebooks and checks) with ``?`` placeholders, always bound.
+
+        Every backend takes ``?`` (QuestDB's store translates it for its driver).
+        """
+
+
+# -- helpers shared by backends --------------------------------------------------------
+
+
+def arrow_to_pandas(t: pa.Table) -> pd.DataFrame:
+    """Arrow to pandas with our conventions (UTC microsecond timestamps kept as they are)."""
+    return t.to_pandas()
+
+
+def check_table(name: str, child: bool = True) -> schema.Table:
+    """Resolve a table name; for ``child`` refuse the sessions table."""
+    try:
+        t = schema.table(name)
+    except KeyError as e:
+        raise InvalidInput(str(e.args[0])) from None
+    if child and not t.is_child:
+        raise InvalidInput(f"{name} is not a child table")
+    return t
+
+
+def check_columns(t: schema.Table, columns: Sequence[str] | None) -> list[str]:
+    """Validate requested columns against the schema; ``None`` means all."""
+    if columns is None:
+        return t.column_names
+    bad = [c for c in columns if not t.has_column(c)]
+    if bad:
+        raise InvalidInput(
+            f"unknown column(s) {', '.join(map(repr, bad))} in {t.name}; "
+            f"columns: {', '.join(t.column_names)}"
+        )
+    return list(columns)
+
+
+def check_read_args(t: schema.Table, session_id: str, symbols: Sequence[str] | None,
+                    start: Any, end: Any, filters: dict[str, Any] | None,
+                    limit: int | None, offset: int | None
+                    ) -> tuple[list[str] | None, pd.Timestamp | None, pd.Timestamp | None,
+                               dict[str, list[Any]]]:
+    """Validate the common read arguments and normalise them."""
+    check_session_id(session_id)
+    syms = [check_symbol(s) for s in symbols] if symbols is not None else None
+    lo = to_utc(start, "start") if start is not None else None
+    hi = to_utc(end, "end") if end is not None else None
+    norm: dict[str, list[Any]] = {}
+    for col, val in (filters or {}).items():
+        if not t.has_column(col):
+            raise InvalidInput(f"cannot filter {t.name} on unknown column {col!r}")
+        norm[col] = list(val) if isinstance(val, (list, tuple, set)) else [val]
+    for name, v in (("limit", limit), ("offset", offset)):
+        if v is not None and (not isinstance(v, int) or v < 0):
+            raise InvalidInput(f"{name} must be a non-negative integer, not {v!r}")
+    return syms, lo, hi, norm
+
+
+def empty_frame(t: schema.Table, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """An empty frame with the table's columns and dtypes."""
+    return arrow_to_pandas(arrow_schema(t, columns).empty_table())
+
+
+_ARROW_TYPES = {
+    schema.SYMBOL: pa.string(),
+    schema.STRING: pa.string(),
+    schema.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+    schema.DOUBLE: pa.float64(),
+    schema.LONG: pa.int64(),
+}
+
+
+def arrow_schema(t: schema.Table, columns: Sequence[str] | None = None) -> pa.Schema:
+    """The Arrow schema of a table (or of some of its columns)."""
+    cols = [t.column(c) for c in columns] if columns else list(t.columns)
+    return pa.schema([pa.field(c.name, _ARROW_TYPES[c.type], nullable=c.nullable) for c in cols])
+
+
+def to_table_arrow(t: schema.Table, frame: pd.DataFrame | pa.Table) -> pa.Table:
+    """A frame with exactly the table's columns, in order, cast to the table's Arrow types.
+
+    Missing nullable columns are filled with nulls; a missing required column is an error.
+    """
+    if isinstance(frame, pd.DataFrame):
+        at = pa.Table.from_pandas(frame, preserve_index=False)
+    else:
+        at = frame
+    arrays = []
+    for c in t.columns:
+        ty = _ARROW_TYPES[c.type]
+        if c.name in at.column_names:
+            arr = at.column(c.name)
+            if arr.type != ty:
+                arr = arr.cast(ty)
+        elif c.nullable:
+            arr = pa.nulls(at.num_rows, ty)
+        else:
+            raise InvalidInput(f"{t.name}: required column {c.name!r} is missing")
+        arrays.append(arr)
+    return pa.Table.from_arrays(arrays, schema=arrow_schema(t))
+
+
+def bucket_micros(interval: str) -> int:
+    """Width of a bar interval in microseconds."""
+    return interval_seconds(interval) * 1_000_000

@@ -1,0 +1,424 @@
+"""The embedded default: one DuckDB file, nothing to start.
+
+DuckDB lets one process at a time open a file for writing. A JupyterLab kernel and a CLI
+call on the same file would collide, so this store holds its connection only while it
+works: the connection is closed after ``idle_release`` seconds without use, read-only
+operations open the file read-only (other readers can share it), and a lock held by
+another process is retried for ``lock_timeout`` seconds, then reported as
+:class:`~tsanalysis.errors.StoreLocked` naming the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from .. import schema
+from ..errors import StoreError, StoreLocked, StoreUnavailable
+from ..ids import check_session_id, check_symbol
+from .base import (
+    Progress,
+    Store,
+    WriteMode,
+    arrow_to_pandas,
+    bucket_micros,
+    check_columns,
+    check_read_args,
+    check_table,
+    to_table_arrow,
+)
+
+log = logging.getLogger(__name__)
+
+_TYPES = {
+    schema.SYMBOL: "VARCHAR",
+    schema.STRING: "VARCHAR",
+    schema.TIMESTAMP: "TIMESTAMPTZ",
+    schema.DOUBLE: "DOUBLE",
+    schema.LONG: "BIGINT",
+}
+
+
+def q(name: str) -> str:
+    """Quote an identifier (``interval`` is a keyword in DuckDB)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def render_ddl(t: schema.Table) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` for one table, in DuckDB's dialect."""
+    cols = ",\n  ".join(
+        f"{q(c.name)} {_TYPES[c.type]}{'' if c.nullable else ' NOT NULL'}" for c in t.columns
+    )
+    return f"CREATE TABLE IF NOT EXISTS {q(t.name)} (\n  {cols}\n)"
+
+
+_LOCK_ERROR = re.compile(r"lock", re.IGNORECASE)
+
+
+class DuckDBStore(Store):
+    """A store in one DuckDB file (or in memory with ``path=":memory:"``)."""
+
+    backend = "duckdb"
+    transactional = True
+
+    def __init__(self, path: str | os.PathLike[str], *, idle_release: float = 2.0,
+                 lock_timeout: float = 10.0, threads: int | None = None):
+        self.path = str(path)
+        self.memory = self.path == ":memory:"
+        if not self.memory:
+            self.path = str(Path(self.path).expanduser().resolve())
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.url = "duckdb:///" + self.path.lstrip("/") if not self.memory else "duckdb:///:memory:"
+        self.idle_release = idle_release
+        self.lock_timeout = lock_timeout
+        self.threads = threads
+        self._lock = threading.RLock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._con_writable = False
+        self._depth = 0
+        self._timer: threading.Timer | None = None
+        self._in_tx = False
+        self._schema_ready = False
+        self.ensure_schema()
+
+    # -- connection management ---------------------------------------------------------
+
+    def _open(self, write: bool) -> duckdb.DuckDBPyConnection:
+        read_only = not write and not self.memory and Path(self.path).exists()
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.05
+        while True:
+            try:
+                con = duckdb.connect(self.path, read_only=read_only)
+                break
+            except duckdb.IOException as e:
+                if not _LOCK_ERROR.search(str(e)):
+                    raise StoreUnavailable(f"cannot open {self.path}: {e}") from e
+                if time.monotonic() >= deadline:
+                    holder = re.search(r"PID (\d+)", str(e))
+                    who = f" by process {holder.group(1)}" if holder else " by another process"
+                    raise StoreLocked(
+                        f"{self.path} is locked{who} (DuckDB allows one writer); "
+                        "close the other program, or wait and retry"
+                    ) from e
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+            except duckdb.Error as e:
+                raise StoreUnavailable(f"cannot open {self.path}: {e}") from e
+        con.execute("SET TimeZone = 'UTC'")
+        if self.threads:
+            con.execute(f"SET threads = {int(self.threads)}")
+        self._con_writable = not read_only
+        return con
+
+    @contextmanager
+    def connection(self, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The connection, opened on demand, kept while in use and released when idle."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._con is not None and write and not self._con_writable:
+                if self._depth:
+                    raise StoreError("internal: write inside a read-only block")
+                self._close_now()
+            if self._con is None:
+                self._con = self._open(write)
+            self._depth += 1
+            try:
+                yield self._con
+            except duckdb.Error as e:
+                raise _translate(e) from e
+            finally:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._schedule_release()
+
+    def _schedule_release(self) -> None:
+        if self.memory:
+            return  # an in-memory database lives as long as its connection
+        if self.idle_release <= 0:
+            self._close_now()
+            return
+        self._timer = threading.Timer(self.idle_release, self._release_if_idle)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _release_if_idle(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                self._close_now()
+
+    def _close_now(self) -> None:
+        if self._con is not None:
+            try:
+                self._con.close()
+            finally:
+                self._con = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if not self.memory:
+                self._close_now()
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        with self.connection(write=True) as con:
+            if self._in_tx:
+                yield
+                return
+            con.execute("BEGIN TRANSACTION")
+            self._in_tx = True
+            try:
+                yield
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            else:
+                con.execute("COMMIT")
+            finally:
+                self._in_tx = False
+
+    # -- schema --------------------------------------------------------------------
+
+    def ensure_schema(self) -> None:
+        if self._schema_ready:
+            return
+        if not self.memory and Path(self.path).exists():
+            with self.connection() as con:
+                have = {r[0] for r in con.execute(
+                    "SELECT table_name FROM information_schema.tables").fetchall()}
+            if all(t.name in have for t in schema.TABLES):
+                self._schema_ready = True
+                return
+        with self.connection(write=True) as con:
+            for t in schema.TABLES:
+                con.execute(render_ddl(t))
+        self._schema_ready = True
+
+    # -- sessions -----------------------------------------------------------------
+
+    def insert_session(self, record: dict[str, Any]) -> None:
+        t = schema.SESSIONS
+        cols = [c for c in t.column_names if c in record]
+        sql = (f"INSERT INTO {q(t.name)} ({', '.join(map(q, cols))}) "
+               f"VALUES ({', '.join('?' for _ in cols)})")
+        with self.connection(write=True) as con:
+            con.execute(sql, [_param(record[c]) for c in cols])
+
+    def update_session(self, session_id: str, fields: dict[str, Any]) -> None:
+        t = schema.SESSIONS
+        check_session_id(session_id)
+        cols = check_columns(t, list(fields))
+        sets = ", ".join(f"{q(c)} = ?" for c in cols)
+        with self.connection(write=True) as con:
+            con.execute(f"UPDATE {q(t.name)} SET {sets} WHERE session_id = ?",
+                        [*(_param(fields[c]) for c in cols), session_id])
+
+    def session_rows(self, session_id: str | None = None) -> pd.DataFrame:
+        t = schema.SESSIONS
+        where, params = "", []
+        if session_id is not None:
+            check_session_id(session_id)
+            where, params = "WHERE session_id = ?", [session_id]
+        sql = (f"SELECT {', '.join(map(q, t.column_names))} FROM {q(t.name)} {where} "
+               f"ORDER BY created_at, session_id")
+        with self.connection() as con:
+            return arrow_to_pandas(con.sql(sql, params=params).to_arrow_table())
+
+    # -- child tables ----------------------------------------------------------------
+
+    def write(self, table: str, frame: pd.DataFrame | pa.Table, mode: WriteMode = "append") -> int:
+        t = check_table(table)
+        data = to_table_arrow(t, frame)
+        if data.num_rows == 0:
+            return 0
+        cols = ", ".join(map(q, t.column_names))
+        with self.connection(write=True) as con:
+            con.register("_tsa_incoming", data)
+            try:
+                if mode == "upsert":
+                    with self.atomic():
+                        keys = " AND ".join(f"t.{q(k)} = i.{q(k)}" for k in t.key)
+                        con.execute(f"DELETE FROM {q(t.name)} t USING _tsa_incoming i "
+                                    f"WHERE {keys}")
+                        con.execute(f"INSERT INTO {q(t.name)} ({cols}) "
+                                    f"SELECT {cols} FROM _tsa_incoming")
+                elif mode == "append":
+                    con.execute(f"INSERT INTO {q(t.name)} ({cols}) SELECT {cols} FROM _tsa_incoming")
+                else:
+                    raise ValueError(f"unknown write mode {mode!r}")
+            finally:
+                con.unregister("_tsa_incoming")
+        return data.num_rows
+
+    def _select(self, t: schema.Table, session_id: str, symbols: Sequence[str] | None,
+                start: Any, end: Any, columns: Sequence[str] | None,
+                filters: dict[str, Any] | None, limit: int | None, offset: int | None
+                ) -> tuple[str, list[Any]]:
+        syms, lo, hi, flt = check_read_args(t, session_id, symbols, start, end, filters,
+                                            limit, offset)
+        cols = check_columns(t, columns)
+        where, params = ["session_id = ?"], [session_id]
+        if syms is not None:
+            where.append(f"symbol IN ({', '.join('?' for _ in syms)})" if syms else "FALSE")
+            params += syms
+        if lo is not None:
+            where.append(f"{q(t.ts)} >= ?")
+            params.append(lo.to_pydatetime())
+        if hi is not None:
+            where.append(f"{q(t.ts)} < ?")
+            params.append(hi.to_pydatetime())
+        for col, vals in flt.items():
+            where.append(f"{q(col)} IN ({', '.join('?' for _ in vals)})" if vals else "FALSE")
+            params += [_param(v) for v in vals]
+        order = ", ".join(q(c) for c in ("symbol", *t.order_by))
+        sql = (f"SELECT {', '.join(map(q, cols))} FROM {q(t.name)} "
+               f"WHERE {' AND '.join(where)} ORDER BY {order}")
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        if offset:
+            sql += f" OFFSET {int(offset)}"
+        return sql, params
+
+    def read_arrow(self, table: str, session_id: str, *, symbols: Sequence[str] | None = None,
+                   start: Any = None, end: Any = None, columns: Sequence[str] | None = None,
+                   filters: dict[str, Any] | None = None, limit: int | None = None,
+                   offset: int | None = None) -> pa.Table:
+        t = check_table(table)
+        sql, params = self._select(t, session_id, symbols, start, end, columns, filters,
+                                   limit, offset)
+        with self.connection() as con:
+            return con.sql(sql, params=params).to_arrow_table()
+
+    def iter_arrow(self, table: str, session_id: str, *, symbols: Sequence[str] | None = None,
+                   start: Any = None, end: Any = None, columns: Sequence[str] | None = None,
+                   filters: dict[str, Any] | None = None,
+                   batch_rows: int = 500_000) -> Iterator[pa.RecordBatch]:
+        t = check_table(table)
+        sql, params = self._select(t, session_id, symbols, start, end, columns, filters,
+                                   None, None)
+        # Writable: the caller may write between batches (a read-only connection could
+        # not be upgraded while this generator holds it).
+        with self.connection(write=True) as con:
+            cur = con.cursor()
+            try:
+                reader = cur.sql(sql, params=params).to_arrow_reader(batch_rows)
+                yield from reader
+            finally:
+                cur.close()
+
+    def count_rows(self, session_id: str) -> dict[str, int]:
+        check_session_id(session_id)
+        parts = " UNION ALL ".join(
+            f"SELECT {i} AS i, count(*) AS n FROM {q(t.name)} WHERE session_id = ?"
+            for i, t in enumerate(schema.TABLES)
+        )
+        with self.connection() as con:
+            rows = con.execute(f"{parts} ORDER BY i", [session_id] * len(schema.TABLES)).fetchall()
+        return {schema.TABLES[i].name: int(n) for i, n in rows}
+
+    def table_stats(self, session_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        where, params = "", []
+        if session_ids is not None:
+            ids = [check_session_id(s) for s in session_ids]
+            if not ids:
+                where = "WHERE FALSE"
+            else:
+                where = f"WHERE session_id IN ({', '.join('?' for _ in ids)})"
+            params = ids
+        parts = []
+        for t in schema.CHILD_TABLES:
+            parts.append(
+                f"SELECT session_id, '{t.name}' AS \"table\", symbol, count(*) AS rows, "
+                f"min(ts) AS first_ts, max(ts) AS last_ts FROM {q(t.name)} {where} "
+                "GROUP BY session_id, symbol"
+            )
+        sql = " UNION ALL ".join(parts) + ' ORDER BY session_id, "table", symbol'
+        with self.connection() as con:
+            return arrow_to_pandas(
+                con.sql(sql, params=params * len(schema.CHILD_TABLES)).to_arrow_table())
+
+    def max_seq(self, table: str, session_id: str, symbols: Sequence[str]) -> dict[str, int]:
+        t = check_table(table)
+        check_session_id(session_id)
+        syms = [check_symbol(s) for s in symbols]
+        if not syms or not t.has_column("seq"):
+            return {}
+        sql = (f"SELECT symbol, max(seq) FROM {q(t.name)} WHERE session_id = ? AND symbol IN "
+               f"({', '.join('?' for _ in syms)}) GROUP BY symbol")
+        with self.connection() as con:
+            return {s: int(m) for s, m in con.execute(sql, [session_id, *syms]).fetchall()}
+
+    def delete_session(self, session_id: str, progress: Progress | None = None) -> dict[str, int]:
+        check_session_id(session_id)
+        removed: dict[str, int] = {}
+        with self.connection(write=True) as con, self.atomic():
+            for i, t in enumerate(schema.TABLES):
+                n = con.execute(f"DELETE FROM {q(t.name)} WHERE session_id = ?",
+                                [session_id]).fetchone()
+                removed[t.name] = int(n[0]) if n else 0
+                if progress:
+                    progress(i + 1, len(schema.TABLES))
+        return removed
+
+    def ohlcv_from_ticks(self, session_id: str, symbols: Sequence[str] | None, interval: str,
+                         start: Any = None, end: Any = None) -> pd.DataFrame:
+        width = bucket_micros(interval)
+        t = schema.TICK_PRICES
+        syms, lo, hi, _ = check_read_args(t, session_id, symbols, start, end, None, None, None)
+        where, params = ["session_id = ?"], [session_id]
+        if syms is not None:
+            where.append(f"symbol IN ({', '.join('?' for _ in syms)})" if syms else "FALSE")
+            params += syms
+        if lo is not None:
+            where.append("ts >= ?")
+            params.append(lo.to_pydatetime())
+        if hi is not None:
+            where.append("ts < ?")
+            params.append(hi.to_pydatetime())
+        sql = f"""
+            SELECT session_id, symbol, ? AS "interval",
+                   make_timestamptz((epoch_us(ts) // {width}) * {width}) AS ts,
+                   first(price ORDER BY ts, seq) AS open, max(price) AS high,
+                   min(price) AS low, last(price ORDER BY ts, seq) AS close,
+                   sum(volume) AS volume, count(*) AS trades
+            FROM tick_prices WHERE {' AND '.join(where)}
+            GROUP BY session_id, symbol, 4 ORDER BY symbol, ts"""
+        with self.connection() as con:
+            return arrow_to_pandas(con.sql(sql, params=[interval, *params]).to_arrow_table())
+
+    def sql(self, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        write = not re.match(r"\s*(SELECT|WITH|SHOW|DESCRIBE|PRAGMA|EXPLAIN|FROM)\b", query,
+                             re.IGNORECASE)
+        with self.connection(write=write) as con:
+            if not write:
+                return arrow_to_pandas(con.sql(query, params=list(params or [])).to_arrow_table())
+            cur = con.execute(query, list(params or []))
+            if cur.description is None:
+                return pd.DataFrame()
+            return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+
+def _param(v: Any) -> Any:
+    if isinstance(v, pd.Timestamp):
+        return None if v is pd.NaT else v.to_pydatetime()
+    return v
+
+
+def _translate(e: duckdb.Error) -> Exception:
+    return StoreError(f"DuckDB: {e}")

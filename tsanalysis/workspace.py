@@ -1,0 +1,214 @@
+"""The workspace: one store, its sessions, and the operations users call.
+
+``tsanalysis.connect()`` returns a :class:`Workspace`. The notebooks' panels and the
+command line are thin layers over it; every operation goes through the one store.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from . import bars as _bars
+from . import demo as _demo
+from . import readers, schema
+from .ids import check_symbol
+from .ingest import Ingestor, IngestResult, ingest_frame
+from .sessions import DeleteResult, SessionInfo, Sessions
+from .store import Store, open_store
+from .store.base import Progress
+
+log = logging.getLogger(__name__)
+
+_DATA_TYPES = {"ticks": "ticks", "orderbook": "orderbook", "ohlcv": "ohlcv"}
+
+
+class Workspace:
+    """A store and its sessions.
+
+    >>> ws = tsanalysis.connect()                 # the default DuckDB file
+    >>> sid = ws.demo(hours=1).session_id         # a demo session to play with
+    >>> ws.ticks(sid, "BTC/USDT").head()
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.sessions = Sessions(store)
+
+    # -- basics -----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self.store.url
+
+    @property
+    def backend(self) -> str:
+        return self.store.backend
+
+    def close(self) -> None:
+        """Release the store's connections (the workspace can be used again)."""
+        self.store.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Workspace {self.backend} {self.url}>"
+
+    # -- sessions ---------------------------------------------------------------------
+
+    def create_session(self, symbols: list[str] | str, session_id: str | None = None,
+                       **fields: Any) -> SessionInfo:
+        """Create a recording session (status ``active``); see :meth:`Sessions.create`."""
+        return self.sessions.create(symbols, session_id, **fields)
+
+    def session(self, session_id: str) -> SessionInfo:
+        """One session with row counts and time ranges (raises ``SessionNotFound``)."""
+        return self.sessions.get(session_id)
+
+    def list_sessions(self) -> list[SessionInfo]:
+        """Every session, oldest first, with row counts and time ranges."""
+        return self.sessions.list()
+
+    def delete_session(self, session_id: str, *, force: bool = False,
+                       progress: Progress | None = None) -> DeleteResult:
+        """Delete a session and everything that hangs off it; see :meth:`Sessions.delete`."""
+        return self.sessions.delete(session_id, force=force, progress=progress)
+
+    # -- ingestion --------------------------------------------------------------------
+
+    def ingest(self, session_id: str, symbol: str, data: pd.DataFrame | pa.Table,
+               kind: str = "ticks", **options: Any) -> IngestResult:
+        """Validate and store rows of ``kind`` (ticks, orderbook, ohlcv) from a frame.
+
+        Options: ``columns`` (schema name -> input column), ``ts_unit`` for epoch numbers,
+        ``interval`` for bars, ``skip_invalid``, ``progress``. Invalid rows raise
+        :class:`~tsanalysis.errors.InvalidRows` and nothing is written, unless
+        ``skip_invalid``. See :mod:`tsanalysis.ingest` for the rules.
+        """
+        self._before_write(session_id, symbol, kind)
+        try:
+            return ingest_frame(self.store, session_id, symbol, data, kind, **options)
+        finally:
+            self.sessions.notify("data", session_id)
+
+    def import_file(self, session_id: str, path: str | os.PathLike[str], symbol: str,
+                    kind: str = "ticks", *, fmt: str | None = None,
+                    **options: Any) -> IngestResult:
+        """Validate and store a CSV or Parquet file, read in bounded chunks."""
+        fmt = fmt or readers.detect_format(path)
+        chunks = lambda: readers.iter_file(path, fmt)  # noqa: E731 - re-readable source
+        total = readers.count_rows(path, fmt)
+        self._before_write(session_id, symbol, kind)
+        try:
+            ing = Ingestor(self.store, session_id, symbol, kind, source=str(path), **options)
+            return ing.run(chunks, total_rows=total)
+        finally:
+            self.sessions.notify("data", session_id)
+
+    def _before_write(self, session_id: str, symbol: str, kind: str) -> None:
+        check_symbol(symbol)
+        self.sessions.get(session_id, stats=False)  # SessionNotFound before any work
+        self.sessions.add_symbols(session_id, [symbol], _DATA_TYPES.get(kind))
+
+    # -- reading ----------------------------------------------------------------------
+
+    def read(self, table: str, session_id: str, symbol: str | Sequence[str] | None = None,
+             **filters: Any) -> pd.DataFrame:
+        """Rows of one table for a session (``start``, ``end``, ``columns``, ``limit``,
+        ``offset`` and ``filters`` are pushed down to the database)."""
+        self.sessions.get(session_id, stats=False)
+        symbols = [symbol] if isinstance(symbol, str) else symbol
+        return self.store.read(table, session_id, symbols=symbols, **filters)
+
+    def ticks(self, session_id: str, symbol: str | Sequence[str] | None = None,
+              **filters: Any) -> pd.DataFrame:
+        """Trades of a session, ordered by (symbol, ts, seq)."""
+        return self.read(schema.TICK_PRICES.name, session_id, symbol, **filters)
+
+    def orderbook(self, session_id: str, symbol: str | Sequence[str] | None = None,
+                  **filters: Any) -> pd.DataFrame:
+        """Top-of-book quotes of a session."""
+        return self.read(schema.TICK_ORDERBOOK.name, session_id, symbol, **filters)
+
+    def ohlcv(self, session_id: str, symbol: str | Sequence[str] | None = None,
+              interval: str = "1m", *, build: bool = True, **filters: Any) -> pd.DataFrame:
+        """Bars at ``interval``: the stored ones, or built from ticks when none is stored."""
+        symbols = [symbol] if isinstance(symbol, str) else symbol
+        stored = self.read(schema.AGGREGATED_OHLCV.name, session_id, symbols,
+                           filters={"interval": interval}, **filters)
+        if len(stored) or not build:
+            return stored
+        return _bars.build_bars(self.store, session_id, interval, symbols, persist=False,
+                                start=filters.get("start"), end=filters.get("end"))
+
+    def build_bars(self, session_id: str, interval: str,
+                   symbols: Sequence[str] | None = None, *, persist: bool = True,
+                   **span: Any) -> pd.DataFrame:
+        """Build OHLCV bars from ticks in the database; store them unless ``persist=False``."""
+        self.sessions.get(session_id, stats=False)
+        out = _bars.build_bars(self.store, session_id, interval, symbols, persist=persist,
+                               **span)
+        if persist:
+            self.sessions.add_symbols(session_id, list(out["symbol"].unique()) or
+                                      self.sessions.get(session_id).symbols, "ohlcv")
+            self.sessions.notify("data", session_id)
+        return out
+
+    def sql(self, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Plain SQL against the store (parameters bound, never interpolated)."""
+        return self.store.sql(query, params)
+
+    # -- demo -------------------------------------------------------------------------
+
+    def demo(self, session_id: str | None = None, symbols: Sequence[str] = _demo.DEFAULT_SYMBOLS,
+             hours: float = 4.0, seed: int = 42, *, start: Any = _demo.DEFAULT_START,
+             defects: bool = True, bar_intervals: Sequence[str] = ("1m",),
+             progress: Progress | None = None) -> SessionInfo:
+        """Write a completed demo session (see :mod:`tsanalysis.demo`) and return it.
+
+        The injected defects are in ``info.metadata["demo"]["defects"]``.
+        """
+        data = _demo.generate(symbols, hours, seed, start, defects)
+        info = self.sessions.create(list(data.ticks), session_id, prefix="demo",
+                                    data_types=["ticks", "orderbook", "ohlcv"], cadence_s=1.0,
+                                    notes=f"demo session (seed {seed}, {hours} h)",
+                                    metadata={"demo": data.manifest()}, start_time=data.start)
+        sid = info.session_id
+        total = sum(len(f) for f in data.ticks.values()) * 2
+        done = 0
+        try:
+            for sym in data.ticks:
+                ingest_frame(self.store, sid, sym, data.ticks[sym], "ticks")
+                done += len(data.ticks[sym])
+                if progress:
+                    progress(done, total)
+                ingest_frame(self.store, sid, sym, data.quotes[sym], "orderbook")
+                done += len(data.quotes[sym])
+                if progress:
+                    progress(done, total)
+            for interval in bar_intervals:
+                _bars.build_bars(self.store, sid, interval)
+        except BaseException:
+            self.sessions.fail(sid, "demo generation interrupted")
+            raise
+        self.sessions.notify("data", sid)
+        return self.sessions.complete(sid)
+
+
+def connect(url: str | os.PathLike[str] | None = None, **options: Any) -> Workspace:
+    """Open a workspace on a store.
+
+    ``url``: ``duckdb:///abs/path/file.duckdb``, ``questdb://user:pass@host:8812/qdb``, a
+    path ending in ``.duckdb``, or None for ``$TSANALYSIS_DB`` or the default file
+    (:func:`tsanalysis.store.default_db_path`).
+    """
+    return Workspace(open_store(url, **options))
