@@ -292,7 +292,7 @@ def willr(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 1
 
 
 @njit(cache=True)
-def _cci_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int) -> FloatArray:
+def _cci_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int, eps: float) -> FloatArray:
     n = close.shape[0]
     out = np.full(n, np.nan)
     if n < period:
@@ -313,7 +313,8 @@ def _cci_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: in
         for j in range(period):
             dev += abs(circ[j] - avg)
         t = last - avg
-        out[i] = t / (0.015 * (dev / period)) if (t != 0.0 and dev != 0.0) else 0.0
+        zero = abs(t) <= eps * (abs(last) + abs(avg)) or (-eps < dev < eps)
+        out[i] = 0.0 if zero else t / (0.015 * (dev / period))
         idx += 1
         if idx >= period:
             idx = 0
@@ -330,15 +331,16 @@ def cci(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 14)
 
     Typical price ``tp = (high + low + close) / 3``;
     ``cci = (tp - SMA(tp)) / (0.015 * mean(|tp - SMA(tp)|))`` over
-    ``timeperiod`` bars (mean absolute deviation); 0 when either the numerator
-    or the deviation is 0.
+    ``timeperiod`` bars (mean absolute deviation); 0, like TA-Lib 0.8, when the
+    numerator is within a relative 1e-14 of zero (``|tp - avg| <= 1e-14 (|tp| + |avg|)``:
+    flat windows leave rounding residue there) or the deviation sum is below 1e-14.
 
     Parameters: ``timeperiod`` in [2, 100000] (default 14).
     Lookback: ``timeperiod - 1``.  Output: ``real``.
     """
     p = check_period("timeperiod", timeperiod, 2)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_cci_kernel(h, l, c, p),), arrays, p - 1, 1)[0]
+    return run_segments(lambda h, l, c: (_cci_kernel(h, l, c, p, TA_EPSILON),), arrays, p - 1, 1)[0]
 
 
 # --------------------------------------------------------------------- MFI

@@ -338,7 +338,7 @@ def _bbands_kernel(x: FloatArray, period: int, up: float, dn: float) -> tuple[Fl
             upper[i] = mid + t
             lower[i] = mid - t
         else:
-            upper[i] = mid + (sd * up)
+            upper[i] = fma(sd, up, mid)  # as TA-Lib 0.8.2 evaluates it
             lower[i] = mid - (sd * dn)
     return upper, middle, lower
 
