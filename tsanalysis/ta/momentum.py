@@ -1,0 +1,576 @@
+"""Momentum indicators: RSI, MACD, STOCH, WILLR, CCI, MFI, ROC, MOM, ULTOSC,
+with TA-Lib 0.8.2's algorithms, defaults and lookbacks.
+
+All functions take 1-D array-likes (converted to float64) and return float64
+arrays of the same length, NaN during the warm-up (``func.lookback(**params)``
+leading values) and under the package NaN policy (see :mod:`tsanalysis.ta`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from ._core import (
+    TA_EPSILON,
+    ArrayLike,
+    FloatArray,
+    as_float_arrays,
+    check_matype,
+    check_period,
+    register,
+    run_segments,
+)
+from ._smoothing import ema_kernel, rolling_max_kernel, rolling_min_kernel, sma_kernel
+
+__all__ = [
+    "MACD",
+    "Stoch",
+    "cci",
+    "macd",
+    "mfi",
+    "mom",
+    "roc",
+    "rsi",
+    "stoch",
+    "ultosc",
+    "willr",
+]
+
+
+# --------------------------------------------------------------------- RSI
+
+
+@njit(cache=True)
+def _rsi_kernel(x: FloatArray, period: int) -> FloatArray:
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    if n <= period:
+        return out
+    inv = 1.0 / period
+    prev_value = x[0]
+    gain = 0.0
+    loss = 0.0
+    for i in range(1, period + 1):
+        diff = x[i] - prev_value
+        prev_value = x[i]
+        up = diff if diff > 0.0 else 0.0
+        gain += up
+        loss += up - diff
+    loss *= inv
+    gain *= inv
+    total = gain + loss
+    out[period] = 100.0 * (gain / total) if total > 0.0 else 0.0
+    for i in range(period + 1, n):
+        diff = x[i] - prev_value
+        prev_value = x[i]
+        loss *= period - 1
+        gain *= period - 1
+        up = diff if diff > 0.0 else 0.0
+        gain += up
+        loss += up - diff
+        loss *= inv
+        gain *= inv
+        total = gain + loss
+        out[i] = 100.0 * (gain / total) if total > 0.0 else 0.0
+    return out
+
+
+def _rsi_lookback(timeperiod: int = 14) -> int:
+    return check_period("timeperiod", timeperiod, 2)
+
+
+@register("rsi", _rsi_lookback)
+def rsi(real: ArrayLike, timeperiod: int = 14) -> FloatArray:
+    """Relative Strength Index (TA-Lib ``RSI``), Wilder's smoothing.
+
+    Gains ``max(diff, 0)`` and losses ``max(-diff, 0)`` of ``diff = real[i] - real[i-1]``
+    are averaged with Wilder's smoothing ``avg = (avg * (n - 1) + value) / n``,
+    **seeded with the simple average of the first ``n = timeperiod`` changes**;
+    ``rsi = 100 * avg_gain / (avg_gain + avg_loss)``, and 0 (TA-Lib 0.8.2's
+    choice) when both averages are exactly zero (a flat series).  As in
+    TA-Lib 0.8 the step is ``avg = (avg * (n - 1) + value) * (1 / n)``.
+
+    Parameters: ``timeperiod`` in [2, 100000] (default 14).
+    Lookback: ``timeperiod``.  Output: ``real`` in [0, 100].
+    """
+    p = check_period("timeperiod", timeperiod, 2)
+    (x,) = as_float_arrays(real=real)
+    return run_segments(lambda a: (_rsi_kernel(a, p),), (x,), p, 1)[0]
+
+
+# -------------------------------------------------------------------- MACD
+
+
+class MACD(NamedTuple):
+    """Outputs of :func:`macd`, in TA-Lib's order."""
+
+    macd: FloatArray
+    macdsignal: FloatArray
+    macdhist: FloatArray
+
+
+@njit(cache=True)
+def _macd_kernel(x: FloatArray, fast: int, slow: int, signal: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    n = x.shape[0]
+    lb = (slow - 1) + (signal - 1)
+    line = np.full(n, np.nan)
+    sig = np.full(n, np.nan)
+    hist = np.full(n, np.nan)
+    if n <= lb:
+        return line, sig, hist
+    # TA-Lib quirk: the fast EMA is seeded at the slow EMA's first index,
+    # with the average of the `fast` values ending there.
+    fast_ema = ema_kernel(x, fast, 2.0 / (fast + 1), slow - 1)
+    slow_ema = ema_kernel(x, slow, 2.0 / (slow + 1), slow - 1)
+    raw = fast_ema[slow - 1 :] - slow_ema[slow - 1 :]
+    raw_sig = ema_kernel(raw, signal, 2.0 / (signal + 1), signal - 1)
+    for j in range(signal - 1, raw.shape[0]):
+        i = j + slow - 1
+        line[i] = raw[j]
+        sig[i] = raw_sig[j]
+        hist[i] = raw[j] - raw_sig[j]
+    return line, sig, hist
+
+
+def _macd_periods(fastperiod: int, slowperiod: int, signalperiod: int) -> tuple[int, int, int]:
+    fast = check_period("fastperiod", fastperiod, 2)
+    slow = check_period("slowperiod", slowperiod, 2)
+    sig = check_period("signalperiod", signalperiod, 1)
+    if slow < fast:  # TA-Lib swaps them
+        fast, slow = slow, fast
+    return fast, slow, sig
+
+
+def _macd_lookback(fastperiod: int = 12, slowperiod: int = 26, signalperiod: int = 9) -> int:
+    _, slow, sig = _macd_periods(fastperiod, slowperiod, signalperiod)
+    return (slow - 1) + (sig - 1)
+
+
+@register("macd", _macd_lookback, MACD._fields)
+def macd(real: ArrayLike, fastperiod: int = 12, slowperiod: int = 26, signalperiod: int = 9) -> MACD:
+    """Moving Average Convergence/Divergence (TA-Lib ``MACD``).
+
+    ``macd = EMA(real, fastperiod) - EMA(real, slowperiod)``,
+    ``macdsignal = EMA(macd, signalperiod)``, ``macdhist = macd - macdsignal``.
+    Every EMA is seeded with a simple average (see :func:`tsanalysis.ta.ema`).
+
+    TA-Lib quirks reproduced: (1) the fast EMA does not start at index
+    ``fastperiod - 1``: it is seeded at index ``slowperiod - 1`` (where the
+    slow EMA starts) with the mean of ``real[slowperiod - fastperiod : slowperiod]``,
+    so ``macd`` differs from ``ema(real, 12) - ema(real, 26)`` early on (the
+    gap decays geometrically); (2) all three outputs start at the same index,
+    ``lookback = (slowperiod - 1) + (signalperiod - 1)``: the first
+    ``signalperiod - 1`` values of the macd line are masked with NaN;
+    (3) if ``slowperiod < fastperiod`` the two are swapped.
+
+    Parameters: ``fastperiod`` in [2, 100000] (default 12), ``slowperiod``
+    in [2, 100000] (default 26), ``signalperiod`` in [1, 100000] (default 9).
+    Outputs: ``(macd, macdsignal, macdhist)`` as a :class:`MACD` named tuple.
+    """
+    fast, slow, sig = _macd_periods(fastperiod, slowperiod, signalperiod)
+    (x,) = as_float_arrays(real=real)
+    lb = (slow - 1) + (sig - 1)
+    return MACD(*run_segments(lambda a: _macd_kernel(a, fast, slow, sig), (x,), lb, 3))
+
+
+# ------------------------------------------------------------------- STOCH
+
+
+class Stoch(NamedTuple):
+    """Outputs of :func:`stoch`, in TA-Lib's order."""
+
+    slowk: FloatArray
+    slowd: FloatArray
+
+
+@njit(cache=True)
+def _stoch_kernel(
+    high: FloatArray, low: FloatArray, close: FloatArray, fastk_p: int, slowk_p: int, slowd_p: int
+) -> tuple[FloatArray, FloatArray]:
+    n = close.shape[0]
+    lb = (fastk_p - 1) + (slowk_p - 1) + (slowd_p - 1)
+    slowk = np.full(n, np.nan)
+    slowd = np.full(n, np.nan)
+    if n <= lb:
+        return slowk, slowd
+    hh = rolling_max_kernel(high, fastk_p)
+    ll = rolling_min_kernel(low, fastk_p)
+    start = fastk_p - 1
+    fastk = np.empty(n - start)
+    for i in range(start, n):
+        diff = hh[i] - ll[i]
+        fastk[i - start] = ((close[i] - ll[i]) / diff) * 100.0 if diff != 0.0 else 0.0
+    k = sma_kernel(fastk, slowk_p)
+    d = sma_kernel(k[slowk_p - 1 :], slowd_p)
+    off = start + slowk_p - 1
+    for j in range(slowd_p - 1, d.shape[0]):
+        slowk[j + off] = k[j + slowk_p - 1]
+        slowd[j + off] = d[j]
+    return slowk, slowd
+
+
+def _stoch_lookback(
+    fastk_period: int = 5, slowk_period: int = 3, slowk_matype: int = 0, slowd_period: int = 3, slowd_matype: int = 0
+) -> int:
+    fk = check_period("fastk_period", fastk_period, 1)
+    sk = check_period("slowk_period", slowk_period, 1)
+    sd = check_period("slowd_period", slowd_period, 1)
+    check_matype("slowk_matype", slowk_matype)
+    check_matype("slowd_matype", slowd_matype)
+    return (fk - 1) + (sk - 1) + (sd - 1)
+
+
+@register("stoch", _stoch_lookback, Stoch._fields)
+def stoch(
+    high: ArrayLike,
+    low: ArrayLike,
+    close: ArrayLike,
+    fastk_period: int = 5,
+    slowk_period: int = 3,
+    slowk_matype: int = 0,
+    slowd_period: int = 3,
+    slowd_matype: int = 0,
+) -> Stoch:
+    """Stochastic oscillator, slow form (TA-Lib ``STOCH``), SMA smoothing only.
+
+    ``fastk = 100 * (close - LL) / (HH - LL)`` over ``fastk_period`` bars
+    (0 when ``HH == LL``), ``slowk = SMA(fastk, slowk_period)``,
+    ``slowd = SMA(slowk, slowd_period)``.  Both outputs start at the same index.
+
+    Parameters: ``fastk_period``, ``slowk_period``, ``slowd_period`` in
+    [1, 100000] (defaults 5, 3, 3); ``slowk_matype`` / ``slowd_matype`` must be
+    0 (SMA), other types raise :class:`NotImplementedError`.
+    Lookback: ``(fastk_period - 1) + (slowk_period - 1) + (slowd_period - 1)``.
+    Outputs: ``(slowk, slowd)`` as a :class:`Stoch` named tuple.
+    """
+    lb = _stoch_lookback(fastk_period, slowk_period, slowk_matype, slowd_period, slowd_matype)
+    fk, sk, sd = int(fastk_period), int(slowk_period), int(slowd_period)
+    arrays = as_float_arrays(high=high, low=low, close=close)
+    return Stoch(*run_segments(lambda h, l, c: _stoch_kernel(h, l, c, fk, sk, sd), arrays, lb, 2))
+
+
+# ------------------------------------------------------------------- WILLR
+
+
+@njit(cache=True)
+def _willr_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int) -> FloatArray:
+    n = close.shape[0]
+    out = np.full(n, np.nan)
+    if n < period:
+        return out
+    hh = rolling_max_kernel(high, period)
+    ll = rolling_min_kernel(low, period)
+    for i in range(period - 1, n):
+        diff = hh[i] - ll[i]
+        out[i] = ((hh[i] - close[i]) / diff) * -100.0 if diff != 0.0 else 0.0
+    return out
+
+
+def _willr_lookback(timeperiod: int = 14) -> int:
+    return check_period("timeperiod", timeperiod, 2) - 1
+
+
+@register("willr", _willr_lookback)
+def willr(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 14) -> FloatArray:
+    """Williams' %R (TA-Lib ``WILLR``).
+
+    ``-100 * (HH - close) / (HH - LL)`` with ``HH``/``LL`` the highest high and
+    lowest low of the last ``timeperiod`` bars; 0 when ``HH == LL``.
+
+    Parameters: ``timeperiod`` in [2, 100000] (default 14).
+    Lookback: ``timeperiod - 1``.  Output: ``real`` in [-100, 0].
+    """
+    p = check_period("timeperiod", timeperiod, 2)
+    arrays = as_float_arrays(high=high, low=low, close=close)
+    return run_segments(lambda h, l, c: (_willr_kernel(h, l, c, p),), arrays, p - 1, 1)[0]
+
+
+# --------------------------------------------------------------------- CCI
+
+
+@njit(cache=True)
+def _cci_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int, eps: float) -> FloatArray:
+    n = close.shape[0]
+    out = np.full(n, np.nan)
+    if n < period:
+        return out
+    circ = np.zeros(period)
+    idx = 0
+    for i in range(period - 1):
+        circ[idx] = (high[i] + low[i] + close[i]) / 3.0
+        idx += 1
+    for i in range(period - 1, n):
+        last = (high[i] + low[i] + close[i]) / 3.0
+        circ[idx] = last
+        avg = 0.0
+        for j in range(period):
+            avg += circ[j]
+        avg /= period
+        dev = 0.0
+        for j in range(period):
+            dev += abs(circ[j] - avg)
+        t = last - avg
+        zero = abs(t) <= eps * (abs(last) + abs(avg)) or (-eps < dev < eps)
+        out[i] = 0.0 if zero else t / (0.015 * (dev / period))
+        idx += 1
+        if idx >= period:
+            idx = 0
+    return out
+
+
+def _cci_lookback(timeperiod: int = 14) -> int:
+    return check_period("timeperiod", timeperiod, 2) - 1
+
+
+@register("cci", _cci_lookback)
+def cci(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 14) -> FloatArray:
+    """Commodity Channel Index (TA-Lib ``CCI``).
+
+    Typical price ``tp = (high + low + close) / 3``;
+    ``cci = (tp - SMA(tp)) / (0.015 * mean(|tp - SMA(tp)|))`` over
+    ``timeperiod`` bars (mean absolute deviation); 0, like TA-Lib 0.8, when the
+    numerator is within a relative 1e-14 of zero (``|tp - avg| <= 1e-14 (|tp| + |avg|)``:
+    flat windows leave rounding residue there) or the deviation sum is below 1e-14.
+
+    Parameters: ``timeperiod`` in [2, 100000] (default 14).
+    Lookback: ``timeperiod - 1``.  Output: ``real``.
+    """
+    p = check_period("timeperiod", timeperiod, 2)
+    arrays = as_float_arrays(high=high, low=low, close=close)
+    return run_segments(lambda h, l, c: (_cci_kernel(h, l, c, p, TA_EPSILON),), arrays, p - 1, 1)[0]
+
+
+# --------------------------------------------------------------------- MFI
+
+
+@njit(cache=True)
+def _mfi_kernel(
+    high: FloatArray, low: FloatArray, close: FloatArray, volume: FloatArray, period: int, eps: float
+) -> FloatArray:
+    n = close.shape[0]
+    out = np.full(n, np.nan)
+    if n <= period:
+        return out
+    pos = np.zeros(period)
+    neg = np.zeros(period)
+    idx = 0
+    pos_sum = 0.0
+    neg_sum = 0.0
+    null_run = 0
+    prev_tp = (high[0] + low[0] + close[0]) / 3.0
+    for i in range(1, n):
+        if i > period:
+            pos_sum -= pos[idx]
+            neg_sum -= neg[idx]
+        tp = (high[i] + low[i] + close[i]) / 3.0
+        diff = tp - prev_tp
+        scale = abs(tp) + abs(prev_tp)
+        prev_tp = tp
+        flow = tp * volume[i]
+        # "No movement" within a relative dead-zone of 1e-14 (TA-Lib 0.8).
+        money = 0.0 if abs(diff) <= eps * scale else flow
+        pflow = 0.0 if diff < 0.0 else money
+        nflow = money if diff < 0.0 else 0.0
+        pos[idx] = pflow
+        neg[idx] = nflow
+        pos_sum += pflow
+        neg_sum += nflow
+        # A full window of empty flows: the sums are exactly zero.
+        null_run = null_run + 1 if money == 0.0 else 0
+        if null_run >= period:
+            null_run = period
+            pos_sum = 0.0
+            neg_sum = 0.0
+        idx += 1
+        if idx >= period:
+            idx = 0
+        if i >= period:
+            total = pos_sum + neg_sum
+            clamped = 0.0 if pos_sum < 0.0 else (total if pos_sum > total else pos_sum)
+            out[i] = 0.0 if total <= 0.0 else 100.0 * (clamped / total)
+    return out
+
+
+def _mfi_lookback(timeperiod: int = 14) -> int:
+    return check_period("timeperiod", timeperiod, 2)
+
+
+@register("mfi", _mfi_lookback)
+def mfi(high: ArrayLike, low: ArrayLike, close: ArrayLike, volume: ArrayLike, timeperiod: int = 14) -> FloatArray:
+    """Money Flow Index (TA-Lib ``MFI``).
+
+    Raw money flow ``tp * volume`` with ``tp = (high + low + close) / 3``,
+    counted as positive when ``tp`` rose from the previous bar, negative when
+    it fell, neither when unchanged (within a relative 1e-14, as TA-Lib 0.8);
+    ``mfi = 100 * pos / (pos + neg)`` over the last ``timeperiod`` flows;
+    0 when the window holds no money flow at all.
+
+    Parameters: ``timeperiod`` in [2, 100000] (default 14).
+    Lookback: ``timeperiod``.  Output: ``real`` in [0, 100].
+    """
+    p = check_period("timeperiod", timeperiod, 2)
+    arrays = as_float_arrays(high=high, low=low, close=close, volume=volume)
+    return run_segments(lambda h, l, c, v: (_mfi_kernel(h, l, c, v, p, TA_EPSILON),), arrays, p, 1)[0]
+
+
+# ---------------------------------------------------------------- ROC, MOM
+
+
+@njit(cache=True)
+def _roc_kernel(x: FloatArray, period: int) -> FloatArray:
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    for i in range(period, n):
+        prev = x[i - period]
+        out[i] = ((x[i] / prev) - 1.0) * 100.0 if prev != 0.0 else 0.0
+    return out
+
+
+def _roc_lookback(timeperiod: int = 10) -> int:
+    return check_period("timeperiod", timeperiod, 1)
+
+
+@register("roc", _roc_lookback)
+def roc(real: ArrayLike, timeperiod: int = 10) -> FloatArray:
+    """Rate of change in percent (TA-Lib ``ROC``).
+
+    ``100 * (real[i] / real[i - timeperiod] - 1)``; 0 when the old value is 0.
+
+    Parameters: ``timeperiod`` in [1, 100000] (default 10).
+    Lookback: ``timeperiod``.  Output: ``real``.
+    """
+    p = check_period("timeperiod", timeperiod, 1)
+    (x,) = as_float_arrays(real=real)
+    return run_segments(lambda a: (_roc_kernel(a, p),), (x,), p, 1)[0]
+
+
+def _mom_lookback(timeperiod: int = 10) -> int:
+    return check_period("timeperiod", timeperiod, 1)
+
+
+@register("mom", _mom_lookback)
+def mom(real: ArrayLike, timeperiod: int = 10) -> FloatArray:
+    """Momentum (TA-Lib ``MOM``): ``real[i] - real[i - timeperiod]``.
+
+    Parameters: ``timeperiod`` in [1, 100000] (default 10).
+    Lookback: ``timeperiod``.  Output: ``real``.
+    """
+    p = check_period("timeperiod", timeperiod, 1)
+    (x,) = as_float_arrays(real=real)
+
+    def kernel(a: FloatArray) -> tuple[FloatArray]:
+        out = np.full(a.shape[0], np.nan)
+        out[p:] = a[p:] - a[:-p]
+        return (out,)
+
+    return run_segments(kernel, (x,), p, 1)[0]
+
+
+# ------------------------------------------------------------------ ULTOSC
+
+
+@njit(cache=True)
+def _ultosc_kernel(
+    high: FloatArray, low: FloatArray, close: FloatArray, p1: int, p2: int, p3: int, eps: float
+) -> FloatArray:
+    n = close.shape[0]
+    out = np.full(n, np.nan)
+    if n <= p3:
+        return out
+    # Buying pressure bp = close - min(low, prev close); true range tr.
+    bp = np.empty(n)
+    tr = np.empty(n)
+    bp[0] = 0.0
+    tr[0] = 0.0
+    for i in range(1, n):
+        lo = low[i]
+        hi = high[i]
+        yc = close[i - 1]
+        true_low = lo if lo < yc else yc
+        bp[i] = close[i] - true_low
+        r = hi - lo
+        t = abs(yc - hi)
+        if t > r:
+            r = t
+        t = abs(yc - lo)
+        if t > r:
+            r = t
+        tr[i] = r
+    start = p3
+    a1 = 0.0
+    b1 = 0.0
+    a2 = 0.0
+    b2 = 0.0
+    a3 = 0.0
+    b3 = 0.0
+    for i in range(start - p1 + 1, start):
+        a1 += bp[i]
+        b1 += tr[i]
+    for i in range(start - p2 + 1, start):
+        a2 += bp[i]
+        b2 += tr[i]
+    for i in range(start - p3 + 1, start):
+        a3 += bp[i]
+        b3 += tr[i]
+    for i in range(start, n):
+        a1 += bp[i]
+        a2 += bp[i]
+        a3 += bp[i]
+        b1 += tr[i]
+        b2 += tr[i]
+        b3 += tr[i]
+        acc = 0.0
+        if not (-eps < b1 < eps):
+            acc += 4.0 * (a1 / b1)
+        if not (-eps < b2 < eps):
+            acc += 2.0 * (a2 / b2)
+        if not (-eps < b3 < eps):
+            acc += a3 / b3
+        a1 -= bp[i - p1 + 1]
+        b1 -= tr[i - p1 + 1]
+        a2 -= bp[i - p2 + 1]
+        b2 -= tr[i - p2 + 1]
+        a3 -= bp[i - p3 + 1]
+        b3 -= tr[i - p3 + 1]
+        out[i] = 100.0 * (acc / 7.0)
+    return out
+
+
+def _ultosc_periods(timeperiod1: int, timeperiod2: int, timeperiod3: int) -> tuple[int, int, int]:
+    p1 = check_period("timeperiod1", timeperiod1, 1)
+    p2 = check_period("timeperiod2", timeperiod2, 1)
+    p3 = check_period("timeperiod3", timeperiod3, 1)
+    s = sorted((p1, p2, p3))
+    return s[0], s[1], s[2]
+
+
+def _ultosc_lookback(timeperiod1: int = 7, timeperiod2: int = 14, timeperiod3: int = 28) -> int:
+    return _ultosc_periods(timeperiod1, timeperiod2, timeperiod3)[2]
+
+
+@register("ultosc", _ultosc_lookback)
+def ultosc(
+    high: ArrayLike,
+    low: ArrayLike,
+    close: ArrayLike,
+    timeperiod1: int = 7,
+    timeperiod2: int = 14,
+    timeperiod3: int = 28,
+) -> FloatArray:
+    """Ultimate Oscillator (TA-Lib ``ULTOSC``).
+
+    Buying pressure ``bp = close - min(low, prev_close)``, true range ``tr``;
+    ``avg_n = sum(bp, n) / sum(tr, n)``;
+    ``ultosc = 100 * (4 avg_p1 + 2 avg_p2 + avg_p3) / 7``.  Like TA-Lib the
+    three periods are sorted first (the weight 4 always goes to the shortest),
+    and a term whose ``sum(tr)`` is (near) zero contributes 0.
+
+    Parameters: ``timeperiod1``/``2``/``3`` in [1, 100000] (defaults 7, 14, 28).
+    Lookback: ``max(timeperiod1, timeperiod2, timeperiod3)``.  Output: ``real``.
+    """
+    p1, p2, p3 = _ultosc_periods(timeperiod1, timeperiod2, timeperiod3)
+    arrays = as_float_arrays(high=high, low=low, close=close)
+    return run_segments(lambda h, l, c: (_ultosc_kernel(h, l, c, p1, p2, p3, TA_EPSILON),), arrays, p3, 1)[0]
