@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -22,6 +22,9 @@ from .ingest import Ingestor, IngestResult, ingest_frame
 from .sessions import DeleteResult, SessionInfo, Sessions
 from .store import Store, open_store
 from .store.base import Progress
+
+if TYPE_CHECKING:
+    from .indicators import Indicators
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +205,15 @@ class Workspace:
             raise
         self.sessions.notify("data", sid)
         return self.sessions.complete(sid)
+
+    # -- indicators (issue 4) -----------------------------------------------------------
+
+    @property
+    def indicators(self) -> Indicators:
+        """Compute, store, read and update indicators: see :mod:`tsanalysis.indicators`."""
+        from .indicators import Indicators
+
+        return Indicators(self)
 
 
 def connect(url: str | os.PathLike[str] | None = None, **options: Any) -> Workspace:

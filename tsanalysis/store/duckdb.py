@@ -414,6 +414,53 @@ class DuckDBStore(Store):
             return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
 
 
+    # -- indicators (issue 4): pushed-down versions of Store.read_tail_arrow,
+    # -- Store.count and Store.indicator_stats ---------------------------------------------
+
+    def read_tail_arrow(self, table: str, session_id: str, *, symbol: str, n: int,
+                        end: Any = None, columns: Sequence[str] | None = None,
+                        filters: dict[str, Any] | None = None) -> pa.Table:
+        if not isinstance(n, int) or n < 0:
+            raise StoreError(f"n must be a non-negative integer, not {n!r}")
+        t = check_table(table)
+        cols = check_columns(t, columns)
+        keys = ["symbol", *t.order_by]
+        inner_cols = cols + [k for k in keys if k not in cols]
+        inner, params = self._select(t, session_id, [symbol], None, end, inner_cols, filters,
+                                     None, None)
+        inner = inner[:inner.rindex(" ORDER BY ")]  # re-ordered below
+        desc = ", ".join(f"{q(k)} DESC" for k in keys)
+        asc = ", ".join(q(k) for k in keys)
+        sql = (f"SELECT {', '.join(map(q, cols))} FROM (SELECT * FROM ({inner}) "
+               f"ORDER BY {desc} LIMIT {int(n)}) ORDER BY {asc}")
+        with self.connection() as con:
+            return con.sql(sql, params=params).to_arrow_table()
+
+    def count(self, table: str, session_id: str, *, symbols: Sequence[str] | None = None,
+              start: Any = None, end: Any = None, filters: dict[str, Any] | None = None) -> int:
+        t = check_table(table)
+        inner, params = self._select(t, session_id, symbols, start, end, [t.ts], filters,
+                                     None, None)
+        inner = inner[:inner.rindex(" ORDER BY ")]
+        with self.connection() as con:
+            rows = con.execute(f"SELECT count(*) FROM ({inner})", params).fetchall()
+        return int(rows[0][0])
+
+    def indicator_stats(self, session_id: str, symbols: Sequence[str] | None = None
+                        ) -> pd.DataFrame:
+        check_session_id(session_id)
+        where, params = ["session_id = ?"], [session_id]
+        if symbols is not None:
+            syms = [check_symbol(s) for s in symbols]
+            where.append(f"symbol IN ({', '.join('?' for _ in syms)})" if syms else "FALSE")
+            params += syms
+        sql = (f"SELECT symbol, indicator_id, count(*) AS rows, min(ts) AS first_ts, "
+               f"max(ts) AS last_ts FROM {q(schema.INDICATORS.name)} "
+               f"WHERE {' AND '.join(where)} GROUP BY symbol, indicator_id "
+               "ORDER BY symbol, indicator_id")
+        with self.connection() as con:
+            return arrow_to_pandas(con.sql(sql, params=params).to_arrow_table())
+
 def _param(v: Any) -> Any:
     if isinstance(v, pd.Timestamp):
         return None if v is pd.NaT else v.to_pydatetime()

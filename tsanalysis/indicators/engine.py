@@ -1,0 +1,583 @@
+"""Compute indicators over a session, persist them, read them back, keep them up to date.
+
+Everything goes through the storage contract, so it works the same on every backend.
+
+Inputs
+    Without an interval an indicator runs on the session's ticks of one symbol, one point
+    per tick in ``(ts, seq)`` order: trades sharing a timestamp are distinct points, and
+    each gets its own indicator row (``seq`` is the tick's). A tick is a bar whose open,
+    high, low and close are its price. With an interval it runs on OHLCV bars: the
+    session's stored bars at that interval when there are any, otherwise bars built from
+    the ticks in the database (:func:`tsanalysis.bars.build_bars`, not stored); bar rows
+    have ``seq`` 0 and the bar's start as ``ts``. A missing tick volume is NaN, never 0.
+
+Persisting
+    Each output is written to the ``indicators`` table under its indicator id, one row per
+    input point, ``value`` NULL where the indicator is NaN (warm-up, missing input). Writes
+    use ``mode="upsert"``: computing again replaces the rows, it never duplicates them.
+
+Updating
+    :func:`update` finds every indicator stored for a session, and for each recomputes
+    only the points from its last stored timestamp on, plus the history its warm-up needs
+    (see ``update`` in :mod:`tsanalysis.indicators.base`). The recomputation is checked
+    against the stored values just before the new points and widened until it reproduces
+    them, so an update gives the values a full recompute gives (to 1e-10 of their scale).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .. import schema
+from ..errors import InvalidInput, SessionNotFound
+from ..ids import check_session_id, check_symbol, interval_seconds
+from ..store.base import Progress, Store
+from ..timeutil import iso
+from .base import Indicator, Inputs
+from .registry import ParsedId, registry
+
+log = logging.getLogger(__name__)
+
+TICKS = schema.TICK_PRICES.name
+BARS = schema.AGGREGATED_OHLCV.name
+TABLE = schema.INDICATORS.name
+
+#: Stored points just before the new ones that an update recomputes and compares.
+VERIFY_POINTS = 64
+#: Relative tolerance (to the scale of the compared values) of that comparison.
+VERIFY_RTOL = 1e-10
+
+_TS_TYPE = pa.timestamp("us", tz="UTC")
+
+
+class UnknownIndicatorId(InvalidInput):
+    """No rows are stored under this indicator id for the session and symbol."""
+
+    def __init__(self, indicator_id: str, session_id: str, symbol: str, stored: Sequence[str]):
+        import difflib
+
+        close = difflib.get_close_matches(indicator_id, list(stored), n=5, cutoff=0.5)
+        hint = (f"; closest: {', '.join(close)}" if close else
+                f"; stored: {', '.join(list(stored)[:10])}" if stored else
+                "; nothing is computed for it yet")
+        super().__init__(f"no indicator {indicator_id!r} stored for {symbol} in session "
+                         f"{session_id!r}{hint}")
+        self.indicator_id = indicator_id
+        self.suggestions = close
+
+
+@dataclass
+class ComputeResult:
+    """What :func:`compute` did: the ids written and the values (``frame``)."""
+
+    session_id: str
+    symbol: str
+    indicator: str
+    params: dict[str, Any]
+    interval: str | None
+    #: ``"ticks"``, ``"stored bars"`` or ``"bars from ticks"``
+    source: str
+    #: output name -> indicator id
+    outputs: dict[str, str]
+    #: input points (one row per point and output)
+    rows: int
+    #: rows written to the indicators table (0 with ``persist=False``)
+    written: int
+    #: ts, seq and one column per output
+    frame: pd.DataFrame = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"session_id": self.session_id, "symbol": self.symbol, "rows": self.rows,
+                "outputs": dict(self.outputs)}
+
+
+@dataclass
+class UpdatedSeries:
+    """One computation brought up to date by :func:`update`."""
+
+    symbol: str
+    indicator: str
+    indicator_ids: list[str]
+    #: rows written per id (the new points, plus the last stored timestamp's)
+    rows: int
+    #: first point rewritten (ISO-8601), None when nothing needed writing
+    since: str | None
+    #: input points read before the new ones (the warm-up history); -1 = from the start
+    history: int
+    #: "tail" (only the new points written) or "full" (every row rewritten)
+    mode: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"symbol": self.symbol, "indicator": self.indicator,
+                "indicator_ids": self.indicator_ids, "rows": self.rows, "since": self.since,
+                "history": self.history, "mode": self.mode}
+
+
+@dataclass
+class UpdateResult:
+    """What :func:`update` did for a session."""
+
+    session_id: str
+    updated: list[UpdatedSeries] = field(default_factory=list)
+    #: ids that could not be updated: {"symbol", "indicator_id", "reason"}
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(u.rows * len(u.indicator_ids) for u in self.updated)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"session_id": self.session_id, "rows": self.rows,
+                "updated": [u.to_dict() for u in self.updated], "skipped": self.skipped,
+                "notes": self.notes}
+
+
+# -- inputs -------------------------------------------------------------------------------
+
+
+def _session_row(store: Store, session_id: str) -> pd.Series:
+    check_session_id(session_id)
+    rows = store.session_rows(session_id)
+    if rows.empty:
+        raise SessionNotFound(session_id)
+    return rows.iloc[0]
+
+
+def _cadence(row: pd.Series) -> float | None:
+    v = row.get("cadence_s")
+    return float(v) if v is not None and pd.notna(v) and float(v) > 0 else None
+
+
+def _col(t: pa.Table, name: str) -> np.ndarray:
+    return np.ascontiguousarray(t.column(name).to_numpy(), dtype=np.float64)
+
+
+def _ts_us(t: pa.Table) -> np.ndarray:
+    col = t.column("ts")
+    if col.type != _TS_TYPE:
+        col = col.cast(_TS_TYPE)
+    return col.combine_chunks().view(pa.int64()).to_numpy(zero_copy_only=False)
+
+
+def _us(ts: Any) -> int:
+    return int((pd.Timestamp(ts).tz_convert("UTC") - _EPOCH) // pd.Timedelta(1, "us"))
+
+
+def _stamp(us: int) -> pd.Timestamp:
+    return pd.Timestamp(int(us), unit="us", tz="UTC")
+
+
+_EPOCH = pd.Timestamp(0, tz="UTC")
+
+
+def has_stored_bars(store: Store, session_id: str, symbol: str, interval: str) -> bool:
+    """True when the session stores bars at ``interval`` for ``symbol``."""
+    probe = store.read_arrow(BARS, session_id, symbols=[symbol], columns=["ts"],
+                             filters={"interval": interval}, limit=1)
+    return probe.num_rows > 0
+
+
+def load_inputs(store: Store, session_id: str, symbol: str, interval: str | None = None, *,
+                start: Any = None, cadence_s: float | None = None,
+                stored_bars: bool | None = None) -> Inputs:
+    """The input series of one symbol: ticks, or bars at ``interval`` (see module doc).
+
+    ``start`` (inclusive) limits the read to the tail of the session.
+    """
+    check_symbol(symbol)
+    if interval is None:
+        t = store.read_arrow(TICKS, session_id, symbols=[symbol], start=start,
+                             columns=["seq", "ts", "price", "volume"])
+        price = _col(t, "price")
+        series = {"open": price, "high": price, "low": price, "close": price,
+                  "volume": _col(t, "volume")}
+        seq = t.column("seq").to_numpy().astype(np.int64, copy=False)
+        return Inputs(series, _ts_us(t), "ticks", None, cadence_s, seq)
+    secs = float(interval_seconds(interval))
+    if stored_bars is None:
+        stored_bars = has_stored_bars(store, session_id, symbol, interval)
+    if stored_bars:
+        t = store.read_arrow(BARS, session_id, symbols=[symbol], start=start,
+                             filters={"interval": interval},
+                             columns=["ts", "open", "high", "low", "close", "volume"])
+        source = "stored bars"
+    else:
+        from ..bars import build_bars
+
+        frame = build_bars(store, session_id, interval, [symbol], start=start, persist=False)
+        t = pa.Table.from_pandas(frame[["ts", "open", "high", "low", "close", "volume"]],
+                                 preserve_index=False)
+        source = "bars from ticks"
+    series = {k: _col(t, k) for k in ("open", "high", "low", "close", "volume")}
+    inputs = Inputs(series, _ts_us(t), "bars", interval, secs)
+    inputs.bars_source = source  # type: ignore[attr-defined]
+    return inputs
+
+
+# -- rows ---------------------------------------------------------------------------------
+
+
+def _repeat(value: str, n: int) -> pa.Array:
+    # A dictionary of one value, decoded: much faster than a list of n Python strings.
+    idx = pa.array(np.zeros(n, dtype=np.int32))
+    return pa.DictionaryArray.from_arrays(idx, pa.array([value])).cast(pa.string())
+
+
+def indicator_rows(session_id: str, symbol: str, ids: Mapping[str, str],
+                   values: Mapping[str, np.ndarray], ts_us: np.ndarray, seq: np.ndarray
+                   ) -> pa.Table:
+    """Rows of the ``indicators`` table for each output (NaN stored as NULL)."""
+    n = int(ts_us.shape[0])
+    ts = pa.array(np.ascontiguousarray(ts_us, dtype=np.int64)).view(_TS_TYPE)
+    seq_a = pa.array(np.ascontiguousarray(seq, dtype=np.int64))
+    sid, sym = _repeat(session_id, n), _repeat(symbol, n)
+    parts = []
+    for output, iid in ids.items():
+        v = np.ascontiguousarray(values[output], dtype=np.float64)
+        parts.append(pa.table({
+            "session_id": sid, "symbol": sym, "indicator_id": _repeat(iid, n), "seq": seq_a,
+            "ts": ts, "value": pa.array(v, mask=np.isnan(v)),
+            "confidence": pa.nulls(n, pa.float64()),
+        }))
+    return pa.concat_tables(parts) if parts else pa.table({})
+
+
+def _write(store: Store, table: pa.Table) -> int:
+    if table.num_rows == 0:
+        return 0
+    return store.write(TABLE, table, mode="upsert")
+
+
+# -- compute ------------------------------------------------------------------------------
+
+
+def resolve(name: str, params: Mapping[str, Any] | None = None, interval: str | None = None
+            ) -> tuple[Indicator, dict[str, Any]]:
+    """The registered indicator and its validated parameters (errors before any work)."""
+    ind = registry().get(name)
+    full = ind.check_params(params)
+    if interval is not None:
+        interval_seconds(interval)
+    return ind, full
+
+
+def compute(store: Store, session_id: str, symbol: str, name: str,
+            params: Mapping[str, Any] | None = None, *, interval: str | None = None,
+            persist: bool = True) -> ComputeResult:
+    """Compute an indicator over a whole session and symbol; persist it unless told not to.
+
+    Raises :class:`~tsanalysis.indicators.UnknownIndicator` (with the closest names),
+    :class:`~tsanalysis.indicators.InvalidParameter` (naming the parameter and its
+    bounds), :class:`~tsanalysis.errors.SessionNotFound`, or
+    :class:`~tsanalysis.errors.InvalidInput` when the symbol has no data.
+    """
+    ind, full = resolve(name, params, interval)
+    row = _session_row(store, session_id)
+    inputs = load_inputs(store, session_id, symbol, interval, cadence_s=_cadence(row))
+    if inputs.n == 0:
+        what = f"bars at {interval} or ticks" if interval else "ticks"
+        syms = row.get("symbols") or ""
+        raise InvalidInput(f"no {what} for {symbol} in session {session_id!r} "
+                           f"(symbols: {syms or 'none'})")
+    values = ind.run(inputs, full)
+    ids = ind.output_ids(full, interval)
+    written = 0
+    if persist:
+        written = _write(store, indicator_rows(session_id, symbol, ids, values, inputs.ts,
+                                               inputs.seq))
+    frame = pd.DataFrame({"ts": pd.to_datetime(inputs.ts, unit="us", utc=True),
+                          "seq": inputs.seq, **values})
+    source = getattr(inputs, "bars_source", "ticks")
+    return ComputeResult(session_id, symbol, ind.name, full, interval, source, ids,
+                         inputs.n, written, frame)
+
+
+# -- history ------------------------------------------------------------------------------
+
+
+def history_arrow(store: Store, session_id: str, symbol: str, indicator_id: str, *,
+                  start: Any = None, end: Any = None, limit: int | None = None,
+                  offset: int | None = None) -> pa.Table:
+    """Stored values of one indicator id as Arrow (ts, seq, value), in time order."""
+    _session_row(store, session_id)
+    check_symbol(symbol)
+    if not isinstance(indicator_id, str) or not indicator_id:
+        raise InvalidInput(f"invalid indicator id {indicator_id!r}")
+    t = store.read_arrow(TABLE, session_id, symbols=[symbol], start=start, end=end,
+                         columns=["ts", "seq", "value"], filters={"indicator_id": indicator_id},
+                         limit=limit, offset=offset)
+    if t.num_rows == 0:
+        stored = list(store.indicator_stats(session_id, [symbol])["indicator_id"])
+        if indicator_id not in stored:
+            raise UnknownIndicatorId(indicator_id, session_id, symbol, stored)
+    return t
+
+
+def history(store: Store, session_id: str, symbol: str, indicator_id: str, *,
+            start: Any = None, end: Any = None, limit: int | None = None,
+            offset: int | None = None) -> pd.DataFrame:
+    """Stored values of one indicator id: a DataFrame with ts (UTC), seq and value.
+
+    ``start`` is inclusive, ``end`` exclusive; ``limit``/``offset`` page through the rows
+    in (ts, seq) order. NULL values (warm-up) come back as NaN.
+    """
+    return history_arrow(store, session_id, symbol, indicator_id, start=start, end=end,
+                         limit=limit, offset=offset).to_pandas()
+
+
+def stored(store: Store, session_id: str, symbol: str | None = None) -> pd.DataFrame:
+    """Indicator ids stored for a session, with rows and time range, and what they are.
+
+    Columns: symbol, indicator_id, rows, first_ts, last_ts, indicator, params, output,
+    interval (the last four None for ids no loaded plugin derives).
+    """
+    _session_row(store, session_id)
+    stats = store.indicator_stats(session_id, [symbol] if symbol else None)
+    reg = registry()
+    parsed = [reg.parse_id(i) for i in stats["indicator_id"]]
+    stats["indicator"] = [p.indicator.name if p else None for p in parsed]
+    stats["params"] = [p.params if p else None for p in parsed]
+    stats["output"] = [p.output if p else None for p in parsed]
+    stats["interval"] = [p.interval if p else None for p in parsed]
+    return stats
+
+
+# -- update -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Group:
+    symbol: str
+    indicator: Indicator
+    params: dict[str, Any]
+    interval: str | None
+    ids: dict[str, str]  # output -> id (the ones stored)
+    last_us: int
+
+
+def update(store: Store, session_id: str, symbols: Sequence[str] | None = None, *,
+           progress: Progress | None = None) -> UpdateResult:
+    """Bring every indicator stored for a session up to date with its input.
+
+    For each stored computation (symbol, indicator, parameters, interval) the points from
+    its last stored timestamp on are recomputed from a tail of the input (see the module
+    docstring) and written. Ids that no loaded plugin derives are skipped and reported.
+    """
+    row = _session_row(store, session_id)
+    cadence = _cadence(row)
+    syms = [check_symbol(s) for s in symbols] if symbols else None
+    stats = store.indicator_stats(session_id, syms)
+    result = UpdateResult(session_id)
+    reg = registry()
+    groups: dict[tuple, _Group] = {}
+    for sym, iid, last in zip(stats["symbol"], stats["indicator_id"], stats["last_ts"],
+                              strict=True):
+        parsed: ParsedId | None = reg.parse_id(iid)
+        if parsed is None:
+            result.skipped.append({"symbol": sym, "indicator_id": iid,
+                                   "reason": "no loaded plugin derives this id"})
+            continue
+        key = (sym, parsed.indicator.key, tuple(parsed.params.items()), parsed.interval)
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = _Group(sym, parsed.indicator, parsed.params, parsed.interval,
+                                     {}, _us(last))
+        g.ids[parsed.output] = iid
+        g.last_us = min(g.last_us, _us(last))
+    sources: dict[tuple[str, str], bool] = {}
+    for k, g in enumerate(groups.values()):
+        stored_bars = None
+        if g.interval is not None:
+            sk = (g.symbol, g.interval)
+            if sk not in sources:
+                sources[sk] = has_stored_bars(store, session_id, g.symbol, g.interval)
+                if sources[sk]:
+                    note = _stale_bars_note(store, session_id, g.symbol, g.interval)
+                    if note:
+                        result.notes.append(note)
+            stored_bars = sources[sk]
+        ordered = [g.ids[o] for o in g.indicator.outputs if o in g.ids]
+        g.ids = {o: g.ids[o] for o in g.indicator.outputs if o in g.ids}
+        rows, since, hist, mode = _update_group(store, session_id, g, cadence, stored_bars)
+        result.updated.append(UpdatedSeries(g.symbol, g.indicator.name, ordered, rows, since,
+                                            hist, mode))
+        if progress:
+            progress(k + 1, len(groups))
+    return result
+
+
+def _stale_bars_note(store: Store, session_id: str, symbol: str, interval: str) -> str | None:
+    last_bar = store.read_tail_arrow(BARS, session_id, symbol=symbol, n=1, columns=["ts"],
+                                     filters={"interval": interval})
+    last_tick = store.read_tail_arrow(TICKS, session_id, symbol=symbol, n=1, columns=["ts"])
+    if not last_bar.num_rows or not last_tick.num_rows:
+        return None
+    bar_end = int(_ts_us(last_bar)[0]) + interval_seconds(interval) * 1_000_000
+    if int(_ts_us(last_tick)[0]) >= bar_end:
+        return (f"{symbol}: the stored {interval} bars end before the last tick; indicators "
+                f"on them are up to date with the bars. Rebuild the bars (`tsanalysis "
+                f"sessions bars {session_id} --interval {interval}`) and update again.")
+    return None
+
+
+def _update_group(store: Store, session_id: str, g: _Group, cadence: float | None,
+                  stored_bars: bool | None) -> tuple[int, str | None, int, str]:
+    """Recompute the tail of one stored computation; return (rows, since, history, mode)."""
+    ind, proxy = g.indicator, next(iter(g.ids.values()))
+    memory: int | None = ind.memory(g.params) if ind.update == "window" else 0
+    if ind.update == "full":
+        memory = None
+    if not _same_count(store, session_id, g, proxy, stored_bars):
+        # Points arrived before the last stored one (late trades): rewrite everything.
+        return _rewrite(store, session_id, g, cadence, stored_bars)
+    while True:
+        start = None
+        first_key: tuple[int, int] | None = None
+        if memory is not None:
+            tail = store.read_tail_arrow(TABLE, session_id, symbol=g.symbol,
+                                         n=memory + VERIFY_POINTS, end=_stamp(g.last_us),
+                                         columns=["ts", "seq"], filters={"indicator_id": proxy})
+            if tail.num_rows < memory + VERIFY_POINTS:
+                memory = None  # the whole history is shorter: start from the beginning
+            else:
+                first_key = (int(_ts_us(tail)[0]), int(tail.column("seq")[0].as_py()))
+                start = _stamp(first_key[0])
+        inputs = load_inputs(store, session_id, g.symbol, g.interval, start=start,
+                             cadence_s=cadence, stored_bars=stored_bars)
+        if first_key is not None:
+            inputs = inputs.slice(_first_at_or_after(inputs, *first_key))
+        values = ind.run(inputs, g.params)
+        i0 = int(np.searchsorted(inputs.ts, g.last_us, side="left"))
+        lo = max(0, i0 - VERIFY_POINTS) if memory is None else i0 - VERIFY_POINTS
+        verdict = _verify(store, session_id, g, inputs, values, lo, i0,
+                          cumulative=ind.update == "cumulative" and memory is not None)
+        if verdict == "ok":
+            rows = _write(store, indicator_rows(
+                session_id, g.symbol, g.ids, {o: v[i0:] for o, v in values.items()},
+                inputs.ts[i0:], inputs.seq[i0:])) // max(1, len(g.ids))
+            since = iso(_stamp(int(inputs.ts[i0]))) if i0 < inputs.n else None
+            return rows, since, (-1 if memory is None else i0), "tail"
+        if memory is not None and verdict == "mismatch" and ind.update == "window":
+            log.debug("%s: tail of %d points did not reproduce the stored values; widening",
+                      proxy, memory)
+            memory = 2 * memory + VERIFY_POINTS
+            continue
+        if memory is not None:
+            memory = None  # cumulative offset or changed history: try from the start
+            continue
+        # From the very start and still different from what is stored: the stored rows
+        # are stale (the input changed underneath): rewrite them all.
+        return _rewrite(store, session_id, g, cadence, stored_bars, inputs, values)
+
+
+def _rewrite(store: Store, session_id: str, g: _Group, cadence: float | None,
+             stored_bars: bool | None, inputs: Inputs | None = None,
+             values: dict[str, np.ndarray] | None = None) -> tuple[int, str | None, int, str]:
+    """Recompute from the first point and write every row."""
+    if inputs is None or values is None:
+        inputs = load_inputs(store, session_id, g.symbol, g.interval, cadence_s=cadence,
+                             stored_bars=stored_bars)
+        values = g.indicator.run(inputs, g.params)
+    rows = _write(store, indicator_rows(session_id, g.symbol, g.ids, values, inputs.ts,
+                                        inputs.seq)) // max(1, len(g.ids))
+    since = iso(_stamp(int(inputs.ts[0]))) if inputs.n else None
+    return rows, since, -1, "full"
+
+
+def _same_count(store: Store, session_id: str, g: _Group, proxy: str,
+                stored_bars: bool | None) -> bool:
+    """Do the stored rows before the last stored timestamp match the input points there?
+
+    Catches input that arrived out of order (a late trade in the middle of the session).
+    Bars built from ticks are not counted: a late trade changes a bar, not their number;
+    the comparison of recomputed values with stored ones covers the recent ones.
+    """
+    end = _stamp(g.last_us)
+    if g.interval is None:
+        n_in = store.count(TICKS, session_id, symbols=[g.symbol], end=end)
+    elif stored_bars:
+        n_in = store.count(BARS, session_id, symbols=[g.symbol], end=end,
+                           filters={"interval": g.interval})
+    else:
+        return True
+    return n_in == store.count(TABLE, session_id, symbols=[g.symbol], end=end,
+                               filters={"indicator_id": proxy})
+
+
+def _first_at_or_after(inputs: Inputs, ts_us: int, seq: int) -> int:
+    lo = int(np.searchsorted(inputs.ts, ts_us, side="left"))
+    hi = int(np.searchsorted(inputs.ts, ts_us, side="right"))
+    return lo + int(np.searchsorted(inputs.seq[lo:hi], seq, side="left"))
+
+
+def _verify(store: Store, session_id: str, g: _Group, inputs: Inputs,
+            values: dict[str, np.ndarray], lo: int, i0: int, cumulative: bool) -> str:
+    """Compare the recomputed points [lo, i0) with the stored ones: ok, mismatch or changed.
+
+    ``changed`` means the stored rows are not the input points (history was altered).
+    With ``cumulative`` the recomputed running total is first shifted onto the stored one.
+    """
+    if lo < 0:
+        return "changed"
+    if lo >= i0:
+        return "ok"  # nothing stored before the new points
+    t = store.read_arrow(TABLE, session_id, symbols=[g.symbol], start=_stamp(int(inputs.ts[lo])),
+                         end=_stamp(g.last_us), columns=["indicator_id", "ts", "seq", "value"],
+                         filters={"indicator_id": list(g.ids.values())})
+    ids = np.asarray(t.column("indicator_id").to_numpy(zero_copy_only=False))
+    ts, seq = _ts_us(t), t.column("seq").to_numpy()
+    val = t.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
+    want_ts, want_seq = inputs.ts[lo:i0], inputs.seq[lo:i0]
+    verdict = "ok"
+    for output, iid in g.ids.items():
+        m = ids == iid
+        if m.sum() != i0 - lo or not (np.array_equal(ts[m], want_ts)
+                                      and np.array_equal(seq[m], want_seq)):
+            return "changed"
+        got = values[output]
+        if cumulative:
+            got = _shift_onto(got, val[m], lo, i0)
+            if got is None:
+                return "mismatch"
+            values[output] = got
+        if not _close(got[lo:i0], val[m]):
+            verdict = "mismatch"
+    return verdict
+
+
+def _shift_onto(got: np.ndarray, stored: np.ndarray, lo: int, i0: int) -> np.ndarray | None:
+    """Shift a running total recomputed from a window onto the stored one."""
+    ref = i0 - 1
+    a, b = got[ref], stored[-1]
+    if not (np.isfinite(a) and np.isfinite(b)):
+        return None
+    nan = np.isnan(got)
+    before = np.flatnonzero(nan[:ref])
+    start = int(before[-1]) + 1 if before.size else 0
+    after = np.flatnonzero(nan[ref:])
+    stop = ref + int(after[0]) if after.size else got.shape[0]
+    out = got.copy()
+    out[start:stop] += b - a
+    return out
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    na, nb = np.isnan(a), np.isnan(b)
+    if not np.array_equal(na, nb):
+        return False
+    if na.all():
+        return True
+    x, y = a[~na], b[~nb]
+    scale = float(np.max(np.abs(y))) if y.size else 0.0
+    return bool(np.all(np.abs(x - y) <= VERIFY_RTOL * scale + 1e-300))
+
+
+ProgressCallback = Callable[[int, int | None], None]
