@@ -250,10 +250,10 @@ def indicator_rows(session_id: str, symbol: str, ids: Mapping[str, str],
     return pa.concat_tables(parts) if parts else pa.table({})
 
 
-def _write(store: Store, table: pa.Table) -> int:
+def _write(store: Store, table: pa.Table, mode: str = "upsert") -> int:
     if table.num_rows == 0:
         return 0
-    return store.write(TABLE, table, mode="upsert")
+    return store.write(TABLE, table, mode=mode)  # type: ignore[arg-type]
 
 
 # -- compute ------------------------------------------------------------------------------
@@ -291,8 +291,12 @@ def compute(store: Store, session_id: str, symbol: str, name: str,
     ids = ind.output_ids(full, interval)
     written = 0
     if persist:
+        # Nothing stored under these ids yet: appending is the same as replacing, and
+        # much cheaper than an upsert, which must look for rows to replace.
+        exists = store.count(TABLE, session_id, symbols=[symbol],
+                             filters={"indicator_id": list(ids.values())}) > 0
         written = _write(store, indicator_rows(session_id, symbol, ids, values, inputs.ts,
-                                               inputs.seq))
+                                               inputs.seq), "upsert" if exists else "append")
     frame = pd.DataFrame({"ts": pd.to_datetime(inputs.ts, unit="us", utc=True),
                           "seq": inputs.seq, **values})
     source = getattr(inputs, "bars_source", "ticks")
@@ -457,12 +461,15 @@ def _update_group(store: Store, session_id: str, g: _Group, cadence: float | Non
         values = ind.run(inputs, g.params)
         i0 = int(np.searchsorted(inputs.ts, g.last_us, side="left"))
         lo = max(0, i0 - VERIFY_POINTS) if memory is None else i0 - VERIFY_POINTS
-        verdict = _verify(store, session_id, g, inputs, values, lo, i0,
-                          cumulative=ind.update == "cumulative" and memory is not None)
+        if lo < 0:
+            verdict, stored = "changed", {}
+        else:
+            stored = _stored_since(store, session_id, g,
+                                   int(inputs.ts[lo]) if lo < i0 else g.last_us)
+            verdict = _verify(g, inputs, values, lo, i0, stored,
+                              cumulative=ind.update == "cumulative" and memory is not None)
         if verdict == "ok":
-            rows = _write(store, indicator_rows(
-                session_id, g.symbol, g.ids, {o: v[i0:] for o, v in values.items()},
-                inputs.ts[i0:], inputs.seq[i0:])) // max(1, len(g.ids))
+            rows = _write_tail(store, session_id, g, inputs, values, i0, stored)
             since = iso(_stamp(int(inputs.ts[i0]))) if i0 < inputs.n else None
             return rows, since, (-1 if memory is None else i0), "tail"
         if memory is not None and verdict == "mismatch" and ind.update == "window":
@@ -518,39 +525,79 @@ def _first_at_or_after(inputs: Inputs, ts_us: int, seq: int) -> int:
     return lo + int(np.searchsorted(inputs.seq[lo:hi], seq, side="left"))
 
 
-def _verify(store: Store, session_id: str, g: _Group, inputs: Inputs,
-            values: dict[str, np.ndarray], lo: int, i0: int, cumulative: bool) -> str:
+_Stored = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # id -> (ts, seq, value)
+
+
+def _stored_since(store: Store, session_id: str, g: _Group, start_us: int) -> _Stored:
+    """The stored rows of the group's ids from ``start_us`` on, per id."""
+    t = store.read_arrow(TABLE, session_id, symbols=[g.symbol], start=_stamp(start_us),
+                         columns=["indicator_id", "ts", "seq", "value"],
+                         filters={"indicator_id": list(g.ids.values())})
+    ids = np.asarray(t.column("indicator_id").to_numpy(zero_copy_only=False))
+    ts, seq = _ts_us(t), t.column("seq").to_numpy()
+    val = t.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
+    return {iid: (ts[m], seq[m], val[m]) for iid in g.ids.values() for m in [ids == iid]}
+
+
+def _verify(g: _Group, inputs: Inputs, values: dict[str, np.ndarray], lo: int, i0: int,
+            stored: _Stored, cumulative: bool) -> str:
     """Compare the recomputed points [lo, i0) with the stored ones: ok, mismatch or changed.
 
     ``changed`` means the stored rows are not the input points (history was altered).
     With ``cumulative`` the recomputed running total is first shifted onto the stored one.
     """
-    if lo < 0:
-        return "changed"
-    if lo >= i0:
-        return "ok"  # nothing stored before the new points
-    t = store.read_arrow(TABLE, session_id, symbols=[g.symbol], start=_stamp(int(inputs.ts[lo])),
-                         end=_stamp(g.last_us), columns=["indicator_id", "ts", "seq", "value"],
-                         filters={"indicator_id": list(g.ids.values())})
-    ids = np.asarray(t.column("indicator_id").to_numpy(zero_copy_only=False))
-    ts, seq = _ts_us(t), t.column("seq").to_numpy()
-    val = t.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
     want_ts, want_seq = inputs.ts[lo:i0], inputs.seq[lo:i0]
     verdict = "ok"
     for output, iid in g.ids.items():
-        m = ids == iid
-        if m.sum() != i0 - lo or not (np.array_equal(ts[m], want_ts)
-                                      and np.array_equal(seq[m], want_seq)):
+        ts, seq, val = stored[iid]
+        before = ts < g.last_us
+        if not (np.array_equal(ts[before], want_ts) and np.array_equal(seq[before], want_seq)):
             return "changed"
+        if lo == i0:
+            continue
         got = values[output]
         if cumulative:
-            got = _shift_onto(got, val[m], lo, i0)
-            if got is None:
+            shifted = _shift_onto(got, val[before], lo, i0)
+            if shifted is None:
                 return "mismatch"
-            values[output] = got
-        if not _close(got[lo:i0], val[m]):
+            values[output] = got = shifted
+        if not _close(got[lo:i0], val[before]):
             verdict = "mismatch"
     return verdict
+
+
+def _write_tail(store: Store, session_id: str, g: _Group, inputs: Inputs,
+                values: dict[str, np.ndarray], i0: int, stored: _Stored) -> int:
+    """Write the points from the last stored timestamp on; return rows per id.
+
+    Points after it are new for every id and are appended; the stored rows at it are
+    rewritten only where the recomputation changed them (a bar that was still filling),
+    because replacing rows (an upsert) costs a scan of the table on some backends.
+    """
+    j0 = int(np.searchsorted(inputs.ts, g.last_us, side="right"))
+    fresh = all(bool((ts <= g.last_us).all()) for ts, _, _ in stored.values())
+    changed = np.zeros(j0 - i0, dtype=bool)
+    for output, iid in g.ids.items():
+        ts, seq, val = stored[iid]
+        at = ts == g.last_us
+        known = dict(zip(seq[at].tolist(), val[at].tolist(), strict=True))
+        for k in range(i0, j0):
+            old = known.get(int(inputs.seq[k]))
+            new = values[output][k]
+            if old is None or not (old == new or (np.isnan(old) and np.isnan(new))
+                                   or abs(old - new) <= VERIFY_RTOL * abs(old)):
+                changed[k - i0] = True
+    rows = 0
+    idx = np.flatnonzero(changed) + i0
+    if idx.size:
+        rows += _write(store, indicator_rows(
+            session_id, g.symbol, g.ids, {o: v[idx] for o, v in values.items()},
+            inputs.ts[idx], inputs.seq[idx]), mode="upsert")
+    if j0 < inputs.n:
+        rows += _write(store, indicator_rows(
+            session_id, g.symbol, g.ids, {o: v[j0:] for o, v in values.items()},
+            inputs.ts[j0:], inputs.seq[j0:]), mode="append" if fresh else "upsert")
+    return rows // max(1, len(g.ids))
 
 
 def _shift_onto(got: np.ndarray, stored: np.ndarray, lo: int, i0: int) -> np.ndarray | None:

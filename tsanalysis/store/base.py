@@ -182,7 +182,7 @@ class Store(ABC):
             rows += batch.num_rows
             while kept and rows - kept[0].num_rows >= n:
                 rows -= kept.pop(0).num_rows
-        tail = pa.Table.from_batches(kept, schema=arrow_schema(t, cols))
+        tail = pa.Table.from_batches(kept) if kept else arrow_schema(t, cols).empty_table()
         return tail.slice(max(0, tail.num_rows - n)) if n else tail.slice(0, 0)
 
     def count(self, table: str, session_id: str, *, symbols: Sequence[str] | None = None,

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .. import schema
-from ..errors import StoreError, StoreLocked, StoreUnavailable
+from ..errors import InvalidInput, StoreError, StoreLocked, StoreUnavailable
 from ..ids import check_session_id, check_symbol
 from .base import (
     Progress,
@@ -286,9 +286,14 @@ class DuckDBStore(Store):
         for col, vals in flt.items():
             where.append(f"{q(col)} IN ({', '.join('?' for _ in vals)})" if vals else "FALSE")
             params += [_param(v) for v in vals]
-        order = ", ".join(q(c) for c in ("symbol", *t.order_by))
+        # Columns held to one value by the filters add nothing to the order but cost the
+        # sort dearly (strings): leave them out.
+        fixed = {c for c, vals in flt.items() if len(vals) == 1}
+        if syms is not None and len(syms) == 1:
+            fixed.add("symbol")
+        order = ", ".join(q(c) for c in ("symbol", *t.order_by) if c not in fixed)
         sql = (f"SELECT {', '.join(map(q, cols))} FROM {q(t.name)} "
-               f"WHERE {' AND '.join(where)} ORDER BY {order}")
+               f"WHERE {' AND '.join(where)}" + (f" ORDER BY {order}" if order else ""))
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         if offset:
@@ -421,14 +426,16 @@ class DuckDBStore(Store):
                         end: Any = None, columns: Sequence[str] | None = None,
                         filters: dict[str, Any] | None = None) -> pa.Table:
         if not isinstance(n, int) or n < 0:
-            raise StoreError(f"n must be a non-negative integer, not {n!r}")
+            raise InvalidInput(f"n must be a non-negative integer, not {n!r}")
         t = check_table(table)
         cols = check_columns(t, columns)
-        keys = ["symbol", *t.order_by]
+        fixed = {c for c, v in (filters or {}).items()
+                 if not isinstance(v, (list, tuple, set)) or len(v) == 1}
+        keys = [k for k in t.order_by if k not in fixed] or list(t.order_by)  # one symbol
         inner_cols = cols + [k for k in keys if k not in cols]
         inner, params = self._select(t, session_id, [symbol], None, end, inner_cols, filters,
                                      None, None)
-        inner = inner[:inner.rindex(" ORDER BY ")]  # re-ordered below
+        inner = _unordered(inner)  # re-ordered below
         desc = ", ".join(f"{q(k)} DESC" for k in keys)
         asc = ", ".join(q(k) for k in keys)
         sql = (f"SELECT {', '.join(map(q, cols))} FROM (SELECT * FROM ({inner}) "
@@ -441,7 +448,7 @@ class DuckDBStore(Store):
         t = check_table(table)
         inner, params = self._select(t, session_id, symbols, start, end, [t.ts], filters,
                                      None, None)
-        inner = inner[:inner.rindex(" ORDER BY ")]
+        inner = _unordered(inner)
         with self.connection() as con:
             rows = con.execute(f"SELECT count(*) FROM ({inner})", params).fetchall()
         return int(rows[0][0])
@@ -460,6 +467,12 @@ class DuckDBStore(Store):
                "ORDER BY symbol, indicator_id")
         with self.connection() as con:
             return arrow_to_pandas(con.sql(sql, params=params).to_arrow_table())
+
+def _unordered(select: str) -> str:
+    """A query from :meth:`DuckDBStore._select` without its ORDER BY."""
+    cut = select.rfind(" ORDER BY ")
+    return select if cut < 0 else select[:cut]
+
 
 def _param(v: Any) -> Any:
     if isinstance(v, pd.Timestamp):
