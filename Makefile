@@ -32,12 +32,14 @@ lab: setup
 
 test: setup
 	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+	$(BIN)/python -m pip install --quiet -e plugins/tsanalysis-talib && $(BIN)/python -m pytest plugins/tsanalysis-talib -p no:cacheprovider
 
 test-fast: setup
 	$(BIN)/python -m pytest tests -x -q
 
 bench: setup
 	$(BIN)/python benchmarks/bench_core.py
+	$(BIN)/python benchmarks/bench_indicators.py
 
 lint: setup
 	$(BIN)/ruff check tsanalysis tests benchmarks

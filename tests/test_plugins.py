@@ -278,3 +278,28 @@ def test_register_indicators_example_works(duckdb_ws, sid):
         assert res.rows == 4 and res.written == 4 * len(found[0].outputs)
     finally:
         plugins.unregister(name)
+
+
+# -- the example third-party plugin in plugins/, found through its entry point ---------------
+
+
+def test_talib_plugin_from_plugins_folder(site, monkeypatch, ws, sid):
+    """plugins/tsanalysis-talib, on the path as an installed distribution: listed, and its
+    indicators compute and persist like built-ins (on every backend)."""
+    source = Path(__file__).resolve().parents[1] / "plugins" / "tsanalysis-talib"
+    monkeypatch.syspath_prepend(str(source))
+    make_dist(site, "tsanalysis-talib", "0.1.0", {"talib": "tsanalysis_talib"}, {})
+    allow(monkeypatch, "tsanalysis-talib")
+    info = by_name()["talib"]
+    assert info.version == "0.1.0" and len(info.registered["register_indicators"]) == 201
+    ws.create_session(["BTC/USDT"], sid)
+    ws.ingest(sid, "BTC/USDT", ticks(500))
+    ours = ws.indicators.compute(sid, "BTC/USDT", "macd", interval="10s")
+    theirs = ws.indicators.compute(sid, "BTC/USDT", "talib.MACD", interval="10s")
+    assert theirs.rows == ours.rows == 50 and theirs.written == 150
+    for output in ("macd", "macdsignal", "macdhist"):
+        a = ws.indicators.history(sid, "BTC/USDT", ours.outputs[output])["value"].to_numpy()
+        b = ws.indicators.history(sid, "BTC/USDT", theirs.outputs[output])["value"].to_numpy()
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+        np.testing.assert_allclose(a[~np.isnan(a)], b[~np.isnan(b)], rtol=1e-12)
+    assert theirs.outputs["macd"] == "talib.macd_12_26_9_macd@10s"
