@@ -31,7 +31,7 @@ def fma(typingctx, a, b, c):  # type: ignore[no-untyped-def]
     return sig, codegen
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def sma_kernel(x: FloatArray, period: int) -> FloatArray:
     """TA-Lib's SMA: running sum, first output at ``period - 1``."""
     n = x.shape[0]
@@ -51,7 +51,7 @@ def sma_kernel(x: FloatArray, period: int) -> FloatArray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def ema_kernel(x: FloatArray, period: int, k: float, seed_end: int) -> FloatArray:
     """TA-Lib's EMA (``TA_INT_EMA``, default compatibility).
 
@@ -65,6 +65,9 @@ def ema_kernel(x: FloatArray, period: int, k: float, seed_end: int) -> FloatArra
     out = np.full(n, np.nan)
     if n <= seed_end:
         return out
+    if period == 1:  # TA-Lib 0.8: a 1-period average is a copy of its input
+        out[seed_end:] = x[seed_end:]
+        return out
     total = 0.0
     for i in range(seed_end - period + 1, seed_end + 1):
         total += x[i]
@@ -76,7 +79,7 @@ def ema_kernel(x: FloatArray, period: int, k: float, seed_end: int) -> FloatArra
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def wma_kernel(x: FloatArray, period: int) -> FloatArray:
     """TA-Lib's WMA: linear weights ``1..period`` (newest heaviest).
 
@@ -123,7 +126,7 @@ def wma_kernel(x: FloatArray, period: int) -> FloatArray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rolling_max_kernel(x: FloatArray, period: int) -> FloatArray:
     """Maximum of ``x[i - period + 1 : i + 1]`` (NaN for ``i < period - 1``)."""
     n = x.shape[0]
@@ -148,7 +151,7 @@ def rolling_max_kernel(x: FloatArray, period: int) -> FloatArray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rolling_min_kernel(x: FloatArray, period: int) -> FloatArray:
     """Minimum of ``x[i - period + 1 : i + 1]`` (NaN for ``i < period - 1``)."""
     n = x.shape[0]
@@ -173,13 +176,14 @@ def rolling_min_kernel(x: FloatArray, period: int) -> FloatArray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rolling_sum_kernel(x: FloatArray, period: int) -> FloatArray:
     """Sum of ``x[i - period + 1 : i + 1]``.
 
-    A running sum that is recomputed from scratch every ``period`` steps, so
-    the rounding drift of the add/subtract updates never spans more than one
-    window (amortised cost stays O(n)).
+    A running sum, recomputed from the window every ``period`` steps and
+    whenever the value leaving the window dwarfs what remains (> 1024 times:
+    the subtraction would have cancelled most of the significant bits), so
+    the rounding error stays that of a single window (amortised O(n)).
     """
     n = x.shape[0]
     out = np.full(n, np.nan)
@@ -187,23 +191,26 @@ def rolling_sum_kernel(x: FloatArray, period: int) -> FloatArray:
         return out
     total = 0.0
     for i in range(period - 1, n):
-        if (i - (period - 1)) % period == 0:
+        recompute = (i - (period - 1)) % period == 0
+        if not recompute:
+            old = x[i - period]
+            total += x[i] - old
+            recompute = abs(old) > 1024.0 * abs(total)
+        if recompute:
             total = 0.0
             for j in range(i - period + 1, i + 1):
                 total += x[j]
-        else:
-            total += x[i] - x[i - period]
         out[i] = total
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rolling_mean_std_kernel(x: FloatArray, period: int, ddof: int) -> tuple[FloatArray, FloatArray]:
     """Rolling mean and standard deviation (``ddof`` = 0 population, 1 sample).
 
     Shifted running sums (shift = a value of the window, refreshed together
-    with an exact re-summation every ``period`` steps) keep the cancellation
-    error small; windows whose values are all identical get an exact 0.0
+    with an exact re-summation every ``period`` steps and whenever an outlier
+    leaves the window) keep the cancellation error small; windows whose values are all identical get an exact 0.0
     standard deviation (detected exactly with a run-length counter).
     """
     n = x.shape[0]
@@ -235,6 +242,15 @@ def rolling_mean_std_kernel(x: FloatArray, period: int, ddof: int) -> tuple[Floa
             d_old = x[i - period] - shift
             s1 += d_new - d_old
             s2 += d_new * d_new - d_old * d_old
+            if d_old * d_old > 1024.0 * abs(s2):
+                # an outlier left the window: re-seed from the window itself
+                shift = x[i]
+                s1 = 0.0
+                s2 = 0.0
+                for j in range(i - period + 1, i + 1):
+                    d = x[j] - shift
+                    s1 += d
+                    s2 += d * d
         m = s1 / period
         mean[i] = shift + m
         if run >= period:

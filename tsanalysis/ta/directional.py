@@ -34,7 +34,7 @@ from .volatility import trange_kernel
 __all__ = ["adx", "dx", "minus_di", "minus_dm", "plus_di", "plus_dm"]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _dm(high: FloatArray, low: FloatArray) -> tuple[FloatArray, FloatArray]:
     """One-bar +DM and -DM (index 0 unused)."""
     n = high.shape[0]
@@ -53,7 +53,7 @@ def _dm(high: FloatArray, low: FloatArray) -> tuple[FloatArray, FloatArray]:
 # ------------------------------------------------------------------ +DM/-DM
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _dm_kernel(high: FloatArray, low: FloatArray, period: int, plus: bool) -> FloatArray:
     n = high.shape[0]
     out = np.full(n, np.nan)
@@ -113,7 +113,7 @@ def minus_dm(high: ArrayLike, low: ArrayLike, timeperiod: int = 14) -> FloatArra
 # ------------------------------------------------------------------ +DI/-DI
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _di_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int, plus: bool, eps: float) -> FloatArray:
     n = close.shape[0]
     out = np.full(n, np.nan)
@@ -180,7 +180,7 @@ def minus_di(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int 
 # ----------------------------------------------------------------- DX, ADX
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _dx_series(
     high: FloatArray, low: FloatArray, close: FloatArray, period: int, eps: float
 ) -> tuple[FloatArray, FloatArray]:
@@ -211,7 +211,7 @@ def _dx_series(
     return dxv, ok
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _dx_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int, eps: float) -> FloatArray:
     n = close.shape[0]
     out = np.full(n, np.nan)
@@ -226,7 +226,7 @@ def _dx_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _adx_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int, eps: float) -> FloatArray:
     n = close.shape[0]
     out = np.full(n, np.nan)

@@ -43,7 +43,7 @@ __all__ = [
 # --------------------------------------------------------------------- RSI
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _rsi_kernel(x: FloatArray, period: int) -> FloatArray:
     n = x.shape[0]
     out = np.full(n, np.nan)
@@ -112,7 +112,7 @@ class MACD(NamedTuple):
     macdhist: FloatArray
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _macd_kernel(x: FloatArray, fast: int, slow: int, signal: int) -> tuple[FloatArray, FloatArray, FloatArray]:
     n = x.shape[0]
     lb = (slow - 1) + (signal - 1)
@@ -186,7 +186,7 @@ class Stoch(NamedTuple):
     slowd: FloatArray
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _stoch_kernel(
     high: FloatArray, low: FloatArray, close: FloatArray, fastk_p: int, slowk_p: int, slowd_p: int
 ) -> tuple[FloatArray, FloatArray]:
@@ -255,7 +255,7 @@ def stoch(
 # ------------------------------------------------------------------- WILLR
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _willr_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int) -> FloatArray:
     n = close.shape[0]
     out = np.full(n, np.nan)
@@ -291,7 +291,7 @@ def willr(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 1
 # --------------------------------------------------------------------- CCI
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _cci_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int, eps: float) -> FloatArray:
     n = close.shape[0]
     out = np.full(n, np.nan)
@@ -346,7 +346,7 @@ def cci(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 14)
 # --------------------------------------------------------------------- MFI
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _mfi_kernel(
     high: FloatArray, low: FloatArray, close: FloatArray, volume: FloatArray, period: int, eps: float
 ) -> FloatArray:
@@ -419,7 +419,7 @@ def mfi(high: ArrayLike, low: ArrayLike, close: ArrayLike, volume: ArrayLike, ti
 # ---------------------------------------------------------------- ROC, MOM
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _roc_kernel(x: FloatArray, period: int) -> FloatArray:
     n = x.shape[0]
     out = np.full(n, np.nan)
@@ -472,7 +472,7 @@ def mom(real: ArrayLike, timeperiod: int = 10) -> FloatArray:
 # ------------------------------------------------------------------ ULTOSC
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _ultosc_kernel(
     high: FloatArray, low: FloatArray, close: FloatArray, p1: int, p2: int, p3: int, eps: float
 ) -> FloatArray:

@@ -29,7 +29,7 @@ __all__ = ["atr", "natr", "rolling_volatility", "trange"]
 SECONDS_PER_YEAR = 365 * 24 * 3600
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def trange_kernel(high: FloatArray, low: FloatArray, close: FloatArray) -> FloatArray:
     """True range ``max(high - low, |prev_close - high|, |prev_close - low|)``, NaN at 0."""
     n = close.shape[0]
@@ -47,7 +47,7 @@ def trange_kernel(high: FloatArray, low: FloatArray, close: FloatArray) -> Float
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def atr_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int) -> FloatArray:
     """TA-Lib 0.8's ATR: SMA seed of TR[1..period], then a fused Wilder step."""
     n = close.shape[0]
@@ -139,7 +139,7 @@ def natr(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 14
 # ------------------------------------------------------ rolling volatility
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _log_returns(close: FloatArray) -> FloatArray:
     n = close.shape[0]
     out = np.full(n, np.nan)
