@@ -408,7 +408,7 @@ def bbands_percent_b(
 
     0 on the lower band, 1 on the upper band (StockCharts' "%B", a fraction,
     not multiplied by 100).  NaN where the bands have zero width (flat window).
-    Parameters and lookback as :func:`bbands`.  Output: ``real``.
+    Parameters as :func:`bbands`.  Lookback: ``timeperiod - 1``.  Output: ``real``.
     """
     (x,) = as_float_arrays(real=real)
     upper, _, lower = bbands(x, timeperiod, nbdevup, nbdevdn, matype)
@@ -430,7 +430,8 @@ def bbands_bandwidth(
     """Bollinger BandWidth: ``(upperband - lowerband) / middleband``.
 
     A fraction (StockCharts publishes it multiplied by 100).  NaN where the
-    middle band is 0.  Parameters and lookback as :func:`bbands`.  Output: ``real``.
+    middle band is 0.  Parameters as :func:`bbands`.
+    Lookback: ``timeperiod - 1``.  Output: ``real``.
     """
     upper, middle, lower = bbands(real, timeperiod, nbdevup, nbdevdn, matype)
     with np.errstate(divide="ignore", invalid="ignore"):
