@@ -168,6 +168,7 @@ def macd(real: ArrayLike, fastperiod: int = 12, slowperiod: int = 26, signalperi
 
     Parameters: ``fastperiod`` in [2, 100000] (default 12), ``slowperiod``
     in [2, 100000] (default 26), ``signalperiod`` in [1, 100000] (default 9).
+    Lookback: ``(max(fast, slow) - 1) + (signalperiod - 1)`` (33 with the defaults).
     Outputs: ``(macd, macdsignal, macdhist)`` as a :class:`MACD` named tuple.
     """
     fast, slow, sig = _macd_periods(fastperiod, slowperiod, signalperiod)
