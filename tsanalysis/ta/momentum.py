@@ -23,7 +23,7 @@ from ._core import (
     register,
     run_segments,
 )
-from ._smoothing import ema_kernel, rolling_max_kernel, rolling_min_kernel, sma_kernel
+from ._smoothing import fma, rolling_max_kernel, rolling_min_kernel
 
 __all__ = [
     "MACD",
@@ -121,17 +121,42 @@ def _macd_kernel(x: FloatArray, fast: int, slow: int, signal: int) -> tuple[Floa
     hist = np.full(n, np.nan)
     if n <= lb:
         return line, sig, hist
-    # TA-Lib quirk: the fast EMA is seeded at the slow EMA's first index,
-    # with the average of the `fast` values ending there.
-    fast_ema = ema_kernel(x, fast, 2.0 / (fast + 1), slow - 1)
-    slow_ema = ema_kernel(x, slow, 2.0 / (slow + 1), slow - 1)
-    raw = fast_ema[slow - 1 :] - slow_ema[slow - 1 :]
-    raw_sig = ema_kernel(raw, signal, 2.0 / (signal + 1), signal - 1)
-    for j in range(signal - 1, raw.shape[0]):
-        i = j + slow - 1
-        line[i] = raw[j]
-        sig[i] = raw_sig[j]
-        hist[i] = raw[j] - raw_sig[j]
+    kf = 2.0 / (fast + 1)
+    ks = 2.0 / (slow + 1)
+    start = slow - 1
+    # Both EMAs start at `start`.  TA-Lib quirk: the fast EMA is seeded there
+    # with the mean of the `fast` values ending at `start`, not at fast - 1.
+    total = 0.0
+    for i in range(start - fast + 1, start + 1):
+        total += x[i]
+    ema_f = total / fast
+    total = 0.0
+    for i in range(start - slow + 1, start + 1):
+        total += x[i]
+    ema_s = total / slow
+    line[start] = ema_f - ema_s
+    for i in range(start + 1, n):
+        ema_f = fma(x[i] - ema_f, kf, ema_f)
+        ema_s = fma(x[i] - ema_s, ks, ema_s)
+        line[i] = ema_f - ema_s
+    # Signal: EMA of the macd line, seeded with the mean of its first values.
+    if signal == 1:
+        for i in range(lb, n):
+            sig[i] = line[i]
+    else:
+        ksig = 2.0 / (signal + 1)
+        total = 0.0
+        for i in range(start, lb + 1):
+            total += line[i]
+        prev = total / signal
+        sig[lb] = prev
+        for i in range(lb + 1, n):
+            prev = fma(line[i] - prev, ksig, prev)
+            sig[i] = prev
+    for i in range(lb, n):
+        hist[i] = line[i] - sig[i]
+    for i in range(start, lb):
+        line[i] = np.nan
     return line, sig, hist
 
 
@@ -197,19 +222,59 @@ def _stoch_kernel(
     slowd = np.full(n, np.nan)
     if n <= lb:
         return slowk, slowd
-    hh = rolling_max_kernel(high, fastk_p)
-    ll = rolling_min_kernel(low, fastk_p)
     start = fastk_p - 1
-    fastk = np.empty(n - start)
+    m = n - start
+    # Fast %K; the window extremes are tracked with their index and the
+    # window is rescanned only when one of them drops out of it.
+    fastk = np.empty(m)
+    hi_idx = -1
+    lo_idx = -1
+    hh = 0.0
+    ll = 0.0
     for i in range(start, n):
-        diff = hh[i] - ll[i]
-        fastk[i - start] = ((close[i] - ll[i]) / diff) * 100.0 if diff != 0.0 else 0.0
-    k = sma_kernel(fastk, slowk_p)
-    d = sma_kernel(k[slowk_p - 1 :], slowd_p)
-    off = start + slowk_p - 1
-    for j in range(slowd_p - 1, d.shape[0]):
-        slowk[j + off] = k[j + slowk_p - 1]
-        slowd[j + off] = d[j]
+        first = i - fastk_p + 1
+        if hi_idx < first:
+            hi_idx = first
+            hh = high[first]
+            for j in range(first + 1, i + 1):
+                if high[j] >= hh:
+                    hh = high[j]
+                    hi_idx = j
+        elif high[i] >= hh:
+            hh = high[i]
+            hi_idx = i
+        if lo_idx < first:
+            lo_idx = first
+            ll = low[first]
+            for j in range(first + 1, i + 1):
+                if low[j] <= ll:
+                    ll = low[j]
+                    lo_idx = j
+        elif low[i] <= ll:
+            ll = low[i]
+            lo_idx = i
+        diff = hh - ll
+        fastk[i - start] = ((close[i] - ll) / diff) * 100.0 if diff != 0.0 else 0.0
+    # Slow %K = SMA(fast %K), slow %D = SMA(slow %K): TA-Lib's running sums.
+    total = 0.0
+    for j in range(slowk_p - 1):
+        total += fastk[j]
+    for j in range(slowk_p - 1, m):
+        total += fastk[j]
+        tmp = total
+        total -= fastk[j - slowk_p + 1]
+        slowk[j + start] = tmp / slowk_p
+    k0 = start + slowk_p - 1
+    total = 0.0
+    for i in range(k0, k0 + slowd_p - 1):
+        total += slowk[i]
+    for i in range(k0 + slowd_p - 1, n):
+        total += slowk[i]
+        tmp = total
+        total -= slowk[i - slowd_p + 1]
+        slowd[i] = tmp / slowd_p
+    for i in range(k0, lb):
+        slowk[i] = np.nan
     return slowk, slowd
 
 
