@@ -6,7 +6,7 @@ Conventions (TA-Lib's): ``up = high[i] - high[i-1]``, ``down = low[i-1] - low[i]
 ``down > 0 and down > up`` else 0.  +DM, -DM and TR are Wilder-*summed*:
 the seed is the plain sum of the first ``n - 1`` values (of ``n`` for the
 DI family's first output) and the update is ``s = s - s / n + value``.
-``+DI = 100 * sum(+DM) / sum(TR)`` (0 when the TR sum is zero),
+``+DI = 100 * sum(+DM) / sum(TR)`` (0 when the TR sum is exactly zero),
 ``DX = 100 * |+DI - -DI| / (+DI + -DI)``, and ADX is the Wilder average of DX
 seeded with the simple mean of the first ``n`` DX values.
 
@@ -21,7 +21,6 @@ import numpy as np
 from numba import njit
 
 from ._core import (
-    TA_EPSILON,
     ArrayLike,
     FloatArray,
     as_float_arrays,
@@ -111,7 +110,7 @@ def minus_dm(high: ArrayLike, low: ArrayLike, timeperiod: int = 14) -> FloatArra
 
 
 @njit(cache=True, error_model="numpy")
-def _di_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int, plus: bool, eps: float) -> FloatArray:
+def _di_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int, plus: bool) -> FloatArray:
     n = close.shape[0]
     out = np.full(n, np.nan)
     if period == 1:
@@ -121,7 +120,7 @@ def _di_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int
             dm = p if plus else m
             if dm > 0.0:
                 tr = true_range_at(high, low, close, i)
-                out[i] = dm / tr if not (-eps < tr < eps) else 0.0
+                out[i] = dm / tr if tr != 0.0 else 0.0
             else:
                 out[i] = 0.0
         return out
@@ -137,7 +136,7 @@ def _di_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int
         p, m = _dm_at(high, low, i)
         s_dm = s_dm - (s_dm / period) + (p if plus else m)
         s_tr = s_tr - (s_tr / period) + true_range_at(high, low, close, i)
-        out[i] = 100.0 * (s_dm / s_tr) if not (-eps < s_tr < eps) else 0.0
+        out[i] = 100.0 * (s_dm / s_tr) if s_tr != 0.0 else 0.0
     return out
 
 
@@ -159,7 +158,7 @@ def plus_di(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int =
     """
     p = check_period("timeperiod", timeperiod, 1)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_di_kernel(h, l, c, p, True, TA_EPSILON),), arrays, p, 1)[0]
+    return run_segments(lambda h, l, c: (_di_kernel(h, l, c, p, True),), arrays, p, 1)[0]
 
 
 @register("minus_di", _di_lookback)
@@ -173,7 +172,7 @@ def minus_di(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int 
     """
     p = check_period("timeperiod", timeperiod, 1)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_di_kernel(h, l, c, p, False, TA_EPSILON),), arrays, p, 1)[0]
+    return run_segments(lambda h, l, c: (_di_kernel(h, l, c, p, False),), arrays, p, 1)[0]
 
 
 # ----------------------------------------------------------------- DX, ADX
@@ -181,7 +180,7 @@ def minus_di(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int 
 
 @njit(cache=True, error_model="numpy")
 def _dx_adx_kernel(
-    high: FloatArray, low: FloatArray, close: FloatArray, period: int, eps: float, average: bool
+    high: FloatArray, low: FloatArray, close: FloatArray, period: int, average: bool
 ) -> FloatArray:
     """DX (``average=False``) or ADX (``average=True``) in one pass, no temporaries.
 
@@ -211,11 +210,11 @@ def _dx_adx_kernel(
         s_tr = s_tr - (s_tr / period) + true_range_at(high, low, close, i)
         ok = False
         dxv = 0.0
-        if not (-eps < s_tr < eps):
+        if s_tr != 0.0:
             mdi = 100.0 * (s_m / s_tr)
             pdi = 100.0 * (s_p / s_tr)
             tot = mdi + pdi
-            if not (-eps < tot < eps):
+            if tot != 0.0:
                 dxv = 100.0 * (abs(mdi - pdi) / tot)
                 ok = True
         if not average:
@@ -251,7 +250,7 @@ def dx(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 14) 
     """
     p = check_period("timeperiod", timeperiod, 2)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_dx_adx_kernel(h, l, c, p, TA_EPSILON, False),), arrays, p, 1)[0]
+    return run_segments(lambda h, l, c: (_dx_adx_kernel(h, l, c, p, False),), arrays, p, 1)[0]
 
 
 def _adx_lookback(timeperiod: int = 14) -> int:
@@ -272,4 +271,4 @@ def adx(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 14)
     """
     p = check_period("timeperiod", timeperiod, 2)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_dx_adx_kernel(h, l, c, p, TA_EPSILON, True),), arrays, 2 * p - 1, 1)[0]
+    return run_segments(lambda h, l, c: (_dx_adx_kernel(h, l, c, p, True),), arrays, 2 * p - 1, 1)[0]

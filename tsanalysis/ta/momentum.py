@@ -214,7 +214,7 @@ class Stoch(NamedTuple):
 
 @njit(cache=True, error_model="numpy")
 def _stoch_kernel(
-    high: FloatArray, low: FloatArray, close: FloatArray, fastk_p: int, slowk_p: int, slowd_p: int
+    high: FloatArray, low: FloatArray, close: FloatArray, fastk_p: int, slowk_p: int, slowd_p: int, eps: float
 ) -> tuple[FloatArray, FloatArray]:
     n = close.shape[0]
     lb = (fastk_p - 1) + (slowk_p - 1) + (slowd_p - 1)
@@ -254,7 +254,8 @@ def _stoch_kernel(
             ll = low[i]
             lo_idx = i
         diff = hh - ll
-        fastk[i - start] = ((close[i] - ll) / diff) * 100.0 if diff != 0.0 else 0.0
+        flat = abs(diff) <= eps * (abs(hh) + abs(ll))  # TA-Lib 0.8's scaled zero test
+        fastk[i - start] = 0.0 if flat else ((close[i] - ll) / diff) * 100.0
     # Slow %K = SMA(fast %K), slow %D = SMA(slow %K): TA-Lib's running sums.
     total = 0.0
     for j in range(slowk_p - 1):
@@ -303,7 +304,7 @@ def stoch(
     """Stochastic oscillator, slow form (TA-Lib ``STOCH``), SMA smoothing only.
 
     ``fastk = 100 * (close - LL) / (HH - LL)`` over ``fastk_period`` bars
-    (0 when ``HH == LL``), ``slowk = SMA(fastk, slowk_period)``,
+    (0 when ``HH - LL`` is within a relative 1e-14 of zero, as TA-Lib 0.8), ``slowk = SMA(fastk, slowk_period)``,
     ``slowd = SMA(slowk, slowd_period)``.  Both outputs start at the same index.
 
     Parameters: ``fastk_period``, ``slowk_period``, ``slowd_period`` in
@@ -315,14 +316,14 @@ def stoch(
     lb = _stoch_lookback(fastk_period, slowk_period, slowk_matype, slowd_period, slowd_matype)
     fk, sk, sd = int(fastk_period), int(slowk_period), int(slowd_period)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return Stoch(*run_segments(lambda h, l, c: _stoch_kernel(h, l, c, fk, sk, sd), arrays, lb, 2))
+    return Stoch(*run_segments(lambda h, l, c: _stoch_kernel(h, l, c, fk, sk, sd, TA_EPSILON), arrays, lb, 2))
 
 
 # ------------------------------------------------------------------- WILLR
 
 
 @njit(cache=True, error_model="numpy")
-def _willr_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int) -> FloatArray:
+def _willr_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int, eps: float) -> FloatArray:
     n = close.shape[0]
     out = np.full(n, np.nan)
     if n < period:
@@ -331,7 +332,8 @@ def _willr_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: 
     ll = rolling_min_kernel(low, period)
     for i in range(period - 1, n):
         diff = hh[i] - ll[i]
-        out[i] = ((hh[i] - close[i]) / diff) * -100.0 if diff != 0.0 else 0.0
+        flat = abs(diff) <= eps * (abs(hh[i]) + abs(ll[i]))  # TA-Lib 0.8's scaled zero test
+        out[i] = 0.0 if flat else ((hh[i] - close[i]) / diff) * -100.0
     return out
 
 
@@ -344,14 +346,15 @@ def willr(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 1
     """Williams' %R (TA-Lib ``WILLR``).
 
     ``-100 * (HH - close) / (HH - LL)`` with ``HH``/``LL`` the highest high and
-    lowest low of the last ``timeperiod`` bars; 0 when ``HH == LL``.
+    lowest low of the last ``timeperiod`` bars; 0 when ``HH - LL`` is within a
+    relative 1e-14 of zero (``|HH - LL| <= 1e-14 (|HH| + |LL|)``, as TA-Lib 0.8).
 
     Parameters: ``timeperiod`` in [2, 100000] (default 14).
     Lookback: ``timeperiod - 1``.  Output: ``real`` in [-100, 0].
     """
     p = check_period("timeperiod", timeperiod, 2)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_willr_kernel(h, l, c, p),), arrays, p - 1, 1)[0]
+    return run_segments(lambda h, l, c: (_willr_kernel(h, l, c, p, TA_EPSILON),), arrays, p - 1, 1)[0]
 
 
 # --------------------------------------------------------------------- CCI
@@ -379,7 +382,7 @@ def _cci_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: in
         for j in range(period):
             dev += abs(circ[j] - avg)
         t = last - avg
-        zero = abs(t) <= eps * (abs(last) + abs(avg)) or (-eps < dev < eps)
+        zero = abs(t) <= eps * (abs(last) + abs(avg)) or (dev == 0.0 or -eps < dev < eps)
         out[i] = 0.0 if zero else t / (0.015 * (dev / period))
         idx += 1
         if idx >= period:
@@ -400,6 +403,9 @@ def cci(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 14)
     ``timeperiod`` bars (mean absolute deviation); 0, like TA-Lib 0.8, when the
     numerator is within a relative 1e-14 of zero (``|tp - avg| <= 1e-14 (|tp| + |avg|)``:
     flat windows leave rounding residue there) or the deviation sum is below 1e-14.
+    Known limit: in a window whose typical prices differ only at rounding level
+    (relative spread below ~1e-13) TA-Lib may still return a value (of noise)
+    where this returns 0.
 
     Parameters: ``timeperiod`` in [2, 100000] (default 14).
     Lookback: ``timeperiod - 1``.  Output: ``real``.
@@ -540,7 +546,7 @@ def mom(real: ArrayLike, timeperiod: int = 10) -> FloatArray:
 
 @njit(cache=True, error_model="numpy")
 def _ultosc_kernel(
-    high: FloatArray, low: FloatArray, close: FloatArray, p1: int, p2: int, p3: int, eps: float
+    high: FloatArray, low: FloatArray, close: FloatArray, p1: int, p2: int, p3: int
 ) -> FloatArray:
     n = close.shape[0]
     out = np.full(n, np.nan)
@@ -589,11 +595,11 @@ def _ultosc_kernel(
         b2 += tr[i]
         b3 += tr[i]
         acc = 0.0
-        if not (-eps < b1 < eps):
+        if b1 != 0.0:
             acc += 4.0 * (a1 / b1)
-        if not (-eps < b2 < eps):
+        if b2 != 0.0:
             acc += 2.0 * (a2 / b2)
-        if not (-eps < b3 < eps):
+        if b3 != 0.0:
             acc += a3 / b3
         a1 -= bp[i - p1 + 1]
         b1 -= tr[i - p1 + 1]
@@ -632,11 +638,11 @@ def ultosc(
     ``avg_n = sum(bp, n) / sum(tr, n)``;
     ``ultosc = 100 * (4 avg_p1 + 2 avg_p2 + avg_p3) / 7``.  Like TA-Lib the
     three periods are sorted first (the weight 4 always goes to the shortest),
-    and a term whose ``sum(tr)`` is (near) zero contributes 0.
+    and a term whose ``sum(tr)`` is exactly zero contributes 0.
 
     Parameters: ``timeperiod1``/``2``/``3`` in [1, 100000] (defaults 7, 14, 28).
     Lookback: ``max(timeperiod1, timeperiod2, timeperiod3)``.  Output: ``real``.
     """
     p1, p2, p3 = _ultosc_periods(timeperiod1, timeperiod2, timeperiod3)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_ultosc_kernel(h, l, c, p1, p2, p3, TA_EPSILON),), arrays, p3, 1)[0]
+    return run_segments(lambda h, l, c: (_ultosc_kernel(h, l, c, p1, p2, p3),), arrays, p3, 1)[0]
