@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pytest
 
 import tsanalysis.ta as ta
 
-talib = __import__("pytest").importorskip("talib")
-import talib.abstract  # noqa: E402  (registers talib.abstract)
+# TA-Lib is the oracle: a test-only dependency.
+talib = pytest.importorskip("talib")
+pytest.importorskip("talib.abstract")
 
 
 def random_walk(n: int, seed: int, start: float = 100.0, scale: float = 1.0) -> dict[str, np.ndarray]:

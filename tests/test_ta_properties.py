@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import tsanalysis.ta as ta
-from tests.ta_support import SPEC_CASES, Spec, as_tuple, assert_matches, case_id, talib
+from tests.ta_support import SPEC_CASES, Spec, as_tuple, assert_matches, case_id
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

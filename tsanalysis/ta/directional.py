@@ -89,7 +89,7 @@ def plus_dm(high: ArrayLike, low: ArrayLike, timeperiod: int = 14) -> FloatArray
     """
     p = check_period("timeperiod", timeperiod, 1)
     arrays = as_float_arrays(high=high, low=low)
-    return run_segments(lambda h, l: (_dm_kernel(h, l, p, True),), arrays, _dm_lookback(p), 1)[0]
+    return run_segments(lambda h, lo: (_dm_kernel(h, lo, p, True),), arrays, _dm_lookback(p), 1)[0]
 
 
 @register("minus_dm", _dm_lookback)
@@ -103,7 +103,7 @@ def minus_dm(high: ArrayLike, low: ArrayLike, timeperiod: int = 14) -> FloatArra
     """
     p = check_period("timeperiod", timeperiod, 1)
     arrays = as_float_arrays(high=high, low=low)
-    return run_segments(lambda h, l: (_dm_kernel(h, l, p, False),), arrays, _dm_lookback(p), 1)[0]
+    return run_segments(lambda h, lo: (_dm_kernel(h, lo, p, False),), arrays, _dm_lookback(p), 1)[0]
 
 
 # ------------------------------------------------------------------ +DI/-DI
@@ -158,7 +158,7 @@ def plus_di(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int =
     """
     p = check_period("timeperiod", timeperiod, 1)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_di_kernel(h, l, c, p, True),), arrays, p, 1)[0]
+    return run_segments(lambda h, lo, c: (_di_kernel(h, lo, c, p, True),), arrays, p, 1)[0]
 
 
 @register("minus_di", _di_lookback)
@@ -172,7 +172,7 @@ def minus_di(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int 
     """
     p = check_period("timeperiod", timeperiod, 1)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_di_kernel(h, l, c, p, False),), arrays, p, 1)[0]
+    return run_segments(lambda h, lo, c: (_di_kernel(h, lo, c, p, False),), arrays, p, 1)[0]
 
 
 # ----------------------------------------------------------------- DX, ADX
@@ -250,7 +250,7 @@ def dx(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 14) 
     """
     p = check_period("timeperiod", timeperiod, 2)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_dx_adx_kernel(h, l, c, p, False),), arrays, p, 1)[0]
+    return run_segments(lambda h, lo, c: (_dx_adx_kernel(h, lo, c, p, False),), arrays, p, 1)[0]
 
 
 def _adx_lookback(timeperiod: int = 14) -> int:
@@ -271,4 +271,4 @@ def adx(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 14)
     """
     p = check_period("timeperiod", timeperiod, 2)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_dx_adx_kernel(h, l, c, p, True),), arrays, 2 * p - 1, 1)[0]
+    return run_segments(lambda h, lo, c: (_dx_adx_kernel(h, lo, c, p, True),), arrays, 2 * p - 1, 1)[0]

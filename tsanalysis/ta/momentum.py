@@ -316,7 +316,7 @@ def stoch(
     lb = _stoch_lookback(fastk_period, slowk_period, slowk_matype, slowd_period, slowd_matype)
     fk, sk, sd = int(fastk_period), int(slowk_period), int(slowd_period)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return Stoch(*run_segments(lambda h, l, c: _stoch_kernel(h, l, c, fk, sk, sd, TA_EPSILON), arrays, lb, 2))
+    return Stoch(*run_segments(lambda h, lo, c: _stoch_kernel(h, lo, c, fk, sk, sd, TA_EPSILON), arrays, lb, 2))
 
 
 # ------------------------------------------------------------------- WILLR
@@ -354,7 +354,7 @@ def willr(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 1
     """
     p = check_period("timeperiod", timeperiod, 2)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_willr_kernel(h, l, c, p, TA_EPSILON),), arrays, p - 1, 1)[0]
+    return run_segments(lambda h, lo, c: (_willr_kernel(h, lo, c, p, TA_EPSILON),), arrays, p - 1, 1)[0]
 
 
 # --------------------------------------------------------------------- CCI
@@ -412,7 +412,7 @@ def cci(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 14)
     """
     p = check_period("timeperiod", timeperiod, 2)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_cci_kernel(h, l, c, p, TA_EPSILON),), arrays, p - 1, 1)[0]
+    return run_segments(lambda h, lo, c: (_cci_kernel(h, lo, c, p, TA_EPSILON),), arrays, p - 1, 1)[0]
 
 
 # --------------------------------------------------------------------- MFI
@@ -485,7 +485,7 @@ def mfi(high: ArrayLike, low: ArrayLike, close: ArrayLike, volume: ArrayLike, ti
     """
     p = check_period("timeperiod", timeperiod, 2)
     arrays = as_float_arrays(high=high, low=low, close=close, volume=volume)
-    return run_segments(lambda h, l, c, v: (_mfi_kernel(h, l, c, v, p, TA_EPSILON),), arrays, p, 1)[0]
+    return run_segments(lambda h, lo, c, v: (_mfi_kernel(h, lo, c, v, p, TA_EPSILON),), arrays, p, 1)[0]
 
 
 # ---------------------------------------------------------------- ROC, MOM
@@ -645,4 +645,4 @@ def ultosc(
     """
     p1, p2, p3 = _ultosc_periods(timeperiod1, timeperiod2, timeperiod3)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_ultosc_kernel(h, l, c, p1, p2, p3),), arrays, p3, 1)[0]
+    return run_segments(lambda h, lo, c: (_ultosc_kernel(h, lo, c, p1, p2, p3),), arrays, p3, 1)[0]

@@ -118,7 +118,7 @@ def trange(high: ArrayLike, low: ArrayLike, close: ArrayLike) -> FloatArray:
     Lookback: 1.  Output: ``real``.
     """
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (trange_kernel(h, l, c),), arrays, 1, 1)[0]
+    return run_segments(lambda h, lo, c: (trange_kernel(h, lo, c),), arrays, 1, 1)[0]
 
 
 def _atr_lookback(timeperiod: int = 14) -> int:
@@ -143,7 +143,7 @@ def atr(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 14)
     out, clean = atr_kernel(*arrays, p, False)  # fast path: no NaN anywhere
     if clean:
         return out
-    return run_segments(lambda h, l, c: (atr_kernel(h, l, c, p, False)[0],), arrays, p, 1)[0]
+    return run_segments(lambda h, lo, c: (atr_kernel(h, lo, c, p, False)[0],), arrays, p, 1)[0]
 
 
 def _natr_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int) -> FloatArray:
@@ -170,7 +170,7 @@ def natr(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 14
     """
     p = check_period("timeperiod", timeperiod, 1)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_natr_kernel(h, l, c, p),), arrays, p, 1)[0]
+    return run_segments(lambda h, lo, c: (_natr_kernel(h, lo, c, p),), arrays, p, 1)[0]
 
 
 # ------------------------------------------------------ rolling volatility

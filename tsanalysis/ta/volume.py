@@ -94,7 +94,7 @@ def ad(high: ArrayLike, low: ArrayLike, close: ArrayLike, volume: ArrayLike) -> 
     Lookback: 0.  Output: ``real``.
     """
     arrays = as_float_arrays(high=high, low=low, close=close, volume=volume)
-    return run_segments(lambda h, l, c, v: (_ad_kernel(h, l, c, v),), arrays, 0, 1)[0]
+    return run_segments(lambda h, lo, c, v: (_ad_kernel(h, lo, c, v),), arrays, 0, 1)[0]
 
 
 # -------------------------------------------------------------------- VWAP
@@ -189,7 +189,7 @@ def rolling_vwap(
     """
     p = check_period("timeperiod", timeperiod, 1)
     arrays = as_float_arrays(high=high, low=low, close=close, volume=volume)
-    return run_segments(lambda h, l, c, v: (_rolling_vwap_kernel(h, l, c, v, p),), arrays, p - 1, 1)[0]
+    return run_segments(lambda h, lo, c, v: (_rolling_vwap_kernel(h, lo, c, v, p),), arrays, p - 1, 1)[0]
 
 
 @njit(cache=True, error_model="numpy")
