@@ -5,6 +5,12 @@ Every kernel takes NaN-free float64 arrays (the NaN policy is applied by
 full-length arrays with NaN in the warm-up.  The TA-Lib ports repeat TA-Lib's
 floating-point operations in TA-Lib's order (running sums included), so that
 their results agree with TA-Lib to the last bit or very nearly.
+
+Developer note: the kernels are compiled with ``cache=True``.  Numba's cache
+does not notice that a kernel defined here changed when a kernel in another
+module inlines it; after editing this module delete the ``*.nbi``/``*.nbc``
+files under ``tsanalysis/ta/__pycache__`` (or set ``NUMBA_CACHE_DIR`` to a
+fresh directory) before measuring or testing.
 """
 
 from __future__ import annotations
