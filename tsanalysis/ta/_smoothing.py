@@ -72,7 +72,8 @@ def ema_kernel(x: FloatArray, period: int, k: float, seed_end: int) -> FloatArra
     if n <= seed_end:
         return out
     if period == 1:  # TA-Lib 0.8: a 1-period average is a copy of its input
-        out[seed_end:] = x[seed_end:]
+        for i in range(seed_end, n):  # (explicit loops compile much faster than slicing)
+            out[i] = x[i]
         return out
     total = 0.0
     for i in range(seed_end - period + 1, seed_end + 1):
@@ -97,7 +98,8 @@ def wma_kernel(x: FloatArray, period: int) -> FloatArray:
     if n < period:
         return out
     if period == 1:
-        out[:] = x
+        for i in range(n):
+            out[i] = x[i]
         return out
     divider = float(period) * (period + 1) / 2.0
     period_sub = 0.0

@@ -195,7 +195,8 @@ def _kama_kernel(x: FloatArray, period: int) -> FloatArray:
     n = x.shape[0]
     out = np.full(n, np.nan)
     if period == 1:
-        out[:] = x
+        for i in range(n):
+            out[i] = x[i]
         return out
     if n <= period:
         return out
