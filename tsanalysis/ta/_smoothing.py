@@ -68,9 +68,11 @@ def ema_kernel(x: FloatArray, period: int, k: float, seed_end: int) -> FloatArra
     The update is TA-Lib 0.8's fused ``fma(x - ema, k, ema)``.
     """
     n = x.shape[0]
-    out = np.full(n, np.nan)
     if n <= seed_end:
-        return out
+        return np.full(n, np.nan)
+    out = np.empty(n)
+    for i in range(seed_end):
+        out[i] = np.nan
     if period == 1:  # TA-Lib 0.8: a 1-period average is a copy of its input
         for i in range(seed_end, n):  # (explicit loops compile much faster than slicing)
             out[i] = x[i]

@@ -46,9 +46,11 @@ __all__ = [
 @njit(cache=True, error_model="numpy")
 def _rsi_kernel(x: FloatArray, period: int) -> FloatArray:
     n = x.shape[0]
-    out = np.full(n, np.nan)
     if n <= period:
-        return out
+        return np.full(n, np.nan)
+    out = np.empty(n)
+    for i in range(period):
+        out[i] = np.nan
     inv = 1.0 / period
     prev_value = x[0]
     gain = 0.0
@@ -116,13 +118,18 @@ class MACD(NamedTuple):
 def _macd_kernel(x: FloatArray, fast: int, slow: int, signal: int) -> tuple[FloatArray, FloatArray, FloatArray]:
     n = x.shape[0]
     lb = (slow - 1) + (signal - 1)
-    line = np.full(n, np.nan)
-    sig = np.full(n, np.nan)
-    hist = np.full(n, np.nan)
     if n <= lb:
-        return line, sig, hist
+        return np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    line = np.empty(n)
+    sig = np.empty(n)
+    hist = np.empty(n)
+    for i in range(lb):
+        line[i] = np.nan
+        sig[i] = np.nan
+        hist[i] = np.nan
     kf = 2.0 / (fast + 1)
     ks = 2.0 / (slow + 1)
+    ksig = 2.0 / (signal + 1)
     start = slow - 1
     # Both EMAs start at `start`.  TA-Lib quirk: the fast EMA is seeded there
     # with the mean of the `fast` values ending at `start`, not at fast - 1.
@@ -134,29 +141,27 @@ def _macd_kernel(x: FloatArray, fast: int, slow: int, signal: int) -> tuple[Floa
     for i in range(start - slow + 1, start + 1):
         total += x[i]
     ema_s = total / slow
-    line[start] = ema_f - ema_s
-    for i in range(start + 1, n):
-        ema_f = fma(x[i] - ema_f, kf, ema_f)
-        ema_s = fma(x[i] - ema_s, ks, ema_s)
-        line[i] = ema_f - ema_s
-    # Signal: EMA of the macd line, seeded with the mean of its first values.
-    if signal == 1:
-        for i in range(lb, n):
-            sig[i] = line[i]
-    else:
-        ksig = 2.0 / (signal + 1)
-        total = 0.0
-        for i in range(start, lb + 1):
-            total += line[i]
-        prev = total / signal
-        sig[lb] = prev
-        for i in range(lb + 1, n):
-            prev = fma(line[i] - prev, ksig, prev)
-            sig[i] = prev
-    for i in range(lb, n):
-        hist[i] = line[i] - sig[i]
-    for i in range(start, lb):
-        line[i] = np.nan
+    # One fused pass: macd line, then its signal EMA (seeded with the mean of
+    # the first `signal` line values, or a copy when signal == 1), and hist.
+    sig_total = 0.0
+    prev = 0.0
+    for i in range(start, n):
+        if i > start:
+            ema_f = fma(x[i] - ema_f, kf, ema_f)
+            ema_s = fma(x[i] - ema_s, ks, ema_s)
+        m = ema_f - ema_s
+        if i < lb:
+            sig_total += m
+            continue
+        if signal == 1:
+            prev = m
+        elif i == lb:
+            prev = (sig_total + m) / signal
+        else:
+            prev = fma(m - prev, ksig, prev)
+        line[i] = m
+        sig[i] = prev
+        hist[i] = m - prev
     return line, sig, hist
 
 

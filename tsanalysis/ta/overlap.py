@@ -287,12 +287,16 @@ class BBands(NamedTuple):
 @njit(cache=True, error_model="numpy")
 def _bbands_kernel(x: FloatArray, period: int, up: float, dn: float) -> tuple[FloatArray, FloatArray, FloatArray]:
     n = x.shape[0]
-    upper = np.full(n, np.nan)
-    middle = np.full(n, np.nan)
-    lower = np.full(n, np.nan)
     if n < period:
-        return upper, middle, lower
+        return np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    upper = np.empty(n)
+    middle = np.empty(n)
+    lower = np.empty(n)
     lb = period - 1
+    for i in range(lb):
+        upper[i] = np.nan
+        middle[i] = np.nan
+        lower[i] = np.nan
     inv = 1.0 / float(period)
     # Middle band: TA-Lib's SMA running sum.  Deviation: TA-Lib 0.8's
     # cancellation-free variance -- sums of (x - shift) and (x - shift)**2,

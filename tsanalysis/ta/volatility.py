@@ -74,9 +74,11 @@ def atr_kernel(
     policy's slow path.
     """
     n = close.shape[0]
-    out = np.full(n, np.nan)
     if n <= period:
-        return out, False
+        return np.full(n, np.nan), False
+    out = np.empty(n)
+    for i in range(period):
+        out[i] = np.nan
     w_beta = float(period - 1) / float(period)
     w_alpha = 1.0 - w_beta
     total = 0.0
