@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pytest
 
 import tsanalysis.ta as ta
 
-talib = __import__("pytest").importorskip("talib")
-import talib.abstract  # noqa: E402  (registers talib.abstract)
+# TA-Lib is the oracle: a test-only dependency.
+talib = pytest.importorskip("talib")
+pytest.importorskip("talib.abstract")
 
 
 def random_walk(n: int, seed: int, start: float = 100.0, scale: float = 1.0) -> dict[str, np.ndarray]:
@@ -143,3 +145,23 @@ def assert_matches(ours: tuple[np.ndarray, ...], theirs: tuple[np.ndarray, ...],
             scale = float(np.max(np.abs(b[finite])))
             atol = 1e-8 * max(scale, 1e-300)  # 1e-6 for outputs of order 100
             np.testing.assert_allclose(a[finite], b[finite], rtol=1e-9, atol=atol, err_msg=f"{label}[{i}]")
+
+
+def near_flat(n: int, seed: int) -> dict[str, np.ndarray]:
+    """Adversarial data: tiny or huge price levels, moves at or near rounding level,
+    exactly flat stretches, zero and tiny volumes.  Probes TA-Lib's zero tests."""
+    rng = np.random.default_rng(seed)
+    base = float(rng.choice([1e-6, 1.0, 50.1, 3e4]))
+    kind = seed % 4
+    if kind == 0:
+        c = base * (1 + rng.integers(-2, 3, size=n) * 1e-15)
+    elif kind == 1:
+        c = base * (1 + rng.normal(size=n) * 1e-13)
+    elif kind == 2:
+        c = base * (1 + np.cumsum(rng.normal(size=n)) * 1e-3)
+    else:
+        c = base + np.where(rng.random(n) < 0.3, rng.normal(size=n) * base * 1e-12, 0.0)
+    h = c * (1 + np.abs(rng.normal(size=n)) * float(rng.choice([0, 1e-14, 1e-12, 1e-3])))
+    lo = c * (1 - np.abs(rng.normal(size=n)) * float(rng.choice([0, 1e-14, 1e-12, 1e-3])))
+    v = float(rng.choice([0.0, 1e-9, 1.0, 1e6])) * rng.random(n)
+    return {"real": c, "close": c, "high": np.maximum(h, c), "low": np.minimum(lo, c), "volume": v}

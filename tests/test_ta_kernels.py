@@ -22,6 +22,7 @@ from tests.ta_support import (
     assert_matches,
     case_id,
     constant,
+    near_flat,
     random_walk,
     run_both,
     talib,
@@ -79,6 +80,25 @@ def test_price_scales(spec: Spec, params: dict[str, Any], start: float, scale: f
     data = random_walk(1500, seed=7, start=start, scale=scale)
     ours, theirs = run_both(spec, params, data)
     assert_matches(ours, theirs, f"{case_id((spec, params))} start={start}")
+
+
+@pytest.mark.parametrize(("spec", "params"), SPEC_CASES, ids=CASE_IDS)
+def test_near_flat_and_rounding_level_data(spec: Spec, params: dict[str, Any]) -> None:
+    """TA-Lib 0.8's zero tests (exact, absolute or scaled) are reproduced."""
+    if spec.name == "cci":
+        pytest.skip("documented limit: CCI of windows varying only at rounding level")
+    for seed in range(60):
+        data = near_flat(int(np.random.default_rng(seed).integers(5, 60)), seed)
+        ours, theirs = run_both(spec, params, data)
+        assert_matches(ours, theirs, f"{case_id((spec, params))} seed={seed}")
+
+
+def test_cci_near_flat_windows_give_zero_like_talib() -> None:
+    """Exactly flat windows (rounding residue in the mean) give 0, as in TA-Lib."""
+    for value in (111.45561316020498, 50.1, 3e4 + 0.01, 1e-6):
+        h = np.full(40, value)
+        np.testing.assert_array_equal(ta.cci(h, h, h, 14)[13:], 0.0)
+        np.testing.assert_array_equal(talib.CCI(h, h, h, 14)[13:], 0.0)
 
 
 @pytest.mark.parametrize(("spec", "params"), SPEC_CASES, ids=CASE_IDS)

@@ -31,7 +31,18 @@ Parameters
 from ._core import LOOKBACKS, OUTPUT_NAMES, lookback
 from .directional import adx, dx, minus_di, minus_dm, plus_di, plus_dm
 from .momentum import MACD, Stoch, cci, macd, mfi, mom, roc, rsi, stoch, ultosc, willr
-from .overlap import BBands, bbands, bbands_bandwidth, bbands_percent_b, dema, ema, kama, sma, tema, wma
+from .overlap import (
+    BBands,
+    bbands,
+    bbands_bandwidth,
+    bbands_percent_b,
+    dema,
+    ema,
+    kama,
+    sma,
+    tema,
+    wma,
+)
 from .stats import rolling_zscore
 from .volatility import atr, natr, rolling_volatility, trange
 from .volume import ad, obv, rolling_vwap, session_ids, vwap

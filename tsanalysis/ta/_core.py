@@ -30,8 +30,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 ArrayLike = npt.ArrayLike
 
 #: TA-Lib's largest accepted period.
@@ -95,13 +97,26 @@ def check_matype(name: str, value: Any) -> int:
     return 0
 
 
-def missing_mask(inputs: tuple[FloatArray, ...]) -> FloatArray | None:
+@njit(cache=True)
+def _has_nan(x: FloatArray) -> bool:
+    # A scan that stops at the first NaN and allocates nothing: on the common
+    # NaN-free path this is the whole cost of the NaN policy.
+    for v in x:
+        if v != v:
+            return True
+    return False
+
+
+def missing_mask(inputs: tuple[FloatArray, ...]) -> BoolArray | None:
     """Boolean mask of bars where any input is NaN, or ``None`` if there are none."""
+    for x in inputs:
+        if _has_nan(x):
+            break
+    else:
+        return None
     bad = np.isnan(inputs[0])
     for x in inputs[1:]:
         bad |= np.isnan(x)
-    if not bad.any():
-        return None
     return bad
 
 

@@ -5,6 +5,12 @@ Every kernel takes NaN-free float64 arrays (the NaN policy is applied by
 full-length arrays with NaN in the warm-up.  The TA-Lib ports repeat TA-Lib's
 floating-point operations in TA-Lib's order (running sums included), so that
 their results agree with TA-Lib to the last bit or very nearly.
+
+Developer note: the kernels are compiled with ``cache=True``.  Numba's cache
+does not notice that a kernel defined here changed when a kernel in another
+module inlines it; after editing this module delete the ``*.nbi``/``*.nbc``
+files under ``tsanalysis/ta/__pycache__`` (or set ``NUMBA_CACHE_DIR`` to a
+fresh directory) before measuring or testing.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ def fma(typingctx, a, b, c):  # type: ignore[no-untyped-def]
     return sig, codegen
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def sma_kernel(x: FloatArray, period: int) -> FloatArray:
     """TA-Lib's SMA: running sum, first output at ``period - 1``."""
     n = x.shape[0]
@@ -51,7 +57,7 @@ def sma_kernel(x: FloatArray, period: int) -> FloatArray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def ema_kernel(x: FloatArray, period: int, k: float, seed_end: int) -> FloatArray:
     """TA-Lib's EMA (``TA_INT_EMA``, default compatibility).
 
@@ -62,8 +68,14 @@ def ema_kernel(x: FloatArray, period: int, k: float, seed_end: int) -> FloatArra
     The update is TA-Lib 0.8's fused ``fma(x - ema, k, ema)``.
     """
     n = x.shape[0]
-    out = np.full(n, np.nan)
     if n <= seed_end:
+        return np.full(n, np.nan)
+    out = np.empty(n)
+    for i in range(seed_end):
+        out[i] = np.nan
+    if period == 1:  # TA-Lib 0.8: a 1-period average is a copy of its input
+        for i in range(seed_end, n):  # (explicit loops compile much faster than slicing)
+            out[i] = x[i]
         return out
     total = 0.0
     for i in range(seed_end - period + 1, seed_end + 1):
@@ -76,7 +88,7 @@ def ema_kernel(x: FloatArray, period: int, k: float, seed_end: int) -> FloatArra
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def wma_kernel(x: FloatArray, period: int) -> FloatArray:
     """TA-Lib's WMA: linear weights ``1..period`` (newest heaviest).
 
@@ -88,7 +100,8 @@ def wma_kernel(x: FloatArray, period: int) -> FloatArray:
     if n < period:
         return out
     if period == 1:
-        out[:] = x
+        for i in range(n):
+            out[i] = x[i]
         return out
     divider = float(period) * (period + 1) / 2.0
     period_sub = 0.0
@@ -123,7 +136,7 @@ def wma_kernel(x: FloatArray, period: int) -> FloatArray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rolling_max_kernel(x: FloatArray, period: int) -> FloatArray:
     """Maximum of ``x[i - period + 1 : i + 1]`` (NaN for ``i < period - 1``)."""
     n = x.shape[0]
@@ -148,7 +161,7 @@ def rolling_max_kernel(x: FloatArray, period: int) -> FloatArray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rolling_min_kernel(x: FloatArray, period: int) -> FloatArray:
     """Minimum of ``x[i - period + 1 : i + 1]`` (NaN for ``i < period - 1``)."""
     n = x.shape[0]
@@ -173,13 +186,14 @@ def rolling_min_kernel(x: FloatArray, period: int) -> FloatArray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rolling_sum_kernel(x: FloatArray, period: int) -> FloatArray:
     """Sum of ``x[i - period + 1 : i + 1]``.
 
-    A running sum that is recomputed from scratch every ``period`` steps, so
-    the rounding drift of the add/subtract updates never spans more than one
-    window (amortised cost stays O(n)).
+    A running sum, recomputed from the window every ``period`` steps and
+    whenever the value leaving the window dwarfs what remains (> 1024 times:
+    the subtraction would have cancelled most of the significant bits), so
+    the rounding error stays that of a single window (amortised O(n)).
     """
     n = x.shape[0]
     out = np.full(n, np.nan)
@@ -187,23 +201,26 @@ def rolling_sum_kernel(x: FloatArray, period: int) -> FloatArray:
         return out
     total = 0.0
     for i in range(period - 1, n):
-        if (i - (period - 1)) % period == 0:
+        recompute = (i - (period - 1)) % period == 0
+        if not recompute:
+            old = x[i - period]
+            total += x[i] - old
+            recompute = abs(old) > 1024.0 * abs(total)
+        if recompute:
             total = 0.0
             for j in range(i - period + 1, i + 1):
                 total += x[j]
-        else:
-            total += x[i] - x[i - period]
         out[i] = total
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def rolling_mean_std_kernel(x: FloatArray, period: int, ddof: int) -> tuple[FloatArray, FloatArray]:
     """Rolling mean and standard deviation (``ddof`` = 0 population, 1 sample).
 
     Shifted running sums (shift = a value of the window, refreshed together
-    with an exact re-summation every ``period`` steps) keep the cancellation
-    error small; windows whose values are all identical get an exact 0.0
+    with an exact re-summation every ``period`` steps and whenever an outlier
+    leaves the window) keep the cancellation error small; windows whose values are all identical get an exact 0.0
     standard deviation (detected exactly with a run-length counter).
     """
     n = x.shape[0]
@@ -235,6 +252,15 @@ def rolling_mean_std_kernel(x: FloatArray, period: int, ddof: int) -> tuple[Floa
             d_old = x[i - period] - shift
             s1 += d_new - d_old
             s2 += d_new * d_new - d_old * d_old
+            if d_old * d_old > 1024.0 * abs(s2):
+                # an outlier left the window: re-seed from the window itself
+                shift = x[i]
+                s1 = 0.0
+                s2 = 0.0
+                for j in range(i - period + 1, i + 1):
+                    d = x[j] - shift
+                    s1 += d
+                    s2 += d * d
         m = s1 / period
         mean[i] = shift + m
         if run >= period:

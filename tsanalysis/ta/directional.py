@@ -6,7 +6,7 @@ Conventions (TA-Lib's): ``up = high[i] - high[i-1]``, ``down = low[i-1] - low[i]
 ``down > 0 and down > up`` else 0.  +DM, -DM and TR are Wilder-*summed*:
 the seed is the plain sum of the first ``n - 1`` values (of ``n`` for the
 DI family's first output) and the update is ``s = s - s / n + value``.
-``+DI = 100 * sum(+DM) / sum(TR)`` (0 when the TR sum is zero),
+``+DI = 100 * sum(+DM) / sum(TR)`` (0 when the TR sum is exactly zero),
 ``DX = 100 * |+DI - -DI| / (+DI + -DI)``, and ADX is the Wilder average of DX
 seeded with the simple mean of the first ``n`` DX values.
 
@@ -21,7 +21,6 @@ import numpy as np
 from numba import njit
 
 from ._core import (
-    TA_EPSILON,
     ArrayLike,
     FloatArray,
     as_float_arrays,
@@ -29,48 +28,45 @@ from ._core import (
     register,
     run_segments,
 )
-from .volatility import trange_kernel
+from .volatility import true_range_at
 
 __all__ = ["adx", "dx", "minus_di", "minus_dm", "plus_di", "plus_dm"]
 
 
-@njit(cache=True)
-def _dm(high: FloatArray, low: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """One-bar +DM and -DM (index 0 unused)."""
-    n = high.shape[0]
-    pdm = np.zeros(n)
-    mdm = np.zeros(n)
-    for i in range(1, n):
-        up = high[i] - high[i - 1]
-        down = low[i - 1] - low[i]
-        if down > 0.0 and up < down:
-            mdm[i] = down
-        elif up > 0.0 and up > down:
-            pdm[i] = up
-    return pdm, mdm
+@njit(cache=True, error_model="numpy")
+def _dm_at(high: FloatArray, low: FloatArray, i: int) -> tuple[float, float]:
+    """One-bar (+DM, -DM) at ``i >= 1``."""
+    up = high[i] - high[i - 1]
+    down = low[i - 1] - low[i]
+    if down > 0.0 and up < down:
+        return 0.0, down
+    if up > 0.0 and up > down:
+        return up, 0.0
+    return 0.0, 0.0
 
 
 # ------------------------------------------------------------------ +DM/-DM
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _dm_kernel(high: FloatArray, low: FloatArray, period: int, plus: bool) -> FloatArray:
     n = high.shape[0]
     out = np.full(n, np.nan)
-    pdm, mdm = _dm(high, low)
-    dm = pdm if plus else mdm
     if period == 1:
         for i in range(1, n):
-            out[i] = dm[i]
+            p, m = _dm_at(high, low, i)
+            out[i] = p if plus else m
         return out
     if n < period:
         return out
     s = 0.0
     for i in range(1, period):
-        s += dm[i]
+        p, m = _dm_at(high, low, i)
+        s += p if plus else m
     out[period - 1] = s
     for i in range(period, n):
-        s = s - (s / period) + dm[i]
+        p, m = _dm_at(high, low, i)
+        s = s - (s / period) + (p if plus else m)
         out[i] = s
     return out
 
@@ -93,7 +89,7 @@ def plus_dm(high: ArrayLike, low: ArrayLike, timeperiod: int = 14) -> FloatArray
     """
     p = check_period("timeperiod", timeperiod, 1)
     arrays = as_float_arrays(high=high, low=low)
-    return run_segments(lambda h, l: (_dm_kernel(h, l, p, True),), arrays, _dm_lookback(p), 1)[0]
+    return run_segments(lambda h, lo: (_dm_kernel(h, lo, p, True),), arrays, _dm_lookback(p), 1)[0]
 
 
 @register("minus_dm", _dm_lookback)
@@ -107,24 +103,24 @@ def minus_dm(high: ArrayLike, low: ArrayLike, timeperiod: int = 14) -> FloatArra
     """
     p = check_period("timeperiod", timeperiod, 1)
     arrays = as_float_arrays(high=high, low=low)
-    return run_segments(lambda h, l: (_dm_kernel(h, l, p, False),), arrays, _dm_lookback(p), 1)[0]
+    return run_segments(lambda h, lo: (_dm_kernel(h, lo, p, False),), arrays, _dm_lookback(p), 1)[0]
 
 
 # ------------------------------------------------------------------ +DI/-DI
 
 
-@njit(cache=True)
-def _di_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int, plus: bool, eps: float) -> FloatArray:
+@njit(cache=True, error_model="numpy")
+def _di_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int, plus: bool) -> FloatArray:
     n = close.shape[0]
     out = np.full(n, np.nan)
-    pdm, mdm = _dm(high, low)
-    dm = pdm if plus else mdm
-    tr = trange_kernel(high, low, close)
     if period == 1:
         # TA-Lib: the one-bar ratio, as a fraction (not multiplied by 100).
         for i in range(1, n):
-            if dm[i] > 0.0:
-                out[i] = dm[i] / tr[i] if not (-eps < tr[i] < eps) else 0.0
+            p, m = _dm_at(high, low, i)
+            dm = p if plus else m
+            if dm > 0.0:
+                tr = true_range_at(high, low, close, i)
+                out[i] = dm / tr if tr != 0.0 else 0.0
             else:
                 out[i] = 0.0
         return out
@@ -133,12 +129,14 @@ def _di_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int
     s_dm = 0.0
     s_tr = 0.0
     for i in range(1, period):
-        s_dm += dm[i]
-        s_tr += tr[i]
+        p, m = _dm_at(high, low, i)
+        s_dm += p if plus else m
+        s_tr += true_range_at(high, low, close, i)
     for i in range(period, n):
-        s_dm = s_dm - (s_dm / period) + dm[i]
-        s_tr = s_tr - (s_tr / period) + tr[i]
-        out[i] = 100.0 * (s_dm / s_tr) if not (-eps < s_tr < eps) else 0.0
+        p, m = _dm_at(high, low, i)
+        s_dm = s_dm - (s_dm / period) + (p if plus else m)
+        s_tr = s_tr - (s_tr / period) + true_range_at(high, low, close, i)
+        out[i] = 100.0 * (s_dm / s_tr) if s_tr != 0.0 else 0.0
     return out
 
 
@@ -160,7 +158,7 @@ def plus_di(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int =
     """
     p = check_period("timeperiod", timeperiod, 1)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_di_kernel(h, l, c, p, True, TA_EPSILON),), arrays, p, 1)[0]
+    return run_segments(lambda h, lo, c: (_di_kernel(h, lo, c, p, True),), arrays, p, 1)[0]
 
 
 @register("minus_di", _di_lookback)
@@ -174,76 +172,65 @@ def minus_di(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int 
     """
     p = check_period("timeperiod", timeperiod, 1)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_di_kernel(h, l, c, p, False, TA_EPSILON),), arrays, p, 1)[0]
+    return run_segments(lambda h, lo, c: (_di_kernel(h, lo, c, p, False),), arrays, p, 1)[0]
 
 
 # ----------------------------------------------------------------- DX, ADX
 
 
-@njit(cache=True)
-def _dx_series(
-    high: FloatArray, low: FloatArray, close: FloatArray, period: int, eps: float
-) -> tuple[FloatArray, FloatArray]:
-    """DX from index ``period`` on, and a flag saying whether it was defined."""
+@njit(cache=True, error_model="numpy")
+def _dx_adx_kernel(
+    high: FloatArray, low: FloatArray, close: FloatArray, period: int, average: bool
+) -> FloatArray:
+    """DX (``average=False``) or ADX (``average=True``) in one pass, no temporaries.
+
+    DX where undefined (zero TR or DI sum) repeats the previous value (0 at the
+    start); ADX skips those bars (they count as 0 in its seed), like TA-Lib.
+    """
     n = close.shape[0]
-    dxv = np.full(n, np.nan)
-    ok = np.zeros(n)
-    pdm, mdm = _dm(high, low)
-    tr = trange_kernel(high, low, close)
+    out = np.full(n, np.nan)
+    lb = 2 * period - 1 if average else period
+    if n <= lb:
+        return out
     s_p = 0.0
     s_m = 0.0
     s_tr = 0.0
     for i in range(1, period):
-        s_p += pdm[i]
-        s_m += mdm[i]
-        s_tr += tr[i]
+        p, m = _dm_at(high, low, i)
+        s_p += p
+        s_m += m
+        s_tr += true_range_at(high, low, close, i)
+    last_dx = 0.0
+    seed = 0.0
+    adx = 0.0
     for i in range(period, n):
-        s_m = s_m - (s_m / period) + mdm[i]
-        s_p = s_p - (s_p / period) + pdm[i]
-        s_tr = s_tr - (s_tr / period) + tr[i]
-        if not (-eps < s_tr < eps):
+        p, m = _dm_at(high, low, i)
+        s_m = s_m - (s_m / period) + m
+        s_p = s_p - (s_p / period) + p
+        s_tr = s_tr - (s_tr / period) + true_range_at(high, low, close, i)
+        ok = False
+        dxv = 0.0
+        if s_tr != 0.0:
             mdi = 100.0 * (s_m / s_tr)
             pdi = 100.0 * (s_p / s_tr)
             tot = mdi + pdi
-            if not (-eps < tot < eps):
-                dxv[i] = 100.0 * (abs(mdi - pdi) / tot)
-                ok[i] = 1.0
-    return dxv, ok
-
-
-@njit(cache=True)
-def _dx_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int, eps: float) -> FloatArray:
-    n = close.shape[0]
-    out = np.full(n, np.nan)
-    if n <= period:
-        return out
-    dxv, ok = _dx_series(high, low, close, period, eps)
-    prev = 0.0
-    for i in range(period, n):
-        if ok[i] != 0.0:
-            prev = dxv[i]
-        out[i] = prev
-    return out
-
-
-@njit(cache=True)
-def _adx_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int, eps: float) -> FloatArray:
-    n = close.shape[0]
-    out = np.full(n, np.nan)
-    lb = 2 * period - 1
-    if n <= lb:
-        return out
-    dxv, ok = _dx_series(high, low, close, period, eps)
-    total = 0.0
-    for i in range(period, 2 * period):
-        if ok[i] != 0.0:
-            total += dxv[i]
-    prev = total / period
-    out[lb] = prev
-    for i in range(2 * period, n):
-        if ok[i] != 0.0:
-            prev = ((prev * (period - 1)) + dxv[i]) / period
-        out[i] = prev
+            if tot != 0.0:
+                dxv = 100.0 * (abs(mdi - pdi) / tot)
+                ok = True
+        if not average:
+            if ok:
+                last_dx = dxv
+            out[i] = last_dx
+        elif i < 2 * period:
+            if ok:
+                seed += dxv
+            if i == lb:
+                adx = seed / period
+                out[i] = adx
+        else:
+            if ok:
+                adx = ((adx * (period - 1)) + dxv) / period
+            out[i] = adx
     return out
 
 
@@ -263,7 +250,7 @@ def dx(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 14) 
     """
     p = check_period("timeperiod", timeperiod, 2)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_dx_kernel(h, l, c, p, TA_EPSILON),), arrays, p, 1)[0]
+    return run_segments(lambda h, lo, c: (_dx_adx_kernel(h, lo, c, p, False),), arrays, p, 1)[0]
 
 
 def _adx_lookback(timeperiod: int = 14) -> int:
@@ -284,4 +271,4 @@ def adx(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 14)
     """
     p = check_period("timeperiod", timeperiod, 2)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_adx_kernel(h, l, c, p, TA_EPSILON),), arrays, 2 * p - 1, 1)[0]
+    return run_segments(lambda h, lo, c: (_dx_adx_kernel(h, lo, c, p, True),), arrays, 2 * p - 1, 1)[0]

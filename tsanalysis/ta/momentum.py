@@ -23,7 +23,7 @@ from ._core import (
     register,
     run_segments,
 )
-from ._smoothing import ema_kernel, rolling_max_kernel, rolling_min_kernel, sma_kernel
+from ._smoothing import fma, rolling_max_kernel, rolling_min_kernel
 
 __all__ = [
     "MACD",
@@ -43,12 +43,14 @@ __all__ = [
 # --------------------------------------------------------------------- RSI
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _rsi_kernel(x: FloatArray, period: int) -> FloatArray:
     n = x.shape[0]
-    out = np.full(n, np.nan)
     if n <= period:
-        return out
+        return np.full(n, np.nan)
+    out = np.empty(n)
+    for i in range(period):
+        out[i] = np.nan
     inv = 1.0 / period
     prev_value = x[0]
     gain = 0.0
@@ -112,26 +114,54 @@ class MACD(NamedTuple):
     macdhist: FloatArray
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _macd_kernel(x: FloatArray, fast: int, slow: int, signal: int) -> tuple[FloatArray, FloatArray, FloatArray]:
     n = x.shape[0]
     lb = (slow - 1) + (signal - 1)
-    line = np.full(n, np.nan)
-    sig = np.full(n, np.nan)
-    hist = np.full(n, np.nan)
     if n <= lb:
-        return line, sig, hist
-    # TA-Lib quirk: the fast EMA is seeded at the slow EMA's first index,
-    # with the average of the `fast` values ending there.
-    fast_ema = ema_kernel(x, fast, 2.0 / (fast + 1), slow - 1)
-    slow_ema = ema_kernel(x, slow, 2.0 / (slow + 1), slow - 1)
-    raw = fast_ema[slow - 1 :] - slow_ema[slow - 1 :]
-    raw_sig = ema_kernel(raw, signal, 2.0 / (signal + 1), signal - 1)
-    for j in range(signal - 1, raw.shape[0]):
-        i = j + slow - 1
-        line[i] = raw[j]
-        sig[i] = raw_sig[j]
-        hist[i] = raw[j] - raw_sig[j]
+        return np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    line = np.empty(n)
+    sig = np.empty(n)
+    hist = np.empty(n)
+    for i in range(lb):
+        line[i] = np.nan
+        sig[i] = np.nan
+        hist[i] = np.nan
+    kf = 2.0 / (fast + 1)
+    ks = 2.0 / (slow + 1)
+    ksig = 2.0 / (signal + 1)
+    start = slow - 1
+    # Both EMAs start at `start`.  TA-Lib quirk: the fast EMA is seeded there
+    # with the mean of the `fast` values ending at `start`, not at fast - 1.
+    total = 0.0
+    for i in range(start - fast + 1, start + 1):
+        total += x[i]
+    ema_f = total / fast
+    total = 0.0
+    for i in range(start - slow + 1, start + 1):
+        total += x[i]
+    ema_s = total / slow
+    # One fused pass: macd line, then its signal EMA (seeded with the mean of
+    # the first `signal` line values, or a copy when signal == 1), and hist.
+    sig_total = 0.0
+    prev = 0.0
+    for i in range(start, n):
+        if i > start:
+            ema_f = fma(x[i] - ema_f, kf, ema_f)
+            ema_s = fma(x[i] - ema_s, ks, ema_s)
+        m = ema_f - ema_s
+        if i < lb:
+            sig_total += m
+            continue
+        if signal == 1:
+            prev = m
+        elif i == lb:
+            prev = (sig_total + m) / signal
+        else:
+            prev = fma(m - prev, ksig, prev)
+        line[i] = m
+        sig[i] = prev
+        hist[i] = m - prev
     return line, sig, hist
 
 
@@ -168,6 +198,7 @@ def macd(real: ArrayLike, fastperiod: int = 12, slowperiod: int = 26, signalperi
 
     Parameters: ``fastperiod`` in [2, 100000] (default 12), ``slowperiod``
     in [2, 100000] (default 26), ``signalperiod`` in [1, 100000] (default 9).
+    Lookback: ``(max(fast, slow) - 1) + (signalperiod - 1)`` (33 with the defaults).
     Outputs: ``(macd, macdsignal, macdhist)`` as a :class:`MACD` named tuple.
     """
     fast, slow, sig = _macd_periods(fastperiod, slowperiod, signalperiod)
@@ -186,9 +217,9 @@ class Stoch(NamedTuple):
     slowd: FloatArray
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _stoch_kernel(
-    high: FloatArray, low: FloatArray, close: FloatArray, fastk_p: int, slowk_p: int, slowd_p: int
+    high: FloatArray, low: FloatArray, close: FloatArray, fastk_p: int, slowk_p: int, slowd_p: int, eps: float
 ) -> tuple[FloatArray, FloatArray]:
     n = close.shape[0]
     lb = (fastk_p - 1) + (slowk_p - 1) + (slowd_p - 1)
@@ -196,19 +227,60 @@ def _stoch_kernel(
     slowd = np.full(n, np.nan)
     if n <= lb:
         return slowk, slowd
-    hh = rolling_max_kernel(high, fastk_p)
-    ll = rolling_min_kernel(low, fastk_p)
     start = fastk_p - 1
-    fastk = np.empty(n - start)
+    m = n - start
+    # Fast %K; the window extremes are tracked with their index and the
+    # window is rescanned only when one of them drops out of it.
+    fastk = np.empty(m)
+    hi_idx = -1
+    lo_idx = -1
+    hh = 0.0
+    ll = 0.0
     for i in range(start, n):
-        diff = hh[i] - ll[i]
-        fastk[i - start] = ((close[i] - ll[i]) / diff) * 100.0 if diff != 0.0 else 0.0
-    k = sma_kernel(fastk, slowk_p)
-    d = sma_kernel(k[slowk_p - 1 :], slowd_p)
-    off = start + slowk_p - 1
-    for j in range(slowd_p - 1, d.shape[0]):
-        slowk[j + off] = k[j + slowk_p - 1]
-        slowd[j + off] = d[j]
+        first = i - fastk_p + 1
+        if hi_idx < first:
+            hi_idx = first
+            hh = high[first]
+            for j in range(first + 1, i + 1):
+                if high[j] >= hh:
+                    hh = high[j]
+                    hi_idx = j
+        elif high[i] >= hh:
+            hh = high[i]
+            hi_idx = i
+        if lo_idx < first:
+            lo_idx = first
+            ll = low[first]
+            for j in range(first + 1, i + 1):
+                if low[j] <= ll:
+                    ll = low[j]
+                    lo_idx = j
+        elif low[i] <= ll:
+            ll = low[i]
+            lo_idx = i
+        diff = hh - ll
+        flat = abs(diff) <= eps * (abs(hh) + abs(ll))  # TA-Lib 0.8's scaled zero test
+        fastk[i - start] = 0.0 if flat else ((close[i] - ll) / diff) * 100.0
+    # Slow %K = SMA(fast %K), slow %D = SMA(slow %K): TA-Lib's running sums.
+    total = 0.0
+    for j in range(slowk_p - 1):
+        total += fastk[j]
+    for j in range(slowk_p - 1, m):
+        total += fastk[j]
+        tmp = total
+        total -= fastk[j - slowk_p + 1]
+        slowk[j + start] = tmp / slowk_p
+    k0 = start + slowk_p - 1
+    total = 0.0
+    for i in range(k0, k0 + slowd_p - 1):
+        total += slowk[i]
+    for i in range(k0 + slowd_p - 1, n):
+        total += slowk[i]
+        tmp = total
+        total -= slowk[i - slowd_p + 1]
+        slowd[i] = tmp / slowd_p
+    for i in range(k0, lb):
+        slowk[i] = np.nan
     return slowk, slowd
 
 
@@ -237,7 +309,7 @@ def stoch(
     """Stochastic oscillator, slow form (TA-Lib ``STOCH``), SMA smoothing only.
 
     ``fastk = 100 * (close - LL) / (HH - LL)`` over ``fastk_period`` bars
-    (0 when ``HH == LL``), ``slowk = SMA(fastk, slowk_period)``,
+    (0 when ``HH - LL`` is within a relative 1e-14 of zero, as TA-Lib 0.8), ``slowk = SMA(fastk, slowk_period)``,
     ``slowd = SMA(slowk, slowd_period)``.  Both outputs start at the same index.
 
     Parameters: ``fastk_period``, ``slowk_period``, ``slowd_period`` in
@@ -249,14 +321,14 @@ def stoch(
     lb = _stoch_lookback(fastk_period, slowk_period, slowk_matype, slowd_period, slowd_matype)
     fk, sk, sd = int(fastk_period), int(slowk_period), int(slowd_period)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return Stoch(*run_segments(lambda h, l, c: _stoch_kernel(h, l, c, fk, sk, sd), arrays, lb, 2))
+    return Stoch(*run_segments(lambda h, lo, c: _stoch_kernel(h, lo, c, fk, sk, sd, TA_EPSILON), arrays, lb, 2))
 
 
 # ------------------------------------------------------------------- WILLR
 
 
-@njit(cache=True)
-def _willr_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int) -> FloatArray:
+@njit(cache=True, error_model="numpy")
+def _willr_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int, eps: float) -> FloatArray:
     n = close.shape[0]
     out = np.full(n, np.nan)
     if n < period:
@@ -265,7 +337,8 @@ def _willr_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: 
     ll = rolling_min_kernel(low, period)
     for i in range(period - 1, n):
         diff = hh[i] - ll[i]
-        out[i] = ((hh[i] - close[i]) / diff) * -100.0 if diff != 0.0 else 0.0
+        flat = abs(diff) <= eps * (abs(hh[i]) + abs(ll[i]))  # TA-Lib 0.8's scaled zero test
+        out[i] = 0.0 if flat else ((hh[i] - close[i]) / diff) * -100.0
     return out
 
 
@@ -278,20 +351,21 @@ def willr(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 1
     """Williams' %R (TA-Lib ``WILLR``).
 
     ``-100 * (HH - close) / (HH - LL)`` with ``HH``/``LL`` the highest high and
-    lowest low of the last ``timeperiod`` bars; 0 when ``HH == LL``.
+    lowest low of the last ``timeperiod`` bars; 0 when ``HH - LL`` is within a
+    relative 1e-14 of zero (``|HH - LL| <= 1e-14 (|HH| + |LL|)``, as TA-Lib 0.8).
 
     Parameters: ``timeperiod`` in [2, 100000] (default 14).
     Lookback: ``timeperiod - 1``.  Output: ``real`` in [-100, 0].
     """
     p = check_period("timeperiod", timeperiod, 2)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_willr_kernel(h, l, c, p),), arrays, p - 1, 1)[0]
+    return run_segments(lambda h, lo, c: (_willr_kernel(h, lo, c, p, TA_EPSILON),), arrays, p - 1, 1)[0]
 
 
 # --------------------------------------------------------------------- CCI
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _cci_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int, eps: float) -> FloatArray:
     n = close.shape[0]
     out = np.full(n, np.nan)
@@ -313,7 +387,7 @@ def _cci_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: in
         for j in range(period):
             dev += abs(circ[j] - avg)
         t = last - avg
-        zero = abs(t) <= eps * (abs(last) + abs(avg)) or (-eps < dev < eps)
+        zero = abs(t) <= eps * (abs(last) + abs(avg)) or (dev == 0.0 or -eps < dev < eps)
         out[i] = 0.0 if zero else t / (0.015 * (dev / period))
         idx += 1
         if idx >= period:
@@ -334,19 +408,22 @@ def cci(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 14)
     ``timeperiod`` bars (mean absolute deviation); 0, like TA-Lib 0.8, when the
     numerator is within a relative 1e-14 of zero (``|tp - avg| <= 1e-14 (|tp| + |avg|)``:
     flat windows leave rounding residue there) or the deviation sum is below 1e-14.
+    Known limit: in a window whose typical prices differ only at rounding level
+    (relative spread below ~1e-13) TA-Lib may still return a value (of noise)
+    where this returns 0.
 
     Parameters: ``timeperiod`` in [2, 100000] (default 14).
     Lookback: ``timeperiod - 1``.  Output: ``real``.
     """
     p = check_period("timeperiod", timeperiod, 2)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_cci_kernel(h, l, c, p, TA_EPSILON),), arrays, p - 1, 1)[0]
+    return run_segments(lambda h, lo, c: (_cci_kernel(h, lo, c, p, TA_EPSILON),), arrays, p - 1, 1)[0]
 
 
 # --------------------------------------------------------------------- MFI
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _mfi_kernel(
     high: FloatArray, low: FloatArray, close: FloatArray, volume: FloatArray, period: int, eps: float
 ) -> FloatArray:
@@ -413,13 +490,13 @@ def mfi(high: ArrayLike, low: ArrayLike, close: ArrayLike, volume: ArrayLike, ti
     """
     p = check_period("timeperiod", timeperiod, 2)
     arrays = as_float_arrays(high=high, low=low, close=close, volume=volume)
-    return run_segments(lambda h, l, c, v: (_mfi_kernel(h, l, c, v, p, TA_EPSILON),), arrays, p, 1)[0]
+    return run_segments(lambda h, lo, c, v: (_mfi_kernel(h, lo, c, v, p, TA_EPSILON),), arrays, p, 1)[0]
 
 
 # ---------------------------------------------------------------- ROC, MOM
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _roc_kernel(x: FloatArray, period: int) -> FloatArray:
     n = x.shape[0]
     out = np.full(n, np.nan)
@@ -472,9 +549,9 @@ def mom(real: ArrayLike, timeperiod: int = 10) -> FloatArray:
 # ------------------------------------------------------------------ ULTOSC
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _ultosc_kernel(
-    high: FloatArray, low: FloatArray, close: FloatArray, p1: int, p2: int, p3: int, eps: float
+    high: FloatArray, low: FloatArray, close: FloatArray, p1: int, p2: int, p3: int
 ) -> FloatArray:
     n = close.shape[0]
     out = np.full(n, np.nan)
@@ -523,11 +600,11 @@ def _ultosc_kernel(
         b2 += tr[i]
         b3 += tr[i]
         acc = 0.0
-        if not (-eps < b1 < eps):
+        if b1 != 0.0:
             acc += 4.0 * (a1 / b1)
-        if not (-eps < b2 < eps):
+        if b2 != 0.0:
             acc += 2.0 * (a2 / b2)
-        if not (-eps < b3 < eps):
+        if b3 != 0.0:
             acc += a3 / b3
         a1 -= bp[i - p1 + 1]
         b1 -= tr[i - p1 + 1]
@@ -566,11 +643,11 @@ def ultosc(
     ``avg_n = sum(bp, n) / sum(tr, n)``;
     ``ultosc = 100 * (4 avg_p1 + 2 avg_p2 + avg_p3) / 7``.  Like TA-Lib the
     three periods are sorted first (the weight 4 always goes to the shortest),
-    and a term whose ``sum(tr)`` is (near) zero contributes 0.
+    and a term whose ``sum(tr)`` is exactly zero contributes 0.
 
     Parameters: ``timeperiod1``/``2``/``3`` in [1, 100000] (defaults 7, 14, 28).
     Lookback: ``max(timeperiod1, timeperiod2, timeperiod3)``.  Output: ``real``.
     """
     p1, p2, p3 = _ultosc_periods(timeperiod1, timeperiod2, timeperiod3)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_ultosc_kernel(h, l, c, p1, p2, p3, TA_EPSILON),), arrays, p3, 1)[0]
+    return run_segments(lambda h, lo, c: (_ultosc_kernel(h, lo, c, p1, p2, p3),), arrays, p3, 1)[0]

@@ -14,7 +14,6 @@ import numpy as np
 from numba import njit
 
 from ._core import (
-    TA_EPSILON,
     ArrayLike,
     FloatArray,
     as_float_arrays,
@@ -116,7 +115,7 @@ def wma(real: ArrayLike, timeperiod: int = 30) -> FloatArray:
 # --------------------------------------------------------------- DEMA/TEMA
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _dema_kernel(x: FloatArray, period: int, k: float) -> FloatArray:
     n = x.shape[0]
     out = np.full(n, np.nan)
@@ -131,7 +130,7 @@ def _dema_kernel(x: FloatArray, period: int, k: float) -> FloatArray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _tema_kernel(x: FloatArray, period: int, k: float) -> FloatArray:
     n = x.shape[0]
     out = np.full(n, np.nan)
@@ -191,21 +190,28 @@ def tema(real: ArrayLike, timeperiod: int = 30) -> FloatArray:
 # -------------------------------------------------------------------- KAMA
 
 
-@njit(cache=True)
-def _kama_kernel(x: FloatArray, period: int, eps: float) -> FloatArray:
+@njit(cache=True, error_model="numpy")
+def _kama_kernel(x: FloatArray, period: int) -> FloatArray:
     n = x.shape[0]
     out = np.full(n, np.nan)
     if period == 1:
-        out[:] = x
+        for i in range(n):
+            out[i] = x[i]
         return out
     if n <= period:
         return out
     const_max = 2.0 / (30.0 + 1.0)
     const_diff = 2.0 / (2.0 + 1.0) - const_max
-    # Sum of |x[j] - x[j-1]| for j = 1..period.
+    # Sum of |x[j] - x[j-1]| for j = 1..period, kept as a running sum.
+    # `flat` counts the trailing zero changes: once the whole window is flat
+    # the sum is exactly 0 (not rounding residue), so the efficiency ratio
+    # takes TA-Lib's flat-window value 1.
     sum_roc1 = 0.0
+    flat = 0
     for j in range(period):
-        sum_roc1 += abs(x[j] - x[j + 1])
+        d = abs(x[j] - x[j + 1])
+        sum_roc1 += d
+        flat = flat + 1 if d == 0.0 else 0
     today = period
     prev_kama = x[today - 1]
     trailing = 0
@@ -218,10 +224,14 @@ def _kama_kernel(x: FloatArray, period: int, eps: float) -> FloatArray:
         period_roc = cur - old
         if not first:
             sum_roc1 -= abs(trailing_value - old)
-            sum_roc1 += abs(cur - x[today - 1])
+            d = abs(cur - x[today - 1])
+            sum_roc1 += d
+            flat = flat + 1 if d == 0.0 else 0
         first = False
         trailing_value = old
-        if sum_roc1 <= period_roc or (-eps < sum_roc1 < eps):
+        if flat >= period:
+            sum_roc1 = 0.0
+        if sum_roc1 <= period_roc or sum_roc1 == 0.0:
             er = 1.0
         else:
             er = abs(period_roc / sum_roc1)
@@ -243,12 +253,16 @@ def kama(real: ArrayLike, timeperiod: int = 30) -> FloatArray:
     """Kaufman adaptive moving average (TA-Lib ``KAMA``; fast 2, slow 30).
 
     Efficiency ratio ``er = |real[i] - real[i-n]| / sum_{j=i-n+1..i} |real[j] - real[j-1]|``
-    (``er = 1`` when the volatility sum is zero), smoothing constant
+    (``er = 1`` when the volatility sum is zero, e.g. a flat window), smoothing constant
     ``sc = (er * (2/3 - 2/31) + 2/31) ** 2`` and
     ``kama[i] = kama[i-1] + sc * (real[i] - kama[i-1])``, seeded with
     ``kama[n-1] = real[n-1]`` so the first output is at ``n = timeperiod``.
-    The updates use fused multiply-adds like TA-Lib 0.8.  ``timeperiod=1``
-    returns a copy of the input (TA-Lib 0.8's convention).
+    The updates use fused multiply-adds like TA-Lib 0.8, and a window with no
+    price change at all is detected exactly (``er = 1``).  Known limit: in a
+    window whose price changes are all at rounding level (a few ulps, e.g.
+    ``96.1`` vs ``96.10000000000001``) the running volatility sum is rounding
+    residue, and the efficiency ratio may then differ from TA-Lib's.  ``timeperiod=1`` returns a copy of the input (TA-Lib
+    0.8's convention).
 
     Parameters: ``timeperiod`` in [1, 100000] (default 30).
     Lookback: ``timeperiod`` (0 when ``timeperiod == 1``).  Output: ``real``.
@@ -256,7 +270,7 @@ def kama(real: ArrayLike, timeperiod: int = 30) -> FloatArray:
     p = check_period("timeperiod", timeperiod, 1)
     (x,) = as_float_arrays(real=real)
     lb = _kama_lookback(p)
-    return run_segments(lambda a: (_kama_kernel(a, p, TA_EPSILON),), (x,), lb, 1)[0]
+    return run_segments(lambda a: (_kama_kernel(a, p),), (x,), lb, 1)[0]
 
 
 # ------------------------------------------------------------------ BBANDS
@@ -270,15 +284,19 @@ class BBands(NamedTuple):
     lowerband: FloatArray
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _bbands_kernel(x: FloatArray, period: int, up: float, dn: float) -> tuple[FloatArray, FloatArray, FloatArray]:
     n = x.shape[0]
-    upper = np.full(n, np.nan)
-    middle = np.full(n, np.nan)
-    lower = np.full(n, np.nan)
     if n < period:
-        return upper, middle, lower
+        return np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    upper = np.empty(n)
+    middle = np.empty(n)
+    lower = np.empty(n)
     lb = period - 1
+    for i in range(lb):
+        upper[i] = np.nan
+        middle[i] = np.nan
+        lower[i] = np.nan
     inv = 1.0 / float(period)
     # Middle band: TA-Lib's SMA running sum.  Deviation: TA-Lib 0.8's
     # cancellation-free variance -- sums of (x - shift) and (x - shift)**2,
@@ -395,7 +413,7 @@ def bbands_percent_b(
 
     0 on the lower band, 1 on the upper band (StockCharts' "%B", a fraction,
     not multiplied by 100).  NaN where the bands have zero width (flat window).
-    Parameters and lookback as :func:`bbands`.  Output: ``real``.
+    Parameters as :func:`bbands`.  Lookback: ``timeperiod - 1``.  Output: ``real``.
     """
     (x,) = as_float_arrays(real=real)
     upper, _, lower = bbands(x, timeperiod, nbdevup, nbdevdn, matype)
@@ -417,7 +435,8 @@ def bbands_bandwidth(
     """Bollinger BandWidth: ``(upperband - lowerband) / middleband``.
 
     A fraction (StockCharts publishes it multiplied by 100).  NaN where the
-    middle band is 0.  Parameters and lookback as :func:`bbands`.  Output: ``real``.
+    middle band is 0.  Parameters as :func:`bbands`.
+    Lookback: ``timeperiod - 1``.  Output: ``real``.
     """
     upper, middle, lower = bbands(real, timeperiod, nbdevup, nbdevdn, matype)
     with np.errstate(divide="ignore", invalid="ignore"):

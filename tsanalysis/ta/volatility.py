@@ -29,7 +29,7 @@ __all__ = ["atr", "natr", "rolling_volatility", "trange"]
 SECONDS_PER_YEAR = 365 * 24 * 3600
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def trange_kernel(high: FloatArray, low: FloatArray, close: FloatArray) -> FloatArray:
     """True range ``max(high - low, |prev_close - high|, |prev_close - low|)``, NaN at 0."""
     n = close.shape[0]
@@ -47,25 +47,65 @@ def trange_kernel(high: FloatArray, low: FloatArray, close: FloatArray) -> Float
     return out
 
 
-@njit(cache=True)
-def atr_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int) -> FloatArray:
-    """TA-Lib 0.8's ATR: SMA seed of TR[1..period], then a fused Wilder step."""
+@njit(cache=True, error_model="numpy")
+def true_range_at(high: FloatArray, low: FloatArray, close: FloatArray, i: int) -> float:
+    yc = close[i - 1]
+    greatest = high[i] - low[i]
+    v = abs(yc - high[i])
+    if v > greatest:
+        greatest = v
+    v = abs(yc - low[i])
+    if v > greatest:
+        greatest = v
+    return greatest
+
+
+@njit(cache=True, error_model="numpy")
+def atr_kernel(
+    high: FloatArray, low: FloatArray, close: FloatArray, period: int, normalise: bool
+) -> tuple[FloatArray, bool]:
+    """TA-Lib 0.8's ATR: SMA seed of TR[1..period], then a fused Wilder step.
+
+    With ``normalise`` the output is NATR, ``(atr / close) * 100`` (0 where
+    ``close == 0``).  The true range is computed inline: no temporary array.
+    Also returns whether every input value was finite-summable, i.e. no NaN
+    was seen (a running sum of the inputs, checked once at the end, costs
+    nothing next to the recurrence); ``False`` sends the caller to the NaN
+    policy's slow path.
+    """
     n = close.shape[0]
-    out = np.full(n, np.nan)
     if n <= period:
-        return out
-    tr = trange_kernel(high, low, close)
+        return np.full(n, np.nan), False
+    out = np.empty(n)
+    for i in range(period):
+        out[i] = np.nan
     w_beta = float(period - 1) / float(period)
     w_alpha = 1.0 - w_beta
     total = 0.0
     for i in range(1, period + 1):
-        total += tr[i]
+        total += true_range_at(high, low, close, i)
     prev = total / period
     out[period] = prev
+    probe = 0.0
+    for i in range(period + 1):
+        probe += high[i] + low[i] + close[i]
     for i in range(period + 1, n):
-        prev = fma(w_beta, prev, w_alpha * tr[i])
+        yc = close[i - 1]
+        hi = high[i]
+        lo = low[i]
+        probe += (hi + lo) + close[i]
+        tr = hi - lo
+        v = abs(yc - hi)
+        tr = v if v > tr else tr
+        v = abs(yc - lo)
+        tr = v if v > tr else tr
+        prev = fma(w_beta, prev, w_alpha * tr)
         out[i] = prev
-    return out
+    if normalise:
+        for i in range(period, n):
+            c = close[i]
+            out[i] = (out[i] / c) * 100.0 if c != 0.0 else 0.0
+    return out, probe == probe
 
 
 def _trange_lookback() -> int:
@@ -80,7 +120,7 @@ def trange(high: ArrayLike, low: ArrayLike, close: ArrayLike) -> FloatArray:
     Lookback: 1.  Output: ``real``.
     """
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (trange_kernel(h, l, c),), arrays, 1, 1)[0]
+    return run_segments(lambda h, lo, c: (trange_kernel(h, lo, c),), arrays, 1, 1)[0]
 
 
 def _atr_lookback(timeperiod: int = 14) -> int:
@@ -102,18 +142,17 @@ def atr(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 14)
     """
     p = check_period("timeperiod", timeperiod, 1)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (atr_kernel(h, l, c, p),), arrays, p, 1)[0]
+    out, clean = atr_kernel(*arrays, p, False)  # fast path: no NaN anywhere
+    if clean:
+        return out
+    return run_segments(lambda h, lo, c: (atr_kernel(h, lo, c, p, False)[0],), arrays, p, 1)[0]
 
 
 def _natr_kernel(high: FloatArray, low: FloatArray, close: FloatArray, period: int) -> FloatArray:
-    if period == 1:
-        return trange_kernel(high, low, close)
-    a = atr_kernel(high, low, close, period)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out: FloatArray = (a / close) * 100.0
-    out[close == 0.0] = 0.0
-    out[:period] = np.nan
-    return out
+    if period == 1:  # TA-Lib quirk: the plain true range
+        out: FloatArray = trange_kernel(high, low, close)
+        return out
+    return atr_kernel(high, low, close, period, True)[0]
 
 
 def _natr_lookback(timeperiod: int = 14) -> int:
@@ -133,13 +172,13 @@ def natr(high: ArrayLike, low: ArrayLike, close: ArrayLike, timeperiod: int = 14
     """
     p = check_period("timeperiod", timeperiod, 1)
     arrays = as_float_arrays(high=high, low=low, close=close)
-    return run_segments(lambda h, l, c: (_natr_kernel(h, l, c, p),), arrays, p, 1)[0]
+    return run_segments(lambda h, lo, c: (_natr_kernel(h, lo, c, p),), arrays, p, 1)[0]
 
 
 # ------------------------------------------------------ rolling volatility
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _log_returns(close: FloatArray) -> FloatArray:
     n = close.shape[0]
     out = np.full(n, np.nan)

@@ -25,7 +25,7 @@ from ._smoothing import rolling_sum_kernel
 __all__ = ["ad", "obv", "rolling_vwap", "session_ids", "vwap"]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _obv_kernel(real: FloatArray, volume: FloatArray) -> FloatArray:
     n = real.shape[0]
     out = np.full(n, np.nan)
@@ -63,7 +63,7 @@ def obv(real: ArrayLike, volume: ArrayLike) -> FloatArray:
     return run_segments(lambda r, v: (_obv_kernel(r, v),), arrays, 0, 1)[0]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _ad_kernel(high: FloatArray, low: FloatArray, close: FloatArray, volume: FloatArray) -> FloatArray:
     n = close.shape[0]
     out = np.full(n, np.nan)
@@ -94,13 +94,13 @@ def ad(high: ArrayLike, low: ArrayLike, close: ArrayLike, volume: ArrayLike) -> 
     Lookback: 0.  Output: ``real``.
     """
     arrays = as_float_arrays(high=high, low=low, close=close, volume=volume)
-    return run_segments(lambda h, l, c, v: (_ad_kernel(h, l, c, v),), arrays, 0, 1)[0]
+    return run_segments(lambda h, lo, c, v: (_ad_kernel(h, lo, c, v),), arrays, 0, 1)[0]
 
 
 # -------------------------------------------------------------------- VWAP
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _vwap_kernel(
     high: FloatArray, low: FloatArray, close: FloatArray, volume: FloatArray, session: FloatArray
 ) -> FloatArray:
@@ -189,10 +189,10 @@ def rolling_vwap(
     """
     p = check_period("timeperiod", timeperiod, 1)
     arrays = as_float_arrays(high=high, low=low, close=close, volume=volume)
-    return run_segments(lambda h, l, c, v: (_rolling_vwap_kernel(h, l, c, v, p),), arrays, p - 1, 1)[0]
+    return run_segments(lambda h, lo, c, v: (_rolling_vwap_kernel(h, lo, c, v, p),), arrays, p - 1, 1)[0]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _rolling_vwap_kernel(
     high: FloatArray, low: FloatArray, close: FloatArray, volume: FloatArray, period: int
 ) -> FloatArray:
@@ -214,5 +214,14 @@ def _rolling_vwap_kernel(
         if i >= period and volume[i - period] != 0.0:
             nonzero -= 1
         if i >= period - 1 and nonzero > 0:
-            out[i] = num[i] / den[i]
+            d = den[i]
+            if d <= 0.0:  # cancellation left no usable sum: re-add the window
+                d = 0.0
+                t = 0.0
+                for j in range(i - period + 1, i + 1):
+                    d += volume[j]
+                    t += pv[j]
+                out[i] = t / d
+            else:
+                out[i] = num[i] / d
     return out
