@@ -25,32 +25,17 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-import pandas as pd
 import talib
+from bench_core import best, tick_frame  # benchmarks/ is on the path when run as a script
 
 import tsanalysis
-from tsanalysis import demo, schema
+from tsanalysis import schema
 from tsanalysis.indicators import Inputs, get
 
 N = 288_000
 NEW = 1_000
 SYM = "BTC/USDT"
 RESULTS = Path(__file__).parent / "results"
-
-
-def best(fn, repeat: int = 5) -> float:
-    """Best wall time of ``repeat`` runs (the least disturbed by other work)."""
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
-def tick_frame(n: int, seed: int = 1) -> pd.DataFrame:
-    d = demo.generate([SYM], hours=n / 3600 + 0.1, seed=seed, defects=False)
-    return d.ticks[SYM].iloc[:n].reset_index(drop=True)
 
 
 def bench_kernels() -> dict:
@@ -81,7 +66,8 @@ def bench_kernels() -> dict:
 
 def bench_store(url: str, tmp: Path) -> dict:
     ws = tsanalysis.connect(url)
-    frame = tick_frame(N)
+    everything = tick_frame(N + 5 * NEW)  # the session, then five batches of new ticks
+    frame = everything.iloc[:N]
     sid = ws.create_session([SYM], f"bench-ind-{os.getpid()}", cadence_s=1.0).session_id
     ws.ingest(sid, SYM, frame)
     out: dict = {"backend": ws.backend}
@@ -131,13 +117,9 @@ def bench_store(url: str, tmp: Path) -> dict:
             ws.indicators.compute(sid, SYM, "rsi", timeperiod=14)
 
         times = []
-        last = frame["ts"].iloc[-1]
         for k in range(5):
             ws.indicators.compute(sid, SYM, "rsi", timeperiod=14)
-            more = tick_frame(NEW, seed=100 + k)
-            more["ts"] = last + pd.Timedelta(seconds=1) + (more["ts"] - more["ts"].iloc[0])
-            last = more["ts"].iloc[-1]
-            ws.ingest(sid, SYM, more)
+            ws.ingest(sid, SYM, everything.iloc[N + k * NEW:N + (k + 1) * NEW])
             t = time.perf_counter()
             res = ws.indicators.update(sid)
             times.append(time.perf_counter() - t)

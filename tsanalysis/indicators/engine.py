@@ -90,8 +90,17 @@ class ComputeResult:
     rows: int
     #: rows written to the indicators table (0 with ``persist=False``)
     written: int
-    #: ts, seq and one column per output
-    frame: pd.DataFrame = field(repr=False)
+    #: output name -> values, one per input point
+    values: dict[str, np.ndarray] = field(repr=False)
+    #: the input points: int64 microseconds since the epoch, and seq
+    ts_us: np.ndarray = field(repr=False)
+    seq: np.ndarray = field(repr=False)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """ts (UTC), seq and one column per output (built on demand)."""
+        ts = pd.DatetimeIndex(self.ts_us.astype("datetime64[us]")).tz_localize("UTC")
+        return pd.DataFrame({"ts": ts, "seq": self.seq, **self.values})
 
     def to_dict(self) -> dict[str, Any]:
         return {"session_id": self.session_id, "symbol": self.symbol, "rows": self.rows,
@@ -297,11 +306,9 @@ def compute(store: Store, session_id: str, symbol: str, name: str,
                              filters={"indicator_id": list(ids.values())}) > 0
         written = _write(store, indicator_rows(session_id, symbol, ids, values, inputs.ts,
                                                inputs.seq), "upsert" if exists else "append")
-    frame = pd.DataFrame({"ts": pd.to_datetime(inputs.ts, unit="us", utc=True),
-                          "seq": inputs.seq, **values})
     source = getattr(inputs, "bars_source", "ticks")
     return ComputeResult(session_id, symbol, ind.name, full, interval, source, ids,
-                         inputs.n, written, frame)
+                         inputs.n, written, values, inputs.ts, inputs.seq)
 
 
 # -- history ------------------------------------------------------------------------------
