@@ -228,3 +228,25 @@ def test_update_by_symbol_skips_unknown_ids_and_notes_stale_bars(ws, sid):
     assert count(ws, sid, "rsi_14") == 900 + NEW
     with pytest.raises(SessionNotFound):
         ws.indicators.update("no-such-session")
+
+
+def test_update_of_many_indicators_at_once(ws, sid):
+    """Several series on one input share its reads; each still equals a full recompute."""
+    session(ws, sid)
+    asked = [("rsi", {}, None), ("ema", {"timeperiod": 5}, None), ("kama", {}, None),
+             ("macd", {}, None), ("obv", {}, None), ("vwap", {}, None), ("atr", {}, "10s"),
+             ("bbands", {}, "10s")]
+    for name, params, interval in asked:
+        ws.indicators.compute(sid, SYM, name, params, interval=interval)
+    more_ticks(ws, sid)
+    res = ws.indicators.update(sid)
+    firsts = [min(u.indicator_ids) for u in res.updated]
+    assert firsts == sorted(firsts)  # reported in the order of the stored ids
+    assert {u.indicator for u in res.updated} == {a[0] for a in asked}
+    assert {u.mode for u in res.updated} == {"tail"}
+    for name, params, interval in asked:
+        full = ws.indicators.compute(sid, SYM, name, params, interval=interval, persist=False)
+        for output, iid in full.outputs.items():
+            hist = ws.indicators.history(sid, SYM, iid)
+            assert len(hist) == full.rows, iid
+            assert_same(hist["value"].to_numpy(), full.frame[output].to_numpy())

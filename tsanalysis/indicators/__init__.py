@@ -129,7 +129,6 @@ class Indicators:
         """
         merged = {**(params or {}), **kwparams}
         ind, _ = resolve(name, merged, interval)  # bad name or parameter: before any I/O
-        self._ws.sessions.get(session_id, stats=False)
         try:
             return compute(self._ws.store, session_id, symbol, ind.name, merged,
                            interval=interval, persist=persist)
@@ -152,7 +151,6 @@ class Indicators:
                progress: Progress | None = None) -> UpdateResult:
         """Bring every indicator stored for the session up to date with its input."""
         syms = [symbols] if isinstance(symbols, str) else symbols
-        self._ws.sessions.get(session_id, stats=False)
         try:
             return update(self._ws.store, session_id, syms, progress=progress)
         finally:

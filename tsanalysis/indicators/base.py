@@ -239,14 +239,22 @@ class Inputs(Mapping[str, np.ndarray]):
     """
 
     def __init__(self, series: Mapping[str, np.ndarray], ts: np.ndarray, source: str,
-                 interval: str | None, interval_seconds: float | None,
+                 interval: str | None,
+                 interval_seconds: float | None | Callable[[], float | None],
                  seq: np.ndarray | None = None):
         self._series = dict(series)
         self.ts = ts
         self.seq = seq if seq is not None else np.zeros(ts.shape[0], dtype=np.int64)
         self.source = source
         self.interval = interval
-        self.interval_seconds = interval_seconds
+        # A callable is asked on first use (the session's cadence costs a query).
+        self._interval_seconds = interval_seconds
+
+    @property
+    def interval_seconds(self) -> float | None:
+        if callable(self._interval_seconds):
+            self._interval_seconds = self._interval_seconds()
+        return self._interval_seconds
 
     def __getitem__(self, name: str) -> np.ndarray:
         try:
@@ -269,7 +277,7 @@ class Inputs(Mapping[str, np.ndarray]):
     def slice(self, start: int, stop: int | None = None) -> Inputs:
         """The points ``[start, stop)`` (views, no copy)."""
         return Inputs({k: v[start:stop] for k, v in self._series.items()}, self.ts[start:stop],
-                      self.source, self.interval, self.interval_seconds,
+                      self.source, self.interval, self._interval_seconds,
                       self.seq[start:stop])
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,6 +161,18 @@ def _session_row(store: Store, session_id: str) -> pd.Series:
     return rows.iloc[0]
 
 
+def _lazy(fn: Callable[[], Any]) -> Callable[[], Any]:
+    """``fn``, called at most once."""
+    box: list[Any] = []
+
+    def get() -> Any:
+        if not box:
+            box.append(fn())
+        return box[0]
+
+    return get
+
+
 def _cadence(row: pd.Series) -> float | None:
     v = row.get("cadence_s")
     return float(v) if v is not None and pd.notna(v) and float(v) > 0 else None
@@ -195,7 +208,7 @@ def has_stored_bars(store: Store, session_id: str, symbol: str, interval: str) -
 
 
 def load_inputs(store: Store, session_id: str, symbol: str, interval: str | None = None, *,
-                start: Any = None, cadence_s: float | None = None,
+                start: Any = None, cadence_s: float | None | Callable[[], Any] = None,
                 stored_bars: bool | None = None) -> Inputs:
     """The input series of one symbol: ticks, or bars at ``interval`` (see module doc).
 
@@ -289,6 +302,14 @@ def compute(store: Store, session_id: str, symbol: str, name: str,
     :class:`~tsanalysis.errors.InvalidInput` when the symbol has no data.
     """
     ind, full = resolve(name, params, interval)
+    # One transaction when writing: the rows land together, and the reads share the
+    # writer's connection (DuckDB would otherwise reopen the file to switch).
+    with store.atomic() if persist else nullcontext():
+        return _compute(store, session_id, symbol, ind, full, interval, persist)
+
+
+def _compute(store: Store, session_id: str, symbol: str, ind: Indicator,
+             full: dict[str, Any], interval: str | None, persist: bool) -> ComputeResult:
     row = _session_row(store, session_id)
     inputs = load_inputs(store, session_id, symbol, interval, cadence_s=_cadence(row))
     if inputs.n == 0:
@@ -318,14 +339,15 @@ def history_arrow(store: Store, session_id: str, symbol: str, indicator_id: str,
                   start: Any = None, end: Any = None, limit: int | None = None,
                   offset: int | None = None) -> pa.Table:
     """Stored values of one indicator id as Arrow (ts, seq, value), in time order."""
-    _session_row(store, session_id)
+    check_session_id(session_id)
     check_symbol(symbol)
     if not isinstance(indicator_id, str) or not indicator_id:
         raise InvalidInput(f"invalid indicator id {indicator_id!r}")
     t = store.read_arrow(TABLE, session_id, symbols=[symbol], start=start, end=end,
                          columns=["ts", "seq", "value"], filters={"indicator_id": indicator_id},
                          limit=limit, offset=offset)
-    if t.num_rows == 0:
+    if t.num_rows == 0:  # say why: no such session, no such id, or past the end
+        _session_row(store, session_id)
         stored = list(store.indicator_stats(session_id, [symbol])["indicator_id"])
         if indicator_id not in stored:
             raise UnknownIndicatorId(indicator_id, session_id, symbol, stored)
@@ -371,7 +393,9 @@ class _Group:
     params: dict[str, Any]
     interval: str | None
     ids: dict[str, str]  # output -> id (the ones stored)
-    last_us: int
+    last_us: int  # the last stored timestamp (the earliest of the outputs')
+    first_us: int
+    rows: dict[str, int]  # id -> rows stored
 
 
 def update(store: Store, session_id: str, symbols: Sequence[str] | None = None, *,
@@ -381,16 +405,28 @@ def update(store: Store, session_id: str, symbols: Sequence[str] | None = None, 
     For each stored computation (symbol, indicator, parameters, interval) the points from
     its last stored timestamp on are recomputed from a tail of the input (see the module
     docstring) and written. Ids that no loaded plugin derives are skipped and reported.
+    On a transactional store the whole update is one transaction.
     """
-    row = _session_row(store, session_id)
-    cadence = _cadence(row)
+    with store.atomic():
+        return _update(store, session_id, symbols, progress)
+
+
+def _update(store: Store, session_id: str, symbols: Sequence[str] | None,
+            progress: Progress | None) -> UpdateResult:
+    check_session_id(session_id)
     syms = [check_symbol(s) for s in symbols] if symbols else None
     stats = store.indicator_stats(session_id, syms)
+    if stats.empty:
+        _session_row(store, session_id)  # SessionNotFound, or simply nothing to update
+    # Stored rows mean a visible session (stores hide a session being deleted); its row is
+    # read only if an indicator asks for the tick cadence.
+    cadence = _lazy(lambda: _cadence(_session_row(store, session_id)))
     result = UpdateResult(session_id)
     reg = registry()
     groups: dict[tuple, _Group] = {}
-    for sym, iid, last in zip(stats["symbol"], stats["indicator_id"], stats["last_ts"],
-                              strict=True):
+    for sym, iid, rows, first, last in zip(stats["symbol"], stats["indicator_id"],
+                                           stats["rows"], stats["first_ts"], stats["last_ts"],
+                                           strict=True):
         parsed: ParsedId | None = reg.parse_id(iid)
         if parsed is None:
             result.skipped.append({"symbol": sym, "indicator_id": iid,
@@ -400,29 +436,114 @@ def update(store: Store, session_id: str, symbols: Sequence[str] | None = None, 
         g = groups.get(key)
         if g is None:
             g = groups[key] = _Group(sym, parsed.indicator, parsed.params, parsed.interval,
-                                     {}, _us(last))
+                                     {}, _us(last), _us(first), {})
         g.ids[parsed.output] = iid
+        g.rows[iid] = int(rows)
         g.last_us = min(g.last_us, _us(last))
-    sources: dict[tuple[str, str], bool] = {}
-    for k, g in enumerate(groups.values()):
+    ctx = _UpdateContext(store, session_id, cadence)
+    # Longest histories first: the first read of a symbol's input then covers the others.
+    todo = sorted(enumerate(groups.values()), key=lambda ig: ig[1].last_us - _reach_us(ig[1]))
+    done: list[tuple[int, UpdatedSeries]] = []
+    for k, (index, g) in enumerate(todo):
         stored_bars = None
         if g.interval is not None:
             sk = (g.symbol, g.interval)
-            if sk not in sources:
-                sources[sk] = has_stored_bars(store, session_id, g.symbol, g.interval)
-                if sources[sk]:
+            if sk not in ctx.sources:
+                ctx.sources[sk] = has_stored_bars(store, session_id, g.symbol, g.interval)
+                if ctx.sources[sk]:
                     note = _stale_bars_note(store, session_id, g.symbol, g.interval)
                     if note:
                         result.notes.append(note)
-            stored_bars = sources[sk]
-        ordered = [g.ids[o] for o in g.indicator.outputs if o in g.ids]
+            stored_bars = ctx.sources[sk]
         g.ids = {o: g.ids[o] for o in g.indicator.outputs if o in g.ids}
-        rows, since, hist, mode = _update_group(store, session_id, g, cadence, stored_bars)
-        result.updated.append(UpdatedSeries(g.symbol, g.indicator.name, ordered, rows, since,
-                                            hist, mode))
+        before = _inputs_before(store, session_id, g, stored_bars, ctx.counts)
+        rows, since, hist, mode = _update_group(ctx, g, stored_bars, before)
+        done.append((index, UpdatedSeries(g.symbol, g.indicator.name, list(g.ids.values()),
+                                          rows, since, hist, mode)))
         if progress:
             progress(k + 1, len(groups))
+    ctx.flush()
+    result.updated = [u for _, u in sorted(done, key=lambda iu: iu[0])]
     return result
+
+
+class _UpdateContext:
+    """What the groups of one update share: input already read, rows still to append."""
+
+    def __init__(self, store: Store, session_id: str, cadence: Callable[[], Any]):
+        self.store = store
+        self.session_id = session_id
+        self.cadence = cadence
+        self.sources: dict[tuple[str, str], bool] = {}
+        self.counts: dict[tuple[str, str | None, int], int] = {}
+        self._inputs: dict[tuple[str, str | None], tuple[int | None, Inputs]] = {}
+        self._appends: list[pa.Table] = []
+
+    def inputs(self, g: _Group, start_us: int | None, stored_bars: bool | None) -> Inputs:
+        """The group's input from ``start_us`` (None: all), read once per symbol and source."""
+        key = (g.symbol, g.interval)
+        have = self._inputs.get(key)
+        if have is not None and (have[0] is None or (start_us is not None
+                                                     and have[0] <= start_us)):
+            x = have[1]
+            return x if start_us is None else x.slice(
+                int(np.searchsorted(x.ts, start_us, side="left")))
+        x = load_inputs(self.store, self.session_id, g.symbol, g.interval,
+                        start=None if start_us is None else _stamp(start_us),
+                        cadence_s=self.cadence, stored_bars=stored_bars)
+        self._inputs[key] = (start_us, x)
+        return x
+
+    def append(self, rows: pa.Table) -> int:
+        """Rows new to the table: written together by :meth:`flush`."""
+        self._appends.append(rows)
+        return rows.num_rows
+
+    def flush(self) -> None:
+        if self._appends:
+            _write(self.store, pa.concat_tables(self._appends), mode="append")
+            self._appends.clear()
+
+
+def _reach_us(g: _Group) -> float:
+    """How far back (microseconds) a tail recomputation of ``g`` will read, first guess."""
+    ind = g.indicator
+    if ind.update == "full":
+        return float("inf")
+    memory = ind.memory(g.params) if ind.update == "window" else 0
+    return _REACH * (memory + VERIFY_POINTS) * _spacing(g)
+
+
+def _spacing(g: _Group) -> float:
+    rows = g.rows[next(iter(g.ids.values()))]
+    return (g.last_us - g.first_us) / max(1, rows - 1)
+
+
+#: First guess of the time span holding the points a tail needs: this many times the
+#: average spacing of the stored points (gaps make it too short; then it is widened).
+_REACH = 2.0
+
+
+def _inputs_before(store: Store, session_id: str, g: _Group, stored_bars: bool | None,
+                   cache: dict[tuple[str, str | None, int], int]) -> int | None:
+    """Input points before the group's last stored timestamp (None: not countable).
+
+    Compared with the stored rows, it catches input that arrived out of order (a late
+    trade in the middle of the session). Bars built from ticks are not counted: a late
+    trade changes a bar, not their number; the comparison of recomputed values with stored
+    ones covers the recent ones.
+    """
+    key = (g.symbol, g.interval, g.last_us)
+    if key not in cache:
+        end = _stamp(g.last_us)
+        if g.interval is None:
+            cache[key] = store.count(TICKS, session_id, symbols=[g.symbol], end=end)
+        elif stored_bars:
+            cache[key] = store.count(BARS, session_id, symbols=[g.symbol], end=end,
+                                     filters={"interval": g.interval})
+        else:
+            return None
+    return cache[key]
 
 
 def _stale_bars_note(store: Store, session_id: str, symbol: str, interval: str) -> str | None:
@@ -439,60 +560,67 @@ def _stale_bars_note(store: Store, session_id: str, symbol: str, interval: str) 
     return None
 
 
-def _update_group(store: Store, session_id: str, g: _Group, cadence: float | None,
-                  stored_bars: bool | None) -> tuple[int, str | None, int, str]:
-    """Recompute the tail of one stored computation; return (rows, since, history, mode)."""
-    ind, proxy = g.indicator, next(iter(g.ids.values()))
-    memory: int | None = ind.memory(g.params) if ind.update == "window" else 0
-    if ind.update == "full":
-        memory = None
-    if not _same_count(store, session_id, g, proxy, stored_bars):
-        # Points arrived before the last stored one (late trades): rewrite everything.
-        return _rewrite(store, session_id, g, cadence, stored_bars)
+def _update_group(ctx: _UpdateContext, g: _Group, stored_bars: bool | None,
+                  inputs_before: int | None) -> tuple[int, str | None, int, str]:
+    """Recompute the tail of one stored computation; return (rows, since, history, mode).
+
+    The tail is read by time: the stored rows' average spacing tells how far back the
+    needed points lie; the read is widened until it holds them.
+    """
+    store, session_id, cadence = ctx.store, ctx.session_id, ctx.cadence
+    ind = g.indicator
+    memory: int | None = None if ind.update == "full" else (
+        ind.memory(g.params) if ind.update == "window" else 0)
+    proxy = next(iter(g.ids.values()))
+    spacing = _spacing(g)
+    reach = _REACH
+    checked = False
     while True:
-        start = None
-        first_key: tuple[int, int] | None = None
-        if memory is not None:
-            tail = store.read_tail_arrow(TABLE, session_id, symbol=g.symbol,
-                                         n=memory + VERIFY_POINTS, end=_stamp(g.last_us),
-                                         columns=["ts", "seq"], filters={"indicator_id": proxy})
-            if tail.num_rows < memory + VERIFY_POINTS:
-                memory = None  # the whole history is shorter: start from the beginning
-            else:
-                first_key = (int(_ts_us(tail)[0]), int(tail.column("seq")[0].as_py()))
-                start = _stamp(first_key[0])
-        inputs = load_inputs(store, session_id, g.symbol, g.interval, start=start,
-                             cadence_s=cadence, stored_bars=stored_bars)
-        if first_key is not None:
-            inputs = inputs.slice(_first_at_or_after(inputs, *first_key))
-        values = ind.run(inputs, g.params)
+        need = None if memory is None else memory + VERIFY_POINTS
+        start_us = None
+        if need is not None:
+            start_us = g.last_us - int(reach * need * spacing) - 1
+            if start_us <= g.first_us:
+                start_us = None
+        inputs = ctx.inputs(g, start_us, stored_bars)
         i0 = int(np.searchsorted(inputs.ts, g.last_us, side="left"))
-        lo = max(0, i0 - VERIFY_POINTS) if memory is None else i0 - VERIFY_POINTS
-        if lo < 0:
-            verdict, stored = "changed", {}
-        else:
-            stored = _stored_since(store, session_id, g,
-                                   int(inputs.ts[lo]) if lo < i0 else g.last_us)
-            verdict = _verify(g, inputs, values, lo, i0, stored,
-                              cumulative=ind.update == "cumulative" and memory is not None)
-        if verdict == "ok":
-            rows = _write_tail(store, session_id, g, inputs, values, i0, stored)
-            since = iso(_stamp(int(inputs.ts[i0]))) if i0 < inputs.n else None
-            return rows, since, (-1 if memory is None else i0), "tail"
-        if memory is not None and verdict == "mismatch" and ind.update == "window":
-            log.debug("%s: tail of %d points did not reproduce the stored values; widening",
-                      proxy, memory)
-            memory = 2 * memory + VERIFY_POINTS
+        if need is not None and i0 < need and start_us is not None:
+            reach *= 4  # gaps in the data: look further back
             continue
-        if memory is not None:
-            memory = None  # cumulative offset or changed history: try from the start
+        tail = need is not None and i0 >= need
+        if tail:
+            inputs = inputs.slice(i0 - need)  # exactly the history the indicator needs
+            i0 = need
+        values = ind.run(inputs, g.params)
+        lo = max(0, i0 - VERIFY_POINTS)
+        stored = _stored_since(store, session_id, g,
+                               int(inputs.ts[lo]) if lo < i0 else g.last_us)
+        if not checked:
+            checked = True
+            stored_before = g.rows[proxy] - int((stored[proxy][0] >= g.last_us).sum())
+            if inputs_before is not None and inputs_before != stored_before:
+                # Points arrived before the last stored one (late trades): rewrite all.
+                return _rewrite(store, session_id, g, cadence, stored_bars)
+        verdict = _verify(g, inputs, values, lo, i0, stored,
+                          cumulative=ind.update == "cumulative" and tail)
+        if verdict == "ok":
+            rows = _write_tail(ctx, g, inputs, values, i0, stored)
+            since = iso(_stamp(int(inputs.ts[i0]))) if i0 < inputs.n else None
+            return rows, since, (i0 if tail else -1), "tail"
+        if tail and verdict == "mismatch" and ind.update == "window":
+            log.debug("%s: a tail of %d points did not reproduce the stored values; "
+                      "widening", g.ids, memory)
+            memory = 2 * memory + VERIFY_POINTS  # type: ignore[operator]
+            continue
+        if tail:
+            memory = None  # a running total that did not line up: from the start
             continue
         # From the very start and still different from what is stored: the stored rows
         # are stale (the input changed underneath): rewrite them all.
         return _rewrite(store, session_id, g, cadence, stored_bars, inputs, values)
 
 
-def _rewrite(store: Store, session_id: str, g: _Group, cadence: float | None,
+def _rewrite(store: Store, session_id: str, g: _Group, cadence: Callable[[], Any],
              stored_bars: bool | None, inputs: Inputs | None = None,
              values: dict[str, np.ndarray] | None = None) -> tuple[int, str | None, int, str]:
     """Recompute from the first point and write every row."""
@@ -504,32 +632,6 @@ def _rewrite(store: Store, session_id: str, g: _Group, cadence: float | None,
                                         inputs.seq)) // max(1, len(g.ids))
     since = iso(_stamp(int(inputs.ts[0]))) if inputs.n else None
     return rows, since, -1, "full"
-
-
-def _same_count(store: Store, session_id: str, g: _Group, proxy: str,
-                stored_bars: bool | None) -> bool:
-    """Do the stored rows before the last stored timestamp match the input points there?
-
-    Catches input that arrived out of order (a late trade in the middle of the session).
-    Bars built from ticks are not counted: a late trade changes a bar, not their number;
-    the comparison of recomputed values with stored ones covers the recent ones.
-    """
-    end = _stamp(g.last_us)
-    if g.interval is None:
-        n_in = store.count(TICKS, session_id, symbols=[g.symbol], end=end)
-    elif stored_bars:
-        n_in = store.count(BARS, session_id, symbols=[g.symbol], end=end,
-                           filters={"interval": g.interval})
-    else:
-        return True
-    return n_in == store.count(TABLE, session_id, symbols=[g.symbol], end=end,
-                               filters={"indicator_id": proxy})
-
-
-def _first_at_or_after(inputs: Inputs, ts_us: int, seq: int) -> int:
-    lo = int(np.searchsorted(inputs.ts, ts_us, side="left"))
-    hi = int(np.searchsorted(inputs.ts, ts_us, side="right"))
-    return lo + int(np.searchsorted(inputs.seq[lo:hi], seq, side="left"))
 
 
 _Stored = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # id -> (ts, seq, value)
@@ -573,7 +675,7 @@ def _verify(g: _Group, inputs: Inputs, values: dict[str, np.ndarray], lo: int, i
     return verdict
 
 
-def _write_tail(store: Store, session_id: str, g: _Group, inputs: Inputs,
+def _write_tail(ctx: _UpdateContext, g: _Group, inputs: Inputs,
                 values: dict[str, np.ndarray], i0: int, stored: _Stored) -> int:
     """Write the points from the last stored timestamp on; return rows per id.
 
@@ -597,13 +699,14 @@ def _write_tail(store: Store, session_id: str, g: _Group, inputs: Inputs,
     rows = 0
     idx = np.flatnonzero(changed) + i0
     if idx.size:
-        rows += _write(store, indicator_rows(
-            session_id, g.symbol, g.ids, {o: v[idx] for o, v in values.items()},
+        rows += _write(ctx.store, indicator_rows(
+            ctx.session_id, g.symbol, g.ids, {o: v[idx] for o, v in values.items()},
             inputs.ts[idx], inputs.seq[idx]), mode="upsert")
     if j0 < inputs.n:
-        rows += _write(store, indicator_rows(
-            session_id, g.symbol, g.ids, {o: v[j0:] for o, v in values.items()},
-            inputs.ts[j0:], inputs.seq[j0:]), mode="append" if fresh else "upsert")
+        new = indicator_rows(ctx.session_id, g.symbol, g.ids,
+                             {o: v[j0:] for o, v in values.items()}, inputs.ts[j0:],
+                             inputs.seq[j0:])
+        rows += ctx.append(new) if fresh else _write(ctx.store, new, mode="upsert")
     return rows // max(1, len(g.ids))
 
 
@@ -634,4 +737,3 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.all(np.abs(x - y) <= VERIFY_RTOL * scale + 1e-300))
 
 
-ProgressCallback = Callable[[int, int | None], None]
