@@ -236,16 +236,18 @@ class Inputs(Mapping[str, np.ndarray]):
     ``interval_seconds`` seconds per point: the bar length, or on ticks the session's
                          declared cadence (``cadence_s``; None when not declared)
     ``seq``              int64 arrival order of each tick (0 for bars)
+    ``origin``           ``"ticks"``, ``"stored bars"`` or ``"bars from ticks"``
     """
 
     def __init__(self, series: Mapping[str, np.ndarray], ts: np.ndarray, source: str,
                  interval: str | None,
                  interval_seconds: float | None | Callable[[], float | None],
-                 seq: np.ndarray | None = None):
+                 seq: np.ndarray | None = None, origin: str | None = None):
         self._series = dict(series)
         self.ts = ts
         self.seq = seq if seq is not None else np.zeros(ts.shape[0], dtype=np.int64)
         self.source = source
+        self.origin = origin or source
         self.interval = interval
         # A callable is asked on first use (the session's cadence costs a query).
         self._interval_seconds = interval_seconds
@@ -278,7 +280,7 @@ class Inputs(Mapping[str, np.ndarray]):
         """The points ``[start, stop)`` (views, no copy)."""
         return Inputs({k: v[start:stop] for k, v in self._series.items()}, self.ts[start:stop],
                       self.source, self.interval, self._interval_seconds,
-                      self.seq[start:stop])
+                      self.seq[start:stop], self.origin)
 
 
 IntOrFn = int | Callable[..., int]

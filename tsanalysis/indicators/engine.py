@@ -239,9 +239,7 @@ def load_inputs(store: Store, session_id: str, symbol: str, interval: str | None
                                  preserve_index=False)
         source = "bars from ticks"
     series = {k: _col(t, k) for k in ("open", "high", "low", "close", "volume")}
-    inputs = Inputs(series, _ts_us(t), "bars", interval, secs)
-    inputs.bars_source = source  # type: ignore[attr-defined]
-    return inputs
+    return Inputs(series, _ts_us(t), "bars", interval, secs, origin=source)
 
 
 # -- rows ---------------------------------------------------------------------------------
@@ -327,8 +325,7 @@ def _compute(store: Store, session_id: str, symbol: str, ind: Indicator,
                              filters={"indicator_id": list(ids.values())}) > 0
         written = _write(store, indicator_rows(session_id, symbol, ids, values, inputs.ts,
                                                inputs.seq), "upsert" if exists else "append")
-    source = getattr(inputs, "bars_source", "ticks")
-    return ComputeResult(session_id, symbol, ind.name, full, interval, source, ids,
+    return ComputeResult(session_id, symbol, ind.name, full, interval, inputs.origin, ids,
                          inputs.n, written, values, inputs.ts, inputs.seq)
 
 
