@@ -416,3 +416,65 @@ def ingest_frame(store: Store, session_id: str, symbol: str, data: pd.DataFrame 
         raise InvalidInput(f"expected a pandas DataFrame or Arrow table, not {type(data).__name__}")
     ing = Ingestor(store, session_id, symbol, kind, **options)
     return ing.run(lambda: [Chunk(raw)], total_rows=len(raw))
+
+
+# -- tables without an ingestion kind (indicators, backtest results) -----------------------
+
+
+def prepare_table(raw: pd.DataFrame, table: str, session_id: str, symbol: str, *,
+                  row_offset: int = 0, lines: np.ndarray | None = None,
+                  max_errors: int = 1000) -> tuple[pd.DataFrame, np.ndarray, list[RowError]]:
+    """Validate and type raw rows of any child table by its schema (what :func:`prepare`
+    does for the ingestion kinds, for tables that have none: indicators, backtests).
+
+    Timestamps parse as in :func:`prepare`; doubles are numbers or empty; longs are
+    integers; required columns are present and filled. ``session_id`` and ``symbol`` come
+    from the arguments; other input columns are ignored. Returns the typed frame, a mask
+    of invalid rows and the first ``max_errors`` row errors.
+    """
+    t = schema.table(table)
+    check_session_id(session_id)
+    check_symbol(symbol)
+    own = ("session_id", "symbol")
+    missing = [c.name for c in t.columns if not c.nullable and c.name not in own
+               and c.name not in raw.columns]
+    if missing:
+        raise InvalidInput(f"input has no column for {', '.join(missing)} (table {t.name}); "
+                           f"columns present: {', '.join(map(str, raw.columns))}")
+    frame = pd.DataFrame({c.name: raw[c.name] for c in t.columns
+                          if c.name not in own and c.name in raw.columns})
+    frame.index = pd.RangeIndex(len(raw))
+    chk = _Checker(len(frame), frame, row_offset, lines)
+    out: dict[str, Any] = {"session_id": session_id, "symbol": symbol}
+    for c in t.columns:
+        if c.name in own or c.name not in frame.columns:
+            continue
+        s = frame[c.name]
+        given = s.notna().to_numpy().copy()
+        if s.dtype != object and not pd.api.types.is_numeric_dtype(s.dtype) and \
+                not isinstance(s.dtype, pd.DatetimeTZDtype):
+            text = s.astype("string")
+            given &= (text != "").fillna(False).to_numpy(dtype=bool)
+        if c.type == schema.TIMESTAMP:
+            v = to_utc_series(s)
+            chk.fail(given & v.isna().to_numpy(), c.name, "unparseable timestamp")
+            present = v.notna().to_numpy()
+        elif c.type == schema.DOUBLE:
+            v = _numeric(frame, c.name, chk)
+            present = ~np.isnan(v)
+        elif c.type == schema.LONG:
+            f = _numeric(frame, c.name, chk)
+            with np.errstate(invalid="ignore"):
+                whole = np.isfinite(f) & (f == np.floor(f))
+            chk.fail(~np.isnan(f) & ~whole, c.name, "not an integer")
+            v = pd.array(np.where(whole, f, np.nan), dtype="Float64").astype("Int64")
+            present = whole
+        else:
+            v = s.astype("string")
+            present = given
+        if not c.nullable:
+            chk.fail(~present & ~chk.bad, c.name, f"missing {c.name}")
+        out[c.name] = v
+    typed = pd.DataFrame(out, index=frame.index)
+    return typed[[c for c in t.column_names if c in typed.columns]], chk.bad, \
+        chk.errors(max_errors)

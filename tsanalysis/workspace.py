@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -22,6 +22,9 @@ from .ingest import Ingestor, IngestResult, ingest_frame
 from .sessions import DeleteResult, SessionInfo, Sessions
 from .store import Store, open_store
 from .store.base import Progress
+
+if TYPE_CHECKING:
+    from .export import BundleImportResult, ExportResult
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +205,55 @@ class Workspace:
             raise
         self.sessions.notify("data", sid)
         return self.sessions.complete(sid)
+
+    # -- export and import back (issue 6) ----------------------------------------------
+
+    def export(self, session_id: str, format: str, out: str | os.PathLike[str], *,
+               symbols: str | Sequence[str] | None = None,
+               tables: str | Sequence[str] | None = None, start: Any = None, end: Any = None,
+               columns: str | Sequence[str] | None = None, overwrite: bool = False,
+               options: Any = None, progress: Progress | bool | None = None) -> ExportResult:
+        """Export a session to one file: ``csv``, ``jsonl``, ``json``, ``parquet`` (one
+        table, ``tick_prices`` by default), ``zip`` (every table, with a manifest), or a
+        plugin's format. Streamed and atomic; see
+        :func:`tsanalysis.export.export_session`. ``progress=True`` shows a bar.
+        """
+        from .export import export_session
+
+        return export_session(self.store, session_id, format, out, symbols=symbols,
+                              tables=tables, start=start, end=end, columns=columns,
+                              overwrite=overwrite, options=options, progress=progress)
+
+    def export_formats(self) -> dict[str, str]:
+        """The registered export formats (plugins included) and their descriptions."""
+        from .export import exporters
+
+        return {name: e.doc for name, e in exporters().items()}
+
+    def import_bundle(self, path: str | os.PathLike[str], session_id: str | None = None, *,
+                      progress: Progress | None = None) -> BundleImportResult:
+        """Restore a session from a ``zip`` export (under ``session_id`` if given); see
+        :func:`tsanalysis.export.import_bundle`."""
+        from .export import import_bundle
+
+        return import_bundle(self.store, path, session_id, progress=progress,
+                             on_created=lambda sid: self.sessions.notify("created", sid))
+
+    def import_file_by_symbol(self, session_id: str, path: str | os.PathLike[str],
+                              kind: str = "ticks", *, fmt: str | None = None,
+                              **options: Any) -> list[IngestResult]:
+        """Import a file holding several symbols (a one-table export): each row goes to
+        the symbol in its ``symbol`` column. One result a symbol."""
+        from .export.reimport import import_by_symbol
+
+        self.sessions.get(session_id, stats=False)
+        try:
+            return import_by_symbol(
+                self.store, session_id, path, kind, fmt=fmt,
+                before_write=lambda syms: self.sessions.add_symbols(
+                    session_id, syms, _DATA_TYPES.get(kind)), **options)
+        finally:
+            self.sessions.notify("data", session_id)
 
 
 def connect(url: str | os.PathLike[str] | None = None, **options: Any) -> Workspace:

@@ -314,13 +314,37 @@ class DuckDBStore(Store):
                                    None, None)
         # Writable: the caller may write between batches (a read-only connection could
         # not be upgraded while this generator holds it).
-        with self.connection(write=True) as con:
+        with self.connection(write=True) as con, self._bounded_sort(con):
             cur = con.cursor()
             try:
                 reader = cur.sql(sql, params=params).to_arrow_reader(batch_rows)
                 yield from reader
             finally:
                 cur.close()
+
+    # -- bounded streaming (export issue) ----------------------------------------------
+    #: DuckDB sorts a whole result before the first batch streams out; by default it may
+    #: use most of the machine's memory for that (a 10M-row session held ~1.4 GB). While a
+    #: stream runs the database's memory is capped so the sort spills to ``<file>.tmp``.
+    stream_memory_limit = "512MB"
+    _streams = 0
+
+    @contextmanager
+    def _bounded_sort(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        if self.memory or not self.stream_memory_limit:
+            yield  # an in-memory database has nowhere to spill
+            return
+        with self._lock:
+            if self._streams == 0:
+                con.execute(f"SET memory_limit = '{self.stream_memory_limit}'")
+            self._streams += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._streams -= 1
+                if self._streams == 0 and self._con is con:
+                    con.execute("RESET memory_limit")
 
     def count_rows(self, session_id: str) -> dict[str, int]:
         check_session_id(session_id)
