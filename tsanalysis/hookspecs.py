@@ -131,7 +131,7 @@ def register_exporters(register: Callable[[Any], None]) -> None:
 
         class TsvWriter:
             def __init__(self, fileobj, schema, options):
-                opts = pacsv.WriteOptions(delimiter="\\t", quoting_style="none")
+                opts = pacsv.WriteOptions(delimiter="\\t")
                 self._w = pacsv.CSVWriter(fileobj, schema, write_options=opts)
 
             def write_batch(self, batch):

@@ -49,9 +49,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.UsageError as e:
         e.show()
         code = EXIT_USAGE
-    except click.exceptions.Abort:
-        click.echo("error: aborted", err=True)
-        code = EXIT_FAILED
+    except click.exceptions.Abort as e:
+        if isinstance(e.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.echo("error: interrupted", err=True)
+            code = 130
+        else:
+            click.echo("error: aborted", err=True)
+            code = EXIT_FAILED
     except click.exceptions.ClickException as e:
         e.show()
         code = e.exit_code

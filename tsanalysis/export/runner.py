@@ -97,6 +97,8 @@ def resolve_scope(exporter: Exporter, session_symbols: Sequence[str], *,
         names = [DEFAULT_TABLE] if exporter.single_table else list(BUNDLE_TABLES)
     for n in names:
         check_table(n)
+    if not exporter.single_table:  # members go parents first, whatever order was asked
+        names.sort(key=BUNDLE_TABLES.index)
     if exporter.single_table and len(names) > 1:
         raise InvalidInput(f"format {exporter.name!r} holds one table, not {', '.join(names)}; "
                            "export them one at a time or use a bundle format (zip)")
