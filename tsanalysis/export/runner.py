@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -155,6 +157,63 @@ def write_part(exporter: Exporter, fileobj: IO[bytes], part: TablePart,
     return rows
 
 
+@dataclass
+class _Failed:
+    error: BaseException
+
+
+_END = object()
+
+
+def read_ahead(make: Callable[[], Iterator[Any]], depth: int = 2) -> Iterator[Any]:
+    """Iterate ``make()`` in a thread, up to ``depth`` items ahead of the consumer.
+
+    Reading the store (DuckDB, the network) and encoding the file both release the GIL,
+    so on two cores they overlap. The thread owns the iterator: it opens, drains and
+    closes it, and stops early when the consumer does (an error, an interrupt).
+    """
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        it = None
+        try:
+            it = make()
+            for item in it:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as e:  # handed to the consumer, who raises it
+            put(_Failed(e))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="tsanalysis-export-read", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
 def _auto_progress(desc: str) -> tuple[Progress, Callable[[], None]]:
     from tqdm.auto import tqdm  # a widget in notebooks, a bar in terminals
 
@@ -227,14 +286,18 @@ def export_session(store: Store, session_id: str, format: str, out: str | os.Pat
         cols = scope.columns_of(table)
         target = arrow_schema(schema.table(table), cols)
 
-        def batches() -> Iterator[pa.RecordBatch]:
+        def read() -> Iterator[pa.RecordBatch]:
             for b in store.iter_arrow(table, session_id, symbols=filter_syms, start=scope.start,
                                       end=scope.end, columns=cols, batch_rows=batch_rows):
                 if b.num_rows:
                     yield _conform(b, target)
-                    done[0] += b.num_rows
-                    if report:
-                        report(done[0], total)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for b in read_ahead(read):
+                yield b
+                done[0] += b.num_rows
+                if report:
+                    report(done[0], total)
 
         return TablePart(table, syms, target, expected, batches)
 
