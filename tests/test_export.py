@@ -684,3 +684,44 @@ def test_interrupting_the_command_leaves_no_file(ws, session, store_url, tmp_pat
         proc.kill()
     assert proc.returncode == 130 and "interrupted" in err
     assert listing(out_dir) == []
+
+
+def _readers() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "tsanalysis-export-read"]
+
+
+def test_a_failed_export_lets_go_of_the_store_at_once(ws, session, out_dir):
+    """A notebook keeps the last traceback alive: the reader thread must not wait for the
+    garbage collector to release the store."""
+
+    class Greedy:  # a bundle format that reads a little, then fails
+        @staticmethod
+        @hookimpl
+        def register_exporters(register):
+            def bundle(fileobj, parts, ctx):
+                rows = next(parts).batches()
+                next(rows)  # ``rows`` stays open in the frame the traceback keeps
+                raise RuntimeError("bundle bug")
+
+            register(Exporter(name="test.greedy", suffix=".bin", bundle=bundle))
+
+    name = plugins.register(Greedy(), "test-greedy")
+    kept = []
+    try:
+        for fmt in ("test.greedy",):
+            try:
+                export_session(ws.store, session, fmt, out_dir / "x.bin", batch_rows=20)
+            except RuntimeError as e:
+                kept.append(e)  # keeps the frames (and any open generator) alive
+        with failing_format(after=1, error=RuntimeError("writer bug")) as fmt:
+            try:
+                export_session(ws.store, session, fmt, out_dir / "y.bin", batch_rows=20)
+            except RuntimeError as e:
+                kept.append(e)
+    finally:
+        plugins.unregister(name)
+    assert len(kept) == 2 and _readers() == []
+    assert ws.store.count_rows(session)["tick_prices"] == 600  # would hang on the lock
+    assert listing(out_dir) == []

@@ -14,9 +14,8 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from typing import IO, Any
 
 import pandas as pd
@@ -141,12 +140,16 @@ def write_part(exporter: Exporter, fileobj: IO[bytes], part: TablePart,
     writer = exporter.writer(fileobj, part.schema,
                              options if options is not None else dict(exporter.options))
     rows = 0
+    stream = part.batches()
     try:
-        for batch in part.batches():
+        for batch in stream:
             writer.write_batch(batch)
             rows += batch.num_rows
         writer.close()
     except BaseException:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()  # stop reading the store before cleaning up
         abort = getattr(writer, "abort", None)
         if abort is not None:
             try:
@@ -274,6 +277,9 @@ def export_session(store: Store, session_id: str, format: str, out: str | os.Pat
         return {str(s): int(n) for s, n in zip(sel["symbol"], sel["rows"], strict=True) if n}
 
     done = [0]
+    # Streams still open when the export ends (a writer that failed mid-part) are closed
+    # at once: their reader thread holds the store until then.
+    opened: list[Generator[pa.RecordBatch, None, None]] = []
     report: Progress | None
     finish: Callable[[], None] = lambda: None  # noqa: E731
     if progress is True:
@@ -293,11 +299,16 @@ def export_session(store: Store, session_id: str, format: str, out: str | os.Pat
                     yield _conform(b, target)
 
         def batches() -> Iterator[pa.RecordBatch]:
-            for b in read_ahead(read):
-                yield b
-                done[0] += b.num_rows
-                if report:
-                    report(done[0], total)
+            stream = read_ahead(read)
+            opened.append(stream)
+            try:
+                for b in stream:
+                    yield b
+                    done[0] += b.num_rows
+                    if report:
+                        report(done[0], total)
+            finally:
+                stream.close()
 
         return TablePart(table, syms, target, expected, batches)
 
@@ -328,6 +339,8 @@ def export_session(store: Store, session_id: str, format: str, out: str | os.Pat
             f.flush()
             size, digest = f.bytes_written, f.sha256
     finally:
+        for stream in opened:
+            stream.close()
         finish()
     if total is not None and rows != total:
         log.warning("exported %d rows of %s where the statistics counted %d (the session "
@@ -349,7 +362,16 @@ def _non_empty(parts: list[TablePart]) -> Iterator[TablePart]:
         if first is None:
             continue
         yield TablePart(part.table, part.symbols, part.schema, part.expected_rows,
-                        lambda first=first, stream=stream: chain([first], stream))
+                        lambda first=first, stream=stream: _resume(first, stream))
+
+
+def _resume(first: pa.RecordBatch, stream: Generator[pa.RecordBatch, None, None]
+            ) -> Iterator[pa.RecordBatch]:
+    try:
+        yield first
+        yield from stream
+    finally:
+        stream.close()
 
 
 def bundle_manifest(kind: str, ctx: ExportContext, inner: Exporter,
