@@ -135,7 +135,9 @@ def bench_big(tmp: Path, rows: int, formats: list[str]) -> dict:
                            capture_output=True, text=True)
         if p.returncode != 0:
             raise SystemExit(f"export to {fmt} failed: {p.stderr}")
-        n, size, el, maxrss_kb = p.stdout.split()
+        n, size, el, maxrss_kb = p.stdout.strip().splitlines()[-1].split()
+        if len(p.stdout.strip().splitlines()) > 1:
+            print(f"note: the {fmt} export printed on stdout: {p.stdout[:300]!r}")
         assert int(n) == rows, (fmt, n)
         out[f"big_{fmt}_s"] = float(el)
         out[f"big_{fmt}_rows_per_s"] = rows / float(el)

@@ -250,8 +250,8 @@ def test_tampered_bundle_is_refused_and_nothing_imported(ws, session, tmp_path):
                 data = data.replace(b'"value":null', b'"value":1.5', 1)
             dst.writestr(info, data)
     with pytest.raises(InvalidInput, match="does not match its manifest"):
-        ws.import_bundle(bad, "tampered")
-    assert ws.store.count_rows("tampered") == {t.name: 0 for t in schema.TABLES}
+        ws.import_bundle(bad, f"{session}-t")
+    assert ws.store.count_rows(f"{session}-t") == {t.name: 0 for t in schema.TABLES}
 
 
 def test_bundle_with_invalid_rows_imports_nothing(ws, session, tmp_path):
@@ -276,8 +276,8 @@ def test_bundle_with_invalid_rows_imports_nothing(ws, session, tmp_path):
             dst.writestr(info, data)
         dst.writestr("manifest.json", json.dumps(man))
     with pytest.raises(InvalidInput, match="non-positive price"):
-        ws.import_bundle(bad, "invalid")
-    assert ws.store.count_rows("invalid") == {t.name: 0 for t in schema.TABLES}
+        ws.import_bundle(bad, f"{session}-i")
+    assert ws.store.count_rows(f"{session}-i") == {t.name: 0 for t in schema.TABLES}
     with pytest.raises(InvalidInput, match="already exists"):
         ws.import_bundle(out, session)
 
@@ -563,8 +563,9 @@ def test_cli_export_json_and_reimport(ws, session, store_url, tmp_path):
     assert f["path"] == str(out) and f["rows"] == 600 == doc["rows"]
     assert f["bytes"] == out.stat().st_size and f["sha256"] == sha256(out)
     assert f["tables"] == ["tick_prices"] and doc["symbols"] == list(SYMBOLS)
-    assert cli(store_url, "sessions", "create", "--symbols", "X", "--id", "re").returncode == 0
-    p = cli(store_url, "sessions", "import", "re", str(out), "--json")
+    re_id, restored = f"{session}-re", f"{session}-restored"
+    assert cli(store_url, "sessions", "create", "--symbols", "X", "--id", re_id).returncode == 0
+    p = cli(store_url, "sessions", "import", re_id, str(out), "--json")
     assert p.returncode == 0, p.stderr
     assert [r["rows_written"] for r in json.loads(p.stdout)] == [300, 300]
     bundle = tmp_path / "b.zip"
@@ -573,13 +574,13 @@ def test_cli_export_json_and_reimport(ws, session, store_url, tmp_path):
     assert p.returncode == 0, p.stderr
     members = json.loads(p.stdout)["files"][0]["members"]
     assert len(members) == 10 and all(len(m["sha256"]) == 64 for m in members)
-    p = cli(store_url, "import", str(bundle), "--session", "restored", "--json")
+    p = cli(store_url, "import", str(bundle), "--session", restored, "--json")
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["total"] == json.loads(cli(
         store_url, "sessions", "show", session, "--json").stdout)["total_rows"]
-    assert_same_session(ws, session, "restored")
+    assert_same_session(ws, session, restored)
     pd.testing.assert_frame_equal(frames(ws, session)["tick_prices"],
-                                  frames(ws, "re")["tick_prices"])
+                                  frames(ws, re_id)["tick_prices"])
 
 
 def test_cli_errors(ws, session, store_url, out_dir):

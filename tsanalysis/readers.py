@@ -168,6 +168,7 @@ def iter_json(path: str | os.PathLike[str], fmt: str = "json",
         raise InvalidInput(f"unknown JSON format {fmt!r}: jsonl or json")
     con = duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar = false")  # stdout may carry --json
         try:
             names = [r[0] for r in con.execute(
                 "DESCRIBE SELECT * FROM read_json(?, format = ?)", [str(p), layout]).fetchall()]

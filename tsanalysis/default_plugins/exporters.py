@@ -79,6 +79,7 @@ class _JsonRows:
 
     def __init__(self, schema: pa.Schema, before: str = "", after: str = "\n"):
         self._con = duckdb.connect()
+        self._con.execute("SET enable_progress_bar = false")  # stdout may carry --json
         self._schema = _iso_schema(schema)  # timestamps arrive as ISO text
         fields = []
         for f in schema:

@@ -117,6 +117,9 @@ class DuckDBStore(Store):
             except duckdb.Error as e:
                 raise StoreUnavailable(f"cannot open {self.path}: {e}") from e
         con.execute("SET TimeZone = 'UTC'")
+        # DuckDB draws a progress bar on stdout for queries over 2 s: it would corrupt the
+        # command line's --json output (seen exporting a 10M-row session).
+        con.execute("SET enable_progress_bar = false")
         if self.threads:
             con.execute(f"SET threads = {int(self.threads)}")
         self._con_writable = not read_only
