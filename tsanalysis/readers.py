@@ -51,7 +51,7 @@ def _check_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def iter_csv(path: str | os.PathLike[str], block_bytes: int = 32 << 20,
+def iter_csv(path: str | os.PathLike[str], block_bytes: int = 8 << 20,
              delimiter: str | None = None, newlines_in_values: bool = False
              ) -> Iterator[Chunk]:
     """Yield the rows of a CSV file (with a header line) in chunks of about ``block_bytes``.

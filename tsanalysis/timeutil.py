@@ -7,6 +7,7 @@ parts are truncated, since every backend stores microseconds.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import numpy as np
@@ -18,6 +19,9 @@ from .errors import InvalidInput
 
 TS_DTYPE = "datetime64[us, UTC]"
 EPOCH_UNITS = ("s", "ms", "us", "ns")
+
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_ZONE = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
 
 # Epoch magnitudes of dates between 1973 and 2286 in each unit: 1e8..1e10 seconds.
 _UNIT_RANGES = {"s": (1e8, 1e10), "ms": (1e11, 1e13), "us": (1e14, 1e16), "ns": (1e17, 1e19)}
@@ -91,16 +95,24 @@ def _arrow_parse_text(s: pd.Series, unit: str | None) -> pd.Series | None:
     which marks the bad values as NaT so that they can be reported row by row.
     """
     arr = pa.array(s.astype("string"), type=pa.string(), from_pandas=True)
-    try:
-        numbers = pc.cast(arr, pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        numbers = None
-    if numbers is not None:
+    valid = arr.drop_null()
+    if len(valid) == 0:
+        return None
+    # Sniff the first value: a failing Arrow cast costs as much as a full parse.
+    first = valid[0].as_py().strip()
+    if _NUMBER.match(first):
+        try:
+            numbers = pc.cast(arr, pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
         return to_utc_series(pd.Series(numbers.to_numpy(zero_copy_only=False), index=s.index),
                              unit)
     if unit is not None:
         return None
+    zoned = bool(_ZONE.search(first))
     for ty, naive in ((pa.timestamp("us", tz="UTC"), False), (pa.timestamp("us"), True)):
+        if naive == zoned:
+            continue
         try:
             parsed = pc.cast(arr, ty)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
