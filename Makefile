@@ -36,6 +36,9 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest tests -x -q
 
+notebooks: setup
+	$(BIN)/python -m pytest notebooks tests/test_notebooks.py --nbval-lax --nbval-current-env -p no:cacheprovider
+
 bench: setup
 	$(BIN)/python benchmarks/bench_core.py
 
