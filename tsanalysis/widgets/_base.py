@@ -35,7 +35,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import ipywidgets as widgets
@@ -431,15 +431,18 @@ class Panel(widgets.VBox):
         t0 = time.monotonic()
         ok = False
         try:
-            result = fn(*args, **kwargs)
-            ok = True
-        except Cancelled:
-            self.set_status(f"{esc(label or 'work')}: cancelled", kind="warning")
-            return None
-        except Exception as e:  # noqa: BLE001 - the panel is where errors are shown
-            self.show_error(e)
-            return None
-        else:
+            # On the kernel's main thread, print() and display() inside the work land in the
+            # panel's log too (on a worker thread Jupyter cannot route them: use write()).
+            with self._capture():
+                try:
+                    result = fn(*args, **kwargs)
+                    ok = True
+                except Cancelled:
+                    self.set_status(f"{esc(label or 'work')}: cancelled", kind="warning")
+                except Exception as e:  # noqa: BLE001 - the panel is where errors are shown
+                    self.show_error(e)
+            if not ok:
+                return None
             if label and self._status.value.endswith(f"{esc(label)}…</span>"):
                 self.set_status(f"{esc(label)}: done in {time.monotonic() - t0:.1f} s")
             return result
@@ -450,6 +453,11 @@ class Panel(widgets.VBox):
             with self._jobs_lock:
                 self._busy -= 1
             self._update_controls()
+
+    def _capture(self) -> AbstractContextManager[Any]:
+        if in_kernel() and threading.current_thread() is threading.main_thread():
+            return self._log
+        return nullcontext()
 
     # -- output ----------------------------------------------------------------------------
 
