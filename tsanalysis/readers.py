@@ -42,12 +42,16 @@ def _check_file(path: str | os.PathLike[str]) -> Path:
 
 
 def iter_csv(path: str | os.PathLike[str], block_bytes: int = 32 << 20,
-             delimiter: str | None = None) -> Iterator[Chunk]:
+             delimiter: str | None = None, batch_rows: int | None = None) -> Iterator[Chunk]:
     """Yield the rows of a CSV file (with a header line) in chunks of about ``block_bytes``.
 
+    ``batch_rows`` asks for chunks of about that many rows instead (the block size is
+    estimated from the length of the file's first lines), which bounds memory by rows.
     Every cell is text. Line numbers count the header as line 1 and assume one row per line.
     """
     p = _check_file(path)
+    if batch_rows is not None:
+        block_bytes = _block_for_rows(p, batch_rows)
     if delimiter is None:
         delimiter = "\t" if p.name.lower().endswith(".tsv") else ","
     malformed: list[tuple[int | None, str, int, int]] = []
@@ -105,6 +109,19 @@ def iter_csv(path: str | os.PathLike[str], block_bytes: int = 32 << 20,
             yield Chunk(frame=frame, lines=lines, malformed=errors)
             if batch is None:
                 return
+
+
+def _block_for_rows(p: Path, rows: int) -> int:
+    """Bytes of CSV holding about ``rows`` rows, judged from the first 1 MiB of the file."""
+    if rows < 1:
+        raise InvalidInput(f"batch size must be at least 1 row, not {rows}")
+    with pa.input_stream(str(p), compression="detect") as stream:
+        sample = stream.read(1 << 20)
+    lines = sample.split(b"\n")[1:-1] or [sample]  # whole lines after the header
+    per_row = max(1.0, sum(map(len, lines)) / len(lines) + 1)
+    longest = max(map(len, lines)) + 1
+    # Arrow needs a row to fit in a block: keep a margin over the longest line seen.
+    return max(int(rows * per_row), 16 * longest)
 
 
 def _header(p: Path, delimiter: str) -> list[str] | None:

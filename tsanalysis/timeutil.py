@@ -52,6 +52,10 @@ def to_utc_series(values: pd.Series, unit: str | None = None) -> pd.Series:
     if unit is not None and unit not in EPOCH_UNITS:
         raise InvalidInput(f"invalid timestamp unit {unit!r}: one of {', '.join(EPOCH_UNITS)}")
     s = pd.Series(values) if not isinstance(values, pd.Series) else values
+    if not s.notna().any():
+        # Nothing to parse (or to infer a unit from): an empty chunk, or only empty cells,
+        # which are then reported row by row rather than failing the whole input.
+        return pd.Series(pd.NaT, index=s.index, dtype=TS_DTYPE)
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         out = s.dt.tz_convert("UTC")
     elif pd.api.types.is_datetime64_dtype(s.dtype):
@@ -138,3 +142,45 @@ def iso(ts: pd.Timestamp | None) -> str | None:
     ts = to_utc(ts)
     text = ts.isoformat()
     return text.replace("+00:00", "Z")
+
+
+#: Forms a timestamp may take in text input: ISO-8601, or epoch numbers in a unit.
+TS_FORMS = ("iso", *EPOCH_UNITS)
+#: Human names of the forms, for messages.
+TS_FORM_NAMES = {"iso": "ISO-8601", "s": "epoch seconds", "ms": "epoch milliseconds",
+                 "us": "epoch microseconds", "ns": "epoch nanoseconds"}
+
+_ISO_PREFIX = r"^\d{4}-\d{2}-\d{2}"
+
+
+def timestamp_forms(values: pd.Series) -> np.ndarray:
+    """The form of each timestamp cell: an index into :data:`TS_FORMS`, or -1.
+
+    -1 marks an empty cell or one that is neither a number nor ISO-8601-looking text; such
+    cells are left for :func:`to_utc_series` to report. Epoch numbers are classed by their
+    magnitude (as :func:`infer_epoch_unit` does). This only classifies: callers that need
+    one form per input (a file that must not mix seconds and ISO text) compare the forms,
+    then parse with :func:`to_utc_series` and the unit found.
+    """
+    arr = pa.array(values.astype("string"), type=pa.string(), from_pandas=True)
+    out = np.full(len(arr), -1, dtype="int8")
+    iso_code, units = 0, list(EPOCH_UNITS)
+    try:  # fast path: every cell is a number (or empty)
+        numbers = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+        is_iso = np.zeros(len(arr), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        is_iso = pc.fill_null(pc.match_substring_regex(arr, _ISO_PREFIX), False).to_numpy(
+            zero_copy_only=False)
+        numbers = np.full(len(arr), np.nan)
+        rest = np.flatnonzero(~is_iso & arr.is_valid().to_numpy(zero_copy_only=False))
+        if rest.size:  # text that is not ISO: numbers among junk (rare, so pandas is fine)
+            text = pd.Series(arr.take(pa.array(rest)).to_pandas(), dtype="string")
+            numbers[rest] = pd.to_numeric(text, errors="coerce").to_numpy(
+                dtype="float64", na_value=np.nan)
+    out[is_iso] = iso_code
+    mag = np.abs(numbers)
+    with np.errstate(invalid="ignore"):
+        for i, u in enumerate(units, start=1):
+            lo, hi = _UNIT_RANGES[u]
+            out[(mag >= lo) & (mag < hi)] = i
+    return out

@@ -126,14 +126,16 @@ def _column_options(f):  # type: ignore[no-untyped-def]
 @click.option("--ts-unit", type=click.Choice(EPOCH_UNITS),
               help="Unit of epoch-number timestamps (default: inferred from magnitude).")
 @click.option("--interval", help="Bar interval of OHLCV rows without an interval column.")
+@click.option("--indicator-id", help="Indicator id (e.g. rsi_14) of indicator rows without an "
+                                     "indicator_id column.")
 @click.option("--skip-invalid", is_flag=True,
               help="Write the valid rows and report the invalid ones (default: write nothing).")
 @json_option
 @pass_ctx
 def import_(ctx: Context, session_id: str, path: str, symbol: str, kind: str, fmt: str | None,
-            ts_unit: str | None, interval: str | None, skip_invalid: bool, as_json: bool,
-            **cols: str | None) -> None:
-    """Import ticks, order-book snapshots or OHLCV bars from a CSV or Parquet file.
+            ts_unit: str | None, interval: str | None, indicator_id: str | None,
+            skip_invalid: bool, as_json: bool, **cols: str | None) -> None:
+    """Import ticks, order-book snapshots, OHLCV bars or indicator values from a file.
 
     Columns are read by their schema names (ts, price, volume, bid_price, ..., open, ...)
     unless mapped with --<name>-col; other columns are ignored. Timestamps may be ISO-8601
@@ -147,7 +149,7 @@ def import_(ctx: Context, session_id: str, path: str, symbol: str, kind: str, fm
     progress, done = progress_bar(f"import {symbol}")
     try:
         res = ctx.ws.import_file(session_id, path, symbol, kind, fmt=fmt, columns=mapping,
-                                 ts_unit=ts_unit, interval=interval,
+                                 ts_unit=ts_unit, interval=interval, indicator_id=indicator_id,
                                  skip_invalid=skip_invalid, progress=progress)
     finally:
         done()
