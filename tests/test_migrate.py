@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,9 @@ from tsanalysis.migrate import generator
 from tsanalysis.migrate.generator import WARM_UP, generate_tree
 from tsanalysis.migrate.stats import FAILED, MIGRATED
 from tsanalysis.timeutil import TS_FORMS, timestamp_forms
+from tsanalysis.workspace import Workspace
+
+from .helpers import DuckDBWithoutTransactions
 
 ROWS = 120
 
@@ -305,14 +309,19 @@ def test_statistics_to_dict(ws, tree):
 
 KILLED_CHILD = r"""
 import sys, time, tsanalysis
-url, root, stop_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
-ws = tsanalysis.connect(url)
+url, root, stop_at, kind = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+if kind == "no-transactions":
+    from tests.helpers import DuckDBWithoutTransactions
+    from tsanalysis.workspace import Workspace
+    ws = Workspace(DuckDBWithoutTransactions(url[len("duckdb://"):]))
+else:
+    ws = tsanalysis.connect(url)
 
 def progress(done, total):
     print(done, total, flush=True)
     if done >= stop_at:
-        # Called after a batch was written and before the next one: the test kills us
-        # here, in the middle of a file.
+        # Called after a batch was written and before the next one is read: the test
+        # kills us here, in the middle of a file.
         print("READY", flush=True)
         time.sleep(600)
 
@@ -320,16 +329,16 @@ ws.migrate_legacy(root, batch_size=40, progress=progress)
 print("FINISHED", flush=True)
 """
 
+KILL_ROWS = 400  # rows a file; 40 a batch
+KILL_AT = 6 * KILL_ROWS + 120  # inside the 7th file, after three of its batches
 
-def test_kill_9_mid_file_then_resume_to_exact_counts(ws, store_url, tmp_path, prefix):
-    tree = generate_tree(tmp_path / "legacy", rows=400, prefix=prefix, awkward=False)
-    total = sum(f.lines for f in tree.files)
-    # Stop inside the 7th file, after its first batches (40 rows a batch, 400 a file).
-    stop_at = 6 * 400 + 120
-    ws.close()  # DuckDB: let the child take the file
+
+def kill_mid_file(url: str, root: Path, kind: str = "as-is") -> int:
+    """Run a migration in a child process and kill -9 it mid-file; return rows done."""
     env = {**os.environ, "TSANALYSIS_LOAD_PLUGINS": ""}
-    child = subprocess.Popen([sys.executable, "-c", KILLED_CHILD, store_url, str(tree.root),
-                              str(stop_at)], stdout=subprocess.PIPE, text=True, env=env)
+    child = subprocess.Popen([sys.executable, "-c", KILLED_CHILD, url, str(root), str(KILL_AT),
+                              kind], stdout=subprocess.PIPE, text=True, env=env,
+                             cwd=Path(__file__).resolve().parents[1])
     last = None
     try:
         for line in child.stdout:  # type: ignore[union-attr]
@@ -345,21 +354,68 @@ def test_kill_9_mid_file_then_resume_to_exact_counts(ws, store_url, tmp_path, pr
         child.wait()
         child.stdout.close()  # type: ignore[union-attr]
     assert child.returncode == -signal.SIGKILL
+    assert last is not None
     done = int(last[0])
-    assert done % 400 != 0 and 0 < done < total  # really in the middle of a file
-    partial = stored(ws, tree)
-    # Files before the one in progress are in; the tree as a whole is not.
-    assert 6 * 400 <= sum(partial.values()) < total
+    assert done % KILL_ROWS != 0 and KILL_AT <= done < int(last[1])  # really mid-file
+    return done
+
+
+def resume_to_exact_counts(ws, tree) -> None:
     stats = ws.migrate_legacy(tree.root)
     assert stored(ws, tree) == expected_rows(tree)
     assert stats.files_failed == 0
-    assert stats.files_skipped == 6  # the files the killed run had recorded
+    assert stats.files_skipped == 6  # the files the killed run had completed and recorded
     assert stats.files_migrated + stats.files_skipped == len(tree.files)
     for s in tree.sessions:
         info = ws.session(s.session_id)
         assert info.metadata["migration"]["state"] == "complete"
         assert info.status == s.status
     assert ws.migrate_legacy(tree.root).rows_migrated == 0
+
+
+def test_kill_9_mid_file_then_resume_to_exact_counts(ws, store_url, tmp_path, prefix):
+    tree = generate_tree(tmp_path / "legacy", rows=KILL_ROWS, prefix=prefix, awkward=False)
+    ws.close()  # DuckDB: let the child take the file
+    kill_mid_file(store_url, tree.root)
+    partial = sum(stored(ws, tree).values())
+    # The files before the one in progress are in; the tree as a whole is not. (On DuckDB
+    # the file in progress was rolled back; on QuestDB some of its rows are in.)
+    assert 6 * KILL_ROWS <= partial < sum(f.lines for f in tree.files)
+    resume_to_exact_counts(ws, tree)
+
+
+@pytest.fixture
+def nontx_ws(tmp_path):
+    w = Workspace(DuckDBWithoutTransactions(tmp_path / "nontx.duckdb"))
+    yield w
+    w.close()
+
+
+def test_kill_9_without_transactions_leaves_part_of_a_file_and_resumes_exactly(
+        nontx_ws, tmp_path, prefix):
+    """The path a store without transactions (QuestDB) takes: a killed run leaves some
+    rows of the file in progress; the next run writes the file again over them."""
+    tree = generate_tree(tmp_path / "legacy", rows=KILL_ROWS, prefix=prefix, awkward=False)
+    nontx_ws.close()
+    kill_mid_file(nontx_ws.url, tree.root, "no-transactions")
+    partial = sum(stored(nontx_ws, tree).values())
+    assert 6 * KILL_ROWS + 120 <= partial < 7 * KILL_ROWS  # a part of the 7th file is in
+    resume_to_exact_counts(nontx_ws, tree)
+
+
+def test_without_transactions_counts_reruns_and_dry_run(nontx_ws, tree):
+    ws = nontx_ws
+    dry = ws.migrate_legacy(tree.root, dry_run=True, skip_errors=True)
+    stats = ws.migrate_legacy(tree.root, skip_errors=True)
+    assert dry.figures() == stats.figures()
+    assert file_outcomes(stats) == expected_outcomes(tree, True)
+    assert stored(ws, tree) == expected_rows(tree, True)
+    again = ws.migrate_legacy(tree.root, skip_errors=True, batch_size=7)
+    assert again.rows_migrated == 0 and stored(ws, tree) == expected_rows(tree, True)
+    # A refused file leaves nothing behind even though writes are not transactional.
+    mixed = next(f for f in tree.files if f.refused)
+    assert ws.read("indicators", mixed.session_id, mixed.symbol,
+                   filters={"indicator_id": mixed.indicator_id}).empty
 
 
 # -- the pieces underneath ------------------------------------------------------------

@@ -435,7 +435,9 @@ class Ingestor:
                     continue  # keep checking: the report names every bad row
                 result.rows_skipped += int(bad.sum()) + len(chunk.malformed)
                 good = typed[~bad] if bad.any() else typed
-                if "seq" in good.columns and len(good):
+                # Rows that bring their own seq (re-imports, migration) need no numbering
+                # and no look-up of the highest stored seq.
+                if "seq" in good.columns and (good["seq"].to_numpy() < 0).any():
                     if not next_seq:
                         stored = self.store.max_seq(self.table.name, self.session_id,
                                                     [self.symbol])
