@@ -127,6 +127,52 @@ def test_rows_keep_values_order_and_repeated_timestamps(ws, tree):
             np.testing.assert_array_equal(back["ask_size"], raw["ask_size"])
 
 
+def test_layout_quirks(ws, tmp_path, prefix):
+    tree = generate_tree(tmp_path / "legacy", rows=30, prefix=prefix, awkward=False,
+                         sessions=4, indicators=("rsi_14",))
+    root = tree.root
+    a, b, c, d = (s.session_id for s in tree.sessions)
+    # Unknown status and an epoch-milliseconds start; the original status is kept.
+    meta = json.loads((root / a / "session_metadata.json").read_text())
+    meta.update(status="stopped", start_time=1767571200000, end_time=None)
+    (root / a / "session_metadata.json").write_text(json.dumps(meta))
+    # Metadata that is not JSON: the session is refused, its files listed as failed.
+    (root / b / "session_metadata.json").write_text("{not json")
+    # Two directories claiming one session id: the second is refused.
+    meta = json.loads((root / d / "session_metadata.json").read_text())
+    meta["session_id"] = c
+    (root / d / "session_metadata.json").write_text(json.dumps(meta))
+    # An indicator file name that is no id, a stray file, a directory that is no session.
+    ind = root / c / "BTC_USDT" / "indicators"
+    (ind / "rsi 14 (old).csv").write_text((ind / "rsi_14.csv").read_text())
+    (root / c / "BTC_USDT" / "notes.txt").write_text("hello")
+    (root / "scratch").mkdir()
+
+    stats = ws.migrate_legacy(root)
+    by_id = {s.dir: s for s in stats.sessions}
+    info = ws.session(a)
+    assert info.status == "completed" and info.metadata["legacy_status"] == "stopped"
+    assert info.start_time == pd.Timestamp("2026-01-05T00:00:00Z")
+    assert info.end_time == info.last_ts  # no end in the metadata: the data's
+    assert by_id[b].action == "failed" and "unreadable" in by_id[b].reason
+    assert ws.store.session_rows(b).empty
+    assert all(f.status == FAILED and f.errors == 0 for f in stats.files if f.session_id == b)
+    assert by_id[d].action == "failed" and "also the id of directory" in by_id[d].reason
+    odd = next(f for f in stats.files if f.path.endswith("rsi 14 (old).csv"))
+    assert odd.status == FAILED and "indicator id" in odd.reason
+    assert any("notes.txt" in n for n in by_id[c].notes)
+    assert stats.ignored == ["scratch"]
+    assert stats.sessions_failed == 2 and stats.errors == 3  # two sessions, one file
+
+
+def test_the_generator_is_deterministic(tmp_path):
+    one = generate_tree(tmp_path / "one", rows=40, prefix="x")
+    two = generate_tree(tmp_path / "two", rows=40, prefix="x")
+    files = sorted(p.relative_to(one.root) for p in one.root.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(two.root) for p in two.root.rglob("*") if p.is_file())
+    assert all((one.root / f).read_bytes() == (two.root / f).read_bytes() for f in files)
+
+
 # -- idempotency -------------------------------------------------------------------------
 
 def test_a_second_run_adds_nothing(ws, tree):

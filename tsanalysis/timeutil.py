@@ -95,6 +95,10 @@ def _arrow_parse_text(s: pd.Series, unit: str | None) -> pd.Series | None:
     which marks the bad values as NaT so that they can be reported row by row.
     """
     arr = pa.array(s.astype("string"), type=pa.string(), from_pandas=True)
+    # A failed cast costs as much as a good one: try first the form the data seems to have.
+    iso_first = unit is None and _looks_iso(arr)
+    if iso_first and (parsed := _cast_iso(arr)) is not None:
+        return pd.Series(parsed.to_pandas(), index=s.index).astype(TS_DTYPE)
     try:
         numbers = pc.cast(arr, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -102,16 +106,31 @@ def _arrow_parse_text(s: pd.Series, unit: str | None) -> pd.Series | None:
     if numbers is not None:
         return to_utc_series(pd.Series(numbers.to_numpy(zero_copy_only=False), index=s.index),
                              unit)
-    if unit is not None:
+    if unit is not None or iso_first:
         return None
+    parsed = _cast_iso(arr)
+    if parsed is not None:
+        return pd.Series(parsed.to_pandas(), index=s.index).astype(TS_DTYPE)
+    return None
+
+
+def _looks_iso(arr: pa.Array) -> bool:
+    """True when the first non-empty cell looks like ISO-8601 text (``2026-01-05...``)."""
+    for i in range(min(len(arr), 64)):
+        v = arr[i].as_py()
+        if v:
+            return len(v) >= 10 and v[4] == "-" and v[:4].isdigit()
+    return False
+
+
+def _cast_iso(arr: pa.Array) -> pa.Array | None:
+    """ISO-8601 text (with a zone, or without one: UTC) as UTC timestamps, or None."""
     for ty, naive in ((pa.timestamp("us", tz="UTC"), False), (pa.timestamp("us"), True)):
         try:
             parsed = pc.cast(arr, ty)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
-        if naive:
-            parsed = pc.assume_timezone(parsed, "UTC")
-        return pd.Series(parsed.to_pandas(), index=s.index).astype(TS_DTYPE)
+        return pc.assume_timezone(parsed, "UTC") if naive else parsed
     return None
 
 
@@ -165,6 +184,9 @@ def timestamp_forms(values: pd.Series) -> np.ndarray:
     arr = pa.array(values.astype("string"), type=pa.string(), from_pandas=True)
     out = np.full(len(arr), -1, dtype="int8")
     iso_code, units = 0, list(EPOCH_UNITS)
+    if _looks_iso(arr) and _cast_iso(arr) is not None:  # fast path: all ISO (or empty)
+        out[arr.is_valid().to_numpy(zero_copy_only=False)] = iso_code
+        return out
     try:  # fast path: every cell is a number (or empty)
         numbers = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
         is_iso = np.zeros(len(arr), dtype=bool)

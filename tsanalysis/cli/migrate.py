@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..migrate import DEFAULT_BATCH_ROWS, FileResult, MigrationStats
+from ..migrate.layout import METADATA_FILE
 from ..migrate.stats import FAILED, MIGRATED
 from ._common import (
     Context,
@@ -89,6 +90,8 @@ def _report(stats: MigrationStats) -> None:
     would = "would be " if stats.dry_run else ""
     if stats.dry_run:
         click.echo(f"dry run of {stats.data_dir}: nothing was written")
+        for name in stats.ignored:
+            click.echo(f"ignored {name}/: no {METADATA_FILE} and no data files")
         for s in stats.sessions:
             line = f"session {s.session_id}: {s.action}"
             if s.status:

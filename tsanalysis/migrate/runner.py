@@ -79,7 +79,8 @@ def migrate_legacy(sessions: Sessions, data_dir: str | Path, *, dry_run: bool = 
         raise InvalidInput(f"batch size must be a positive number of rows, not {batch_size!r}")
     t0 = time.perf_counter()
     plan = layout.discover(data_dir, session_ids, symbols)
-    stats = MigrationStats(str(plan.data_dir), dry_run, skip_errors, batch_size)
+    stats = MigrationStats(str(plan.data_dir), dry_run, skip_errors, batch_size,
+                           ignored=list(plan.ignored))
     run = _Run(sessions, plan, stats, dry_run, skip_errors, batch_size, progress, on_file)
     for ls in plan.sessions:
         run.session(ls)

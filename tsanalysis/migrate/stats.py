@@ -105,6 +105,8 @@ class MigrationStats:
     error_details: list[ErrorDetail] = field(default_factory=list)
     #: problems counted in ``errors`` beyond those of files (refused sessions)
     session_errors: int = 0
+    #: directories of the data directory that hold no session (no metadata, no data files)
+    ignored: list[str] = field(default_factory=list)
     duration_s: float = 0.0
 
     # -- figures -----------------------------------------------------------------------
@@ -200,6 +202,7 @@ class MigrationStats:
             "duration_s": round(self.duration_s, 3),
             "rows_per_s": round(self.rows_per_s, 1),
             "ok": self.ok,
+            "ignored": list(self.ignored),
             "sessions": [s.to_dict() for s in self.sessions],
             "files": [f.to_dict() for f in self.files],
             "error_details": [e.to_dict() for e in self.error_details],

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .. import schema
-from ..errors import StoreError, StoreLocked, StoreUnavailable
+from ..errors import InvalidInput, StoreError, StoreLocked, StoreUnavailable
 from ..ids import check_session_id, check_symbol
 from .base import (
     Progress,
@@ -64,6 +64,7 @@ def render_ddl(t: schema.Table) -> str:
 
 
 _LOCK_ERROR = re.compile(r"lock", re.IGNORECASE)
+_MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
 
 class DuckDBStore(Store):
@@ -73,7 +74,8 @@ class DuckDBStore(Store):
     transactional = True
 
     def __init__(self, path: str | os.PathLike[str], *, idle_release: float = 2.0,
-                 lock_timeout: float = 10.0, threads: int | None = None):
+                 lock_timeout: float = 10.0, threads: int | None = None,
+                 memory_limit: str | None = None):
         self.path = str(path)
         self.memory = self.path == ":memory:"
         if not self.memory:
@@ -83,6 +85,11 @@ class DuckDBStore(Store):
         self.idle_release = idle_release
         self.lock_timeout = lock_timeout
         self.threads = threads
+        if memory_limit is not None and not _MEMORY.match(memory_limit):
+            raise InvalidInput(f"invalid memory_limit {memory_limit!r}: e.g. '512MB', '2GB'")
+        #: DuckDB's cap on its own memory (its buffer pool keeps written data cached up to
+        #: 80% of RAM by default); None leaves DuckDB's default.
+        self.memory_limit = memory_limit
         self._lock = threading.RLock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._con_writable = False
@@ -119,6 +126,8 @@ class DuckDBStore(Store):
         con.execute("SET TimeZone = 'UTC'")
         if self.threads:
             con.execute(f"SET threads = {int(self.threads)}")
+        if self.memory_limit:
+            con.execute(f"SET memory_limit = '{self.memory_limit}'")  # checked by _MEMORY
         self._con_writable = not read_only
         return con
 
