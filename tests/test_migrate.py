@@ -583,3 +583,27 @@ def test_cli_imports_indicator_rows(ws, store_url, sid, tmp_path):
     assert json.loads(out.stdout)["rows_written"] == 2
     back = ws.read("indicators", sid)
     assert back["indicator_id"].tolist() == ["rsi_14"] * 2 and back["value"].isna().sum() == 1
+
+
+def test_store_checkpoint_keeps_what_was_written(ws, sid):
+    from .helpers import indicator_rows
+
+    ws.create_session(["BTC/USDT"], sid)
+    ws.store.write("indicators", indicator_rows(sid, "BTC/USDT", 500))
+    ws.store.checkpoint()
+    with ws.store.atomic():
+        ws.store.checkpoint()  # inside a transaction: left for later, not an error
+    assert ws.store.count_rows(sid)["indicators"] == 500
+
+
+def test_checkpoints_between_files_keep_exact_counts(ws, tree, monkeypatch):
+    from tsanalysis.migrate import runner
+
+    calls = []
+    monkeypatch.setattr(runner, "CHECKPOINT_ROWS", 100)  # a checkpoint after every file
+    real = ws.store.checkpoint
+    monkeypatch.setattr(ws.store, "checkpoint", lambda: (calls.append(1), real())[1])
+    sid = tree.sessions[2].session_id
+    stats = ws.migrate_legacy(tree.root, sessions=[sid])
+    assert len(calls) == stats.files_migrated
+    assert ws.store.count_rows(sid)["indicators"] == expected_rows(tree)[(sid, "indicators")]

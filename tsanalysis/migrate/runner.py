@@ -31,6 +31,11 @@ in both cases. Either way the run goes on with the next file.
 
 The dry run reads and validates every file it would migrate, exactly as the real run
 does, and writes nothing: its figures are the real run's.
+
+Memory: rows are read, validated and written ``batch_size`` at a time, and the store is
+asked for a :meth:`~tsanalysis.store.base.Store.checkpoint` every ``CHECKPOINT_ROWS`` rows
+(DuckDB otherwise defers compacting what was written until it closes, and then needs
+memory in proportion to all of it).
 """
 
 from __future__ import annotations
@@ -57,6 +62,9 @@ log = logging.getLogger(__name__)
 
 #: Rows read, validated and written at a time; memory is bounded by it.
 DEFAULT_BATCH_ROWS = 100_000
+
+#: Rows written between two :meth:`Store.checkpoint` calls (bounds DuckDB's deferred work).
+CHECKPOINT_ROWS = 1_000_000
 
 #: Column holding the row's position in its file, given to ingestion as ``seq``.
 _ROW_COLUMN = "__legacy_row"
@@ -104,6 +112,7 @@ class _Run:
         self.on_file = on_file
         self.total = plan.total_lines
         self.base = 0  # rows of the files before the current one
+        self.unflushed = 0  # rows written since the last checkpoint
 
     # -- sessions --------------------------------------------------------------------
 
@@ -274,6 +283,7 @@ class _Run:
                 result = self._ingestor(f, ledger).run(source, total_rows=f.lines)
                 if result.report.rows_seen:
                     self._record(f, ledger, result.rows_written, result.rows_skipped)
+            self._checkpoint()
             return result.report, result.rows_written
         # No transactions: check the whole file before the first row is written, so that a
         # refused file (bad rows, mixed timestamp forms) leaves nothing behind.
@@ -283,13 +293,20 @@ class _Run:
         result = self._ingestor(f, ledger, skip=True).run(source, total_rows=f.lines)
         if result.report.rows_seen:
             self._record(f, ledger, result.rows_written, result.rows_skipped)
+        self._checkpoint()
         return result.report, result.rows_written
+
+    def _checkpoint(self) -> None:
+        if self.unflushed >= CHECKPOINT_ROWS:
+            self.store.checkpoint()
+            self.unflushed = 0
 
     def _record(self, f: layout.LegacyFile, ledger: Ledger, rows: int, skipped: int) -> None:
         ledger.record(f, rows, skipped)
         self.store.update_session(f.session_id, {
             "metadata": ledger.to_json(),
             "updated_at": pd.Timestamp.now(tz="UTC").as_unit("us")})
+        self.unflushed += rows
 
     def _progress(self, f: layout.LegacyFile) -> Progress | None:
         if self.progress is None:

@@ -411,6 +411,18 @@ class DuckDBStore(Store):
         with self.connection() as con:
             return arrow_to_pandas(con.sql(sql, params=[interval, *params]).to_arrow_table())
 
+    # -- contract additions with a DuckDB version (issue 7: migration) ----------------
+
+    def checkpoint(self) -> None:
+        # Big appends sit in DuckDB's memory until a checkpoint, which otherwise comes at
+        # close and then needs memory in proportion to everything written since.
+        if self.memory or self._in_tx:
+            return
+        with self.connection(write=True) as con:
+            con.execute("CHECKPOINT")
+
+    # -- plain SQL ---------------------------------------------------------------------
+
     def sql(self, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         write = not re.match(r"\s*(SELECT|WITH|SHOW|DESCRIBE|PRAGMA|EXPLAIN|FROM)\b", query,
                              re.IGNORECASE)
