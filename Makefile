@@ -48,6 +48,7 @@ notebooks: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_export.py
+	$(BIN)/python benchmarks/bench_migrate.py
 
 lint: setup
 	$(BIN)/ruff check tsanalysis tests benchmarks

@@ -52,15 +52,19 @@ def _check_file(path: str | os.PathLike[str]) -> Path:
 
 
 def iter_csv(path: str | os.PathLike[str], block_bytes: int = 8 << 20,
-             delimiter: str | None = None, newlines_in_values: bool = False
-             ) -> Iterator[Chunk]:
+             delimiter: str | None = None, newlines_in_values: bool = False,
+             batch_rows: int | None = None) -> Iterator[Chunk]:
     """Yield the rows of a CSV file (with a header line) in chunks of about ``block_bytes``.
 
+    ``batch_rows`` asks for chunks of about that many rows instead (the block size is
+    estimated from the length of the file's first lines), which bounds memory by rows.
     Every cell is text. Line numbers count the header as line 1 and assume one row per line
     (with ``newlines_in_values``, quoted cells may span lines and line numbers are
     approximate).
     """
     p = _check_file(path)
+    if batch_rows is not None:
+        block_bytes = _block_for_rows(p, batch_rows)
     if delimiter is None:
         delimiter = "\t" if p.name.lower().endswith(".tsv") else ","
     malformed: list[tuple[int | None, str, int, int]] = []
@@ -119,6 +123,19 @@ def iter_csv(path: str | os.PathLike[str], block_bytes: int = 8 << 20,
             yield Chunk(frame=frame, lines=lines, malformed=errors)
             if batch is None:
                 return
+
+
+def _block_for_rows(p: Path, rows: int) -> int:
+    """Bytes of CSV holding about ``rows`` rows, judged from the first 1 MiB of the file."""
+    if rows < 1:
+        raise InvalidInput(f"batch size must be at least 1 row, not {rows}")
+    with pa.input_stream(str(p), compression="detect") as stream:
+        sample = stream.read(1 << 20)
+    lines = sample.split(b"\n")[1:-1] or [sample]  # whole lines after the header
+    per_row = max(1.0, sum(map(len, lines)) / len(lines) + 1)
+    longest = max(map(len, lines)) + 1
+    # Arrow needs a row to fit in a block: keep a margin over the longest line seen.
+    return max(int(rows * per_row), 16 * longest)
 
 
 def _header(p: Path, delimiter: str) -> list[str] | None:

@@ -19,6 +19,8 @@ from . import demo as _demo
 from . import readers, schema
 from .ids import check_symbol
 from .ingest import Ingestor, IngestResult, ingest_frame
+from .migrate import DEFAULT_BATCH_ROWS, MigrationStats, migrate_legacy
+from .migrate.runner import OnFile
 from .sessions import DeleteResult, SessionInfo, Sessions
 from .store import Store, open_store
 from .store.base import Progress
@@ -28,7 +30,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_DATA_TYPES = {"ticks": "ticks", "orderbook": "orderbook", "ohlcv": "ohlcv"}
+_DATA_TYPES = {"ticks": "ticks", "orderbook": "orderbook", "ohlcv": "ohlcv",
+               "indicators": "indicators"}
 
 
 class Workspace:
@@ -254,6 +257,28 @@ class Workspace:
                     session_id, syms, _DATA_TYPES.get(kind)), **options)
         finally:
             self.sessions.notify("data", session_id)
+
+    # -- migration (legacy CSV layout) -----------------------------------------------
+
+    def migrate_legacy(self, data_dir: str | os.PathLike[str], *, dry_run: bool = False,
+                       sessions: Sequence[str] | None = None,
+                       symbols: Sequence[str] | None = None,
+                       batch_size: int = DEFAULT_BATCH_ROWS, skip_errors: bool = False,
+                       progress: Progress | None = None,
+                       on_file: OnFile | None = None) -> MigrationStats:
+        """Migrate a legacy CSV tree into this store; return its ``MigrationStats``.
+
+        ``dry_run`` reads and validates everything and writes nothing (its figures are the
+        real run's). ``sessions``/``symbols`` narrow the tree; ``batch_size`` rows are read
+        at a time; ``skip_errors`` writes the valid rows of files with bad rows.
+        ``progress(done, total)`` follows the rows, ``on_file(FileResult)`` each file.
+        Re-runs skip what is already migrated. See :mod:`tsanalysis.migrate`.
+        """
+        return migrate_legacy(self.sessions, data_dir, dry_run=dry_run,
+                              session_ids=list(sessions) if sessions else None,
+                              symbols=list(symbols) if symbols else None,
+                              batch_size=batch_size,
+                              skip_errors=skip_errors, progress=progress, on_file=on_file)
 
 
 def connect(url: str | os.PathLike[str] | None = None, **options: Any) -> Workspace:

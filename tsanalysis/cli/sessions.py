@@ -128,16 +128,18 @@ def _column_options(f):  # type: ignore[no-untyped-def]
 @click.option("--ts-unit", type=click.Choice(EPOCH_UNITS),
               help="Unit of epoch-number timestamps (default: inferred from magnitude).")
 @click.option("--interval", help="Bar interval of OHLCV rows without an interval column.")
+@click.option("--indicator-id", help="Indicator id (e.g. rsi_14) of indicator rows without an "
+                                     "indicator_id column.")
 @click.option("--skip-invalid", is_flag=True,
               help="Write the valid rows and report the invalid ones (default: write nothing).")
 @json_option
 @pass_ctx
 def import_(ctx: Context, session_id: str, path: str, symbol: str | None, kind: str,
-            fmt: str | None,
-            ts_unit: str | None, interval: str | None, skip_invalid: bool, as_json: bool,
+            fmt: str | None, ts_unit: str | None, interval: str | None,
+            indicator_id: str | None, skip_invalid: bool, as_json: bool,
             **cols: str | None) -> None:
-    """Import ticks, order-book snapshots or OHLCV bars from a CSV, Parquet, JSON Lines or
-    JSON file.
+    """Import ticks, order-book snapshots, OHLCV bars or indicator values from a CSV,
+    Parquet, JSON Lines or JSON file.
 
     Columns are read by their schema names (ts, price, volume, bid_price, ..., open, ...)
     unless mapped with --<name>-col; other columns are ignored. Timestamps may be ISO-8601
@@ -150,12 +152,13 @@ def import_(ctx: Context, session_id: str, path: str, symbol: str | None, kind: 
         raise InvalidInput(f"--{stray[0].replace('_', '-')}-col does not apply to --kind {kind}")
     if symbol is None:
         _import_by_symbol(ctx, session_id, path, kind, fmt, as_json, columns=mapping,
-                          ts_unit=ts_unit, interval=interval, skip_invalid=skip_invalid)
+                          ts_unit=ts_unit, interval=interval, indicator_id=indicator_id,
+                          skip_invalid=skip_invalid)
         return
     progress, done = progress_bar(f"import {symbol}")
     try:
         res = ctx.ws.import_file(session_id, path, symbol, kind, fmt=fmt, columns=mapping,
-                                 ts_unit=ts_unit, interval=interval,
+                                 ts_unit=ts_unit, interval=interval, indicator_id=indicator_id,
                                  skip_invalid=skip_invalid, progress=progress)
     finally:
         done()

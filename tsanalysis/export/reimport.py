@@ -73,7 +73,7 @@ def import_by_symbol(store: Store, session_id: str, path: str | os.PathLike[str]
     symbols = _symbols(chunks(), source)
     if not store.transactional and not options.get("skip_invalid"):
         report = ValidationReport()
-        keys = ("columns", "ts_unit", "interval")
+        keys = ("columns", "ts_unit", "interval", "indicator_id")
         for i, sym in enumerate(symbols):
             offset = 0
             for c in _only(chunks(), sym, i == 0):

@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .. import schema
-from ..errors import StoreError, StoreLocked, StoreUnavailable
+from ..errors import InvalidInput, StoreError, StoreLocked, StoreUnavailable
 from ..ids import check_session_id, check_symbol
 from .base import (
     Progress,
@@ -66,6 +66,7 @@ def render_ddl(t: schema.Table) -> str:
 
 
 _LOCK_ERROR = re.compile(r"lock", re.IGNORECASE)
+_MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
 
 class DuckDBStore(Store):
@@ -75,7 +76,8 @@ class DuckDBStore(Store):
     transactional = True
 
     def __init__(self, path: str | os.PathLike[str], *, idle_release: float = 2.0,
-                 lock_timeout: float = 10.0, threads: int | None = None):
+                 lock_timeout: float = 10.0, threads: int | None = None,
+                 memory_limit: str | None = None):
         self.path = str(path)
         self.memory = self.path == ":memory:"
         if not self.memory:
@@ -85,6 +87,11 @@ class DuckDBStore(Store):
         self.idle_release = idle_release
         self.lock_timeout = lock_timeout
         self.threads = threads
+        if memory_limit is not None and not _MEMORY.match(memory_limit):
+            raise InvalidInput(f"invalid memory_limit {memory_limit!r}: e.g. '512MB', '2GB'")
+        #: DuckDB's cap on its own memory (its buffer pool keeps written data cached up to
+        #: 80% of RAM by default); None leaves DuckDB's default.
+        self.memory_limit = memory_limit
         self._lock = threading.RLock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._con_writable = False
@@ -124,6 +131,8 @@ class DuckDBStore(Store):
         con.execute("SET enable_progress_bar = false")
         if self.threads:
             con.execute(f"SET threads = {int(self.threads)}")
+        if self.memory_limit:
+            con.execute(f"SET memory_limit = '{self.memory_limit}'")  # checked by _MEMORY
         self._con_writable = not read_only
         if self._con_writable and self._schema_ready:
             self._drop_stale_stages(con)
@@ -481,6 +490,18 @@ class DuckDBStore(Store):
             GROUP BY session_id, symbol, 4 ORDER BY symbol, ts"""
         with self.connection() as con:
             return arrow_to_pandas(con.sql(sql, params=[interval, *params]).to_arrow_table())
+
+    # -- contract additions with a DuckDB version (issue 7: migration) ----------------
+
+    def checkpoint(self) -> None:
+        # Big appends sit in DuckDB's memory until a checkpoint, which otherwise comes at
+        # close and then needs memory in proportion to everything written since.
+        if self.memory or self._in_tx:
+            return
+        with self.connection(write=True) as con:
+            con.execute("CHECKPOINT")
+
+    # -- plain SQL ---------------------------------------------------------------------
 
     def sql(self, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         write = not re.match(r"\s*(SELECT|WITH|SHOW|DESCRIBE|PRAGMA|EXPLAIN|FROM)\b", query,
