@@ -25,20 +25,31 @@ demo: setup
 	$(BIN)/tsanalysis demo --hours 4
 	$(BIN)/tsanalysis sessions list
 
+# The notebooks use a temporary store unless TSANALYSIS_NOTEBOOK_DB names one: the lab
+# shows the default store (with its demo session). The lab's URL (opened, or printed with
+# --no-browser) is the quickstart's. LAB_ARGS: e.g. --no-browser --port=8899
+LAB_ARGS ?=
 lab: setup
-	$(BIN)/tsanalysis sessions list --json | $(BIN)/python -c 'import json,sys; sys.exit(0 if json.load(sys.stdin) else 1)' \
+	$(BIN)/tsanalysis sessions list --json | $(BIN)/python -c 'import json,sys; sys.exit(0 if any(s["status"] == "completed" and "demo" in s["metadata"] for s in json.load(sys.stdin)) else 1)' \
 		|| $(BIN)/tsanalysis demo --hours 4
-	cd notebooks && ../$(BIN)/jupyter lab quickstart.ipynb
+	cd notebooks && TSANALYSIS_NOTEBOOK_DB=default ../$(BIN)/jupyter lab \
+		--LabApp.default_url=/lab/tree/quickstart.ipynb \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 test: setup
-	$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+	TSANALYSIS_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 	$(BIN)/python -m pip install --quiet -e plugins/tsanalysis-talib && $(BIN)/python -m pytest plugins/tsanalysis-talib -p no:cacheprovider
 
 test-fast: setup
 	$(BIN)/python -m pytest tests -x -q
 
+notebooks: setup
+	$(BIN)/python -m pytest notebooks tests/test_notebooks.py --nbval-lax --nbval-current-env -p no:cacheprovider
+
 bench: setup
 	$(BIN)/python benchmarks/bench_core.py
+	$(BIN)/python benchmarks/bench_export.py
+	$(BIN)/python benchmarks/bench_migrate.py
 	$(BIN)/python benchmarks/bench_indicators.py
 
 lint: setup

@@ -139,10 +139,10 @@ t = time.perf_counter()
 res = ws.import_file(sid, "{path}", "BTC/USDT")
 el = time.perf_counter() - t
 ws.close()
-print(res.rows_written, el, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print("RESULT", res.rows_written, el, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    rows, el, maxrss_kb = out.stdout.split()
+    rows, el, maxrss_kb = out.stdout.split()[-3:]
     assert int(rows) == n
     return {"csv_rows": n, "csv_mb": round(size_mb), "csv_import_s": float(el),
             "csv_rows_per_s": n / float(el), "csv_peak_rss_mb": int(maxrss_kb) / 1024}

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 import pandas as pd
+
+from tsanalysis.store.base import Store
+from tsanalysis.store.duckdb import DuckDBStore
 
 T0 = pd.Timestamp("2026-01-05T00:00:00Z").as_unit("us")
 
@@ -64,3 +69,21 @@ def fill_all_tables(ws, session_id: str, symbols=("BTC/USDT", "ETH/USDT"), n: in
         ws.build_bars(session_id, "1m", [sym])
         ws.store.write("indicators", indicator_rows(session_id, sym, n))
         ws.store.write("backtest_results", backtest_rows(session_id, sym))
+
+
+class DuckDBWithoutTransactions(DuckDBStore):
+    """A real DuckDB file, used the way a store without transactions (QuestDB) is used.
+
+    Every write commits on its own and ``transactional`` is False, so code that branches on
+    it takes the path it takes on QuestDB. Upserts still replace rows by key, as QuestDB's
+    dedup does. For exercising those paths where no QuestDB server is at hand; the QuestDB
+    backend itself runs through the ``ws`` fixture when ``TSANALYSIS_TEST_QUESTDB`` is set.
+    """
+
+    transactional = False
+
+    def atomic(self):  # type: ignore[override]
+        return nullcontext()
+
+    # Batch by batch, as the contract's generic version does (no staging table).
+    write_batches = Store.write_batches

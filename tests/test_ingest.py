@@ -280,3 +280,48 @@ def test_missing_and_empty_files(ws, session, tmp_path):
     assert ws.import_file(session, tmp_path / "header.csv", "BTC/USDT").rows_written == 0
     with pytest.raises(InvalidInput, match="format"):
         ws.import_file(session, tmp_path / "t.xlsx", "BTC/USDT")
+
+
+def test_an_import_killed_mid_way_leaves_nothing(tmp_path):
+    """kill -9 during a chunked import: no rows land, and the staging table is cleaned up."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    import tsanalysis
+
+    f = ticks(60000)
+    write_csv(tmp_path / "big.csv", f)
+    url = f"duckdb:///{tmp_path}/k.duckdb"
+    ws = tsanalysis.connect(url)
+    ws.create_session(["BTC/USDT"], "victim")
+    ws.close()
+    code = textwrap.dedent(f"""
+        import sys, time, tsanalysis
+        from tsanalysis import readers
+        ws = tsanalysis.connect({url!r})
+        def progress(done, total):
+            print(done, flush=True)
+            time.sleep(0.2)
+        orig = readers.iter_csv
+        readers.iter_csv = lambda p, block_bytes=0, delimiter=None: orig(p, 16384, delimiter)
+        ws.import_file("victim", {str(tmp_path / "big.csv")!r}, "BTC/USDT", progress=progress)
+        print("finished", flush=True)
+    """)
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    for _ in range(3):
+        line = p.stdout.readline()
+        assert line.strip().isdigit(), line  # chunks are being staged
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    p.stdout.close()
+    ws = tsanalysis.connect(url)
+    ws.store.sql("SELECT 1")  # any write-capable open cleans up
+    ws.create_session(["BTC/USDT"], "after")
+    assert ws.store.count_rows("victim")["tick_prices"] == 0
+    stages = ws.sql("SELECT table_name FROM information_schema.tables "
+                    "WHERE starts_with(table_name, '_tsa_stage_')")
+    assert stages.empty
+    ws.close()

@@ -131,3 +131,8 @@ def _jsonable(value: object) -> object:
     if isinstance(value, float):
         return value if value == value and abs(value) != float("inf") else str(value)
     return str(value)
+
+
+class ExportFailed(TsanalysisError):
+    """Writing an export (or reading a bundle back) failed: a full disk, a permission
+    error, a broken writer. Nothing was left behind at the destination."""

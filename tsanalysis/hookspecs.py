@@ -106,33 +106,53 @@ def register_exporters(register: Callable[[Any], None]) -> None:
 
     :param register: call ``register(exporter)`` once for each format this plugin
         provides. ``exporter`` is a :class:`tsanalysis.export.Exporter`: a format name
-        (what ``tsanalysis export --format`` takes), a file suffix, and a writer that
-        receives Arrow record batches one at a time and writes them to an open binary
-        file. The export machinery streams the rows, writes to a temporary file beside the
-        destination and renames it only when the writer has finished, so a writer never
-        needs to handle partial files.
+        (what ``tsanalysis export --format`` and ``ws.export(sid, format, ...)`` take), a
+        file suffix, a one-line ``doc``, optional ``options`` with their defaults, and
+        either
+
+        - ``writer``, for a format that holds one table: called as
+          ``writer(fileobj, schema, options)``, it returns an object with
+          ``write_batch(batch)`` (called with each Arrow record batch, in order, never
+          empty) and ``close()`` (called once after the last batch, to finish the file),
+          and optionally ``abort()`` (called instead of ``close()`` when the export fails);
+          ``fileobj`` is a binary stream with ``write``, ``tell`` and ``flush``;
+        - or ``bundle``, for a format that holds several tables (as ``zip`` does): called
+          as ``bundle(fileobj, parts, context)`` with one
+          :class:`tsanalysis.export.TablePart` per table and symbol; it writes them (with
+          ``context.write_part(context.exporter("csv"), member_file, part)`` for members in
+          another format) and returns a :class:`tsanalysis.export.ExportedFile` per member.
+
+        The export machinery resolves the scope (tables, symbols, time range, columns),
+        streams the rows from the store in bounded batches, writes to a temporary file
+        beside the destination and renames it only after your writer has finished, so a
+        writer never handles paths, partial files or clean-up. Names must be unique:
+        prefix yours with a namespace (``"myplugin.tsv"``).
 
     The return value is ignored.
 
     Example::
 
+        import pyarrow.csv as pacsv
         from tsanalysis import hookimpl
         from tsanalysis.export import Exporter
 
         class TsvWriter:
             def __init__(self, fileobj, schema, options):
-                self.f = fileobj
-                self.f.write(("\\t".join(schema.names) + "\\n").encode())
+                opts = pacsv.WriteOptions(delimiter="\\t")
+                self._w = pacsv.CSVWriter(fileobj, schema, write_options=opts)
 
             def write_batch(self, batch):
-                for row in zip(*(c.to_pylist() for c in batch.columns)):
-                    self.f.write(("\\t".join(map(str, row)) + "\\n").encode())
+                self._w.write_batch(batch)
 
             def close(self):
-                pass
+                self._w.close()
 
         @hookimpl
         def register_exporters(register):
-            register(Exporter(name="tsv", suffix=".tsv", writer=TsvWriter,
+            register(Exporter(name="myplugin.tsv", suffix=".tsv", writer=TsvWriter,
+                              media_type="text/tab-separated-values",
                               doc="Tab-separated values."))
+
+    Then ``tsanalysis export SESSION --format myplugin.tsv --out ticks.tsv``, or
+    ``ws.export(sid, "myplugin.tsv", "ticks.tsv")`` in a notebook.
     """

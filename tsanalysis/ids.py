@@ -14,6 +14,7 @@ from .errors import InvalidInput
 
 SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 SYMBOL_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/\-]{0,63}$")
+INDICATOR_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 INTERVAL_PATTERN = re.compile(r"^([1-9][0-9]{0,5})(s|m|h|d)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -68,3 +69,15 @@ def interval_seconds(interval: str) -> int:
             f"invalid interval {interval!r}: a count and a unit, e.g. 1s, 1m, 5m, 1h, 1d"
         )
     return int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+
+
+def check_indicator_id(indicator_id: object) -> str:
+    """Return ``indicator_id`` if valid (e.g. ``rsi_14``, ``macd_12_26_9``), else raise.
+
+    Valid: 1-128 letters, digits, ``_``, ``.``, ``-``, starting with a letter or digit.
+    """
+    if not isinstance(indicator_id, str) or not INDICATOR_ID_PATTERN.match(indicator_id):
+        raise InvalidInput(
+            f"invalid indicator id {indicator_id!r}: use 1-128 letters, digits, '_', '.', '-'"
+        )
+    return indicator_id

@@ -15,6 +15,9 @@ orderbook  ``ts`` parses; each side is either complete (price finite and > 0, si
 ohlcv      ``ts`` parses; open, high, low, close finite and > 0; high >= open, close, low;
            low <= open, close; ``volume`` empty or finite and >= 0; ``trades`` empty or an
            integer >= 0; an interval (column or argument) such as ``1m``.
+indicators ``ts`` parses; ``value`` empty or NaN (NULL: warm-up) or a finite number;
+           ``confidence`` empty or finite; an indicator id (column or argument) such as
+           ``rsi_14`` (see :func:`tsanalysis.ids.check_indicator_id`).
 
 Rows that share a timestamp are all kept in arrival order: each row gets ``seq``, the
 next number after the highest stored for its session and symbol (or the ``seq`` column
@@ -34,7 +37,7 @@ import pyarrow.compute as pc
 
 from . import schema
 from .errors import InvalidInput, InvalidRows, RowError, ValidationReport
-from .ids import check_session_id, check_symbol, interval_seconds
+from .ids import check_indicator_id, check_session_id, check_symbol, interval_seconds
 from .store.base import Progress, Store
 from .timeutil import EPOCH_UNITS, iso, to_utc_series
 
@@ -45,11 +48,13 @@ _REQUIRED = {
     "ticks": ("ts", "price"),
     "orderbook": ("ts", "bid_price", "bid_size", "ask_price", "ask_size"),
     "ohlcv": ("ts", "open", "high", "low", "close"),
+    "indicators": ("ts", "value"),
 }
 _OPTIONAL = {
     "ticks": ("volume", "side", "trade_id", "seq"),
     "orderbook": ("seq",),
     "ohlcv": ("volume", "trades", "interval"),
+    "indicators": ("confidence", "indicator_id", "seq"),
 }
 
 
@@ -167,12 +172,13 @@ def _size(v: np.ndarray, col: str, chk: _Checker, what: str) -> None:
 
 def prepare(raw: pd.DataFrame, kind: str, session_id: str, symbol: str, *,
             columns: Mapping[str, str] | None = None, ts_unit: str | None = None,
-            interval: str | None = None, row_offset: int = 0, lines: np.ndarray | None = None,
-            max_errors: int = 1000) -> tuple[pd.DataFrame, np.ndarray, list[RowError]]:
+            interval: str | None = None, indicator_id: str | None = None, row_offset: int = 0,
+            lines: np.ndarray | None = None, max_errors: int = 1000) -> tuple[pd.DataFrame, np.ndarray, list[RowError]]:
     """Validate and type raw input rows for ``kind``.
 
     ``columns`` maps schema names to input names (``{"ts": "timestamp"}``); input columns
-    that are not used are ignored. Returns the typed frame of the table (``seq`` left as
+    that are not used are ignored. ``interval`` (bars) and ``indicator_id`` (indicators)
+    apply to every row when the input has no such column. Returns the typed frame of the table (``seq`` left as
     given, or -1 where it must be assigned), a boolean mask of invalid rows, and the first
     ``max_errors`` row errors.
     """
@@ -237,6 +243,24 @@ def prepare(raw: pd.DataFrame, kind: str, session_id: str, symbol: str, *,
             out[f"{side}_price"], out[f"{side}_size"] = p, z
         none = np.isnan(out["bid_price"]) & np.isnan(out["ask_price"])
         chk.fail(none & ~chk.bad, "bid_price", "both sides empty")
+    elif kind == "indicators":
+        value = _numeric(frame, "value", chk)
+        chk.fail(np.isinf(value), "value", "non-finite value")
+        out["value"] = value  # NaN and empty are both NULL: no value yet (warm-up)
+        if "confidence" in frame:
+            conf = _numeric(frame, "confidence", chk)
+            chk.fail(np.isinf(conf), "confidence", "non-finite confidence")
+            out["confidence"] = conf
+        if "indicator_id" in frame:
+            ids = frame["indicator_id"].astype("string")
+            valid = ids.map(_valid_indicator_id, na_action="ignore").fillna(False)
+            chk.fail(~valid.to_numpy(dtype=bool), "indicator_id", "invalid indicator id")
+            out["indicator_id"] = ids
+        elif indicator_id is not None:
+            out["indicator_id"] = check_indicator_id(indicator_id)
+        else:
+            raise InvalidInput("indicator rows need an indicator id: a column 'indicator_id' "
+                               "or the indicator_id option")
     else:  # ohlcv
         o, h, lo, c = (_numeric(frame, k, chk) for k in ("open", "high", "low", "close"))
         for k, v in (("open", o), ("high", h), ("low", lo), ("close", c)):
@@ -275,7 +299,11 @@ def prepare(raw: pd.DataFrame, kind: str, session_id: str, symbol: str, *,
         bad_seq = ~np.isfinite(seq) | (seq < 0) | (seq != np.floor(seq))
         chk.fail(bad_seq, "seq", "seq must be a non-negative integer")
         seq_i = np.where(bad_seq, -1, seq).astype("int64")
-        chk.fail(pd.Series(seq_i).duplicated(keep="first").to_numpy() & ~bad_seq, "seq",
+        # seq numbers rows per symbol, and per indicator id in the indicators table.
+        seq_key = pd.DataFrame({"seq": seq_i})
+        if "indicator_id" in out:
+            seq_key["indicator_id"] = out["indicator_id"]
+        chk.fail(seq_key.duplicated(keep="first").to_numpy() & ~bad_seq, "seq",
                  "repeated seq")
         out["seq"] = seq_i
     elif t.has_column("seq"):
@@ -285,6 +313,14 @@ def prepare(raw: pd.DataFrame, kind: str, session_id: str, symbol: str, *,
     typed = pd.DataFrame(out, index=frame.index)
     typed = typed[[c for c in t.column_names if c in typed.columns]]
     return typed, chk.bad, chk.errors(max_errors)
+
+
+def _valid_indicator_id(v: str) -> bool:
+    try:
+        check_indicator_id(v)
+        return True
+    except InvalidInput:
+        return False
 
 
 def _valid_interval(v: str) -> bool:
@@ -316,6 +352,9 @@ class Chunk:
     frame: pd.DataFrame
     lines: np.ndarray | None = None
     malformed: list[RowError] = field(default_factory=list)
+    #: Unit of epoch-number timestamps in this chunk, when the source knows it better than
+    #: the ingestor's option (a reader that detected the form of a whole file).
+    ts_unit: str | None = None
 
 
 ChunkSource = Callable[[], Iterable[Chunk]]
@@ -332,9 +371,9 @@ class Ingestor:
 
     def __init__(self, store: Store, session_id: str, symbol: str, kind: str, *,
                  columns: Mapping[str, str] | None = None, ts_unit: str | None = None,
-                 interval: str | None = None, skip_invalid: bool = False,
-                 mode: str | None = None, progress: Progress | None = None,
-                 source: str = "input"):
+                 interval: str | None = None, indicator_id: str | None = None,
+                 skip_invalid: bool = False, mode: str | None = None,
+                 progress: Progress | None = None, source: str = "input"):
         _check_kind(kind)
         self.store = store
         self.session_id = check_session_id(session_id)
@@ -344,6 +383,7 @@ class Ingestor:
         self.columns = columns
         self.ts_unit = ts_unit
         self.interval = interval
+        self.indicator_id = indicator_id
         self.skip_invalid = skip_invalid
         # Bars have a natural key (interval, start): re-importing them replaces, never
         # duplicates. Ticks and quotes append, numbered after what is stored.
@@ -355,22 +395,35 @@ class Ingestor:
                ) -> tuple[pd.DataFrame, np.ndarray]:
         typed, bad, errors = prepare(
             chunk.frame, self.kind, self.session_id, self.symbol, columns=self.columns,
-            ts_unit=self.ts_unit, interval=self.interval, row_offset=offset,
-            lines=chunk.lines, max_errors=report.max_errors)
+            ts_unit=chunk.ts_unit or self.ts_unit, interval=self.interval,
+            indicator_id=self.indicator_id, row_offset=offset, lines=chunk.lines,
+            max_errors=report.max_errors)
         report.rows_seen += len(chunk.frame) + len(chunk.malformed)
         report.add(sorted(chunk.malformed + errors, key=lambda e: (e.line or 0, e.row)),
                    int(bad.sum()) + len(chunk.malformed))
         return typed, bad
 
+    def scan(self, chunks: ChunkSource, progress: Progress | None = None,
+             total_rows: int | None = None) -> ValidationReport:
+        """Validate every chunk without writing; the report counts and names invalid rows.
+
+        What :meth:`run` would then do: write ``rows_seen - rows_invalid`` rows with
+        ``skip_invalid``, or refuse the input when the report is not ``ok``.
+        """
+        report = ValidationReport()
+        offset = 0
+        for chunk in chunks():
+            self._check(chunk, offset, report)
+            offset += len(chunk.frame)
+            if progress:
+                progress(offset, total_rows)
+        return report
+
     def run(self, chunks: ChunkSource, total_rows: int | None = None) -> IngestResult:
         """Ingest every chunk that ``chunks()`` yields."""
         result = IngestResult(self.session_id, self.symbol, self.kind, self.table.name)
         if not self.store.transactional and not self.skip_invalid:
-            scan = ValidationReport()
-            offset = 0
-            for chunk in chunks():
-                self._check(chunk, offset, scan)
-                offset += len(chunk.frame)
+            scan = self.scan(chunks)
             if not scan.ok:
                 raise InvalidRows(scan, self.source)
         next_seq: list[int] = []
@@ -386,7 +439,9 @@ class Ingestor:
                     continue  # keep checking: the report names every bad row
                 result.rows_skipped += int(bad.sum()) + len(chunk.malformed)
                 good = typed[~bad] if bad.any() else typed
-                if "seq" in good.columns and len(good):
+                # Rows that bring their own seq (re-imports, migration) need no numbering
+                # and no look-up of the highest stored seq.
+                if "seq" in good.columns and (good["seq"].to_numpy() < 0).any():
                     if not next_seq:
                         stored = self.store.max_seq(self.table.name, self.session_id,
                                                     [self.symbol])
@@ -416,3 +471,65 @@ def ingest_frame(store: Store, session_id: str, symbol: str, data: pd.DataFrame 
         raise InvalidInput(f"expected a pandas DataFrame or Arrow table, not {type(data).__name__}")
     ing = Ingestor(store, session_id, symbol, kind, **options)
     return ing.run(lambda: [Chunk(raw)], total_rows=len(raw))
+
+
+# -- tables without an ingestion kind (indicators, backtest results) -----------------------
+
+
+def prepare_table(raw: pd.DataFrame, table: str, session_id: str, symbol: str, *,
+                  row_offset: int = 0, lines: np.ndarray | None = None,
+                  max_errors: int = 1000) -> tuple[pd.DataFrame, np.ndarray, list[RowError]]:
+    """Validate and type raw rows of any child table by its schema (what :func:`prepare`
+    does for the ingestion kinds, for tables that have none: indicators, backtests).
+
+    Timestamps parse as in :func:`prepare`; doubles are numbers or empty; longs are
+    integers; required columns are present and filled. ``session_id`` and ``symbol`` come
+    from the arguments; other input columns are ignored. Returns the typed frame, a mask
+    of invalid rows and the first ``max_errors`` row errors.
+    """
+    t = schema.table(table)
+    check_session_id(session_id)
+    check_symbol(symbol)
+    own = ("session_id", "symbol")
+    missing = [c.name for c in t.columns if not c.nullable and c.name not in own
+               and c.name not in raw.columns]
+    if missing:
+        raise InvalidInput(f"input has no column for {', '.join(missing)} (table {t.name}); "
+                           f"columns present: {', '.join(map(str, raw.columns))}")
+    frame = pd.DataFrame({c.name: raw[c.name] for c in t.columns
+                          if c.name not in own and c.name in raw.columns})
+    frame.index = pd.RangeIndex(len(raw))
+    chk = _Checker(len(frame), frame, row_offset, lines)
+    out: dict[str, Any] = {"session_id": session_id, "symbol": symbol}
+    for c in t.columns:
+        if c.name in own or c.name not in frame.columns:
+            continue
+        s = frame[c.name]
+        given = s.notna().to_numpy().copy()
+        if s.dtype != object and not pd.api.types.is_numeric_dtype(s.dtype) and \
+                not isinstance(s.dtype, pd.DatetimeTZDtype):
+            text = s.astype("string")
+            given &= (text != "").fillna(False).to_numpy(dtype=bool)
+        if c.type == schema.TIMESTAMP:
+            v = to_utc_series(s)
+            chk.fail(given & v.isna().to_numpy(), c.name, "unparseable timestamp")
+            present = v.notna().to_numpy()
+        elif c.type == schema.DOUBLE:
+            v = _numeric(frame, c.name, chk)
+            present = ~np.isnan(v)
+        elif c.type == schema.LONG:
+            f = _numeric(frame, c.name, chk)
+            with np.errstate(invalid="ignore"):
+                whole = np.isfinite(f) & (f == np.floor(f))
+            chk.fail(~np.isnan(f) & ~whole, c.name, "not an integer")
+            v = pd.array(np.where(whole, f, np.nan), dtype="Float64").astype("Int64")
+            present = whole
+        else:
+            v = s.astype("string")
+            present = given
+        if not c.nullable:
+            chk.fail(~present & ~chk.bad, c.name, f"missing {c.name}")
+        out[c.name] = v
+    typed = pd.DataFrame(out, index=frame.index)
+    return typed[[c for c in t.column_names if c in typed.columns]], chk.bad, \
+        chk.errors(max_errors)

@@ -1,4 +1,5 @@
-"""Reading input files in bounded chunks (CSV through Arrow's streaming reader, Parquet).
+"""Reading input files in bounded chunks: CSV through Arrow's streaming reader, Parquet,
+JSON Lines and JSON arrays through DuckDB's streaming ``read_json``.
 
 Memory stays bounded by the chunk size whatever the file's size. CSV cells are read as
 text and typed by :mod:`tsanalysis.ingest`, so a bad cell becomes a row error with its
@@ -13,6 +14,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -21,17 +23,25 @@ import pyarrow.parquet as pq
 from .errors import InvalidInput, RowError
 from .ingest import Chunk
 
-FORMATS = ("csv", "parquet")
+FORMATS = ("csv", "parquet", "jsonl", "json")
+
+_COMPRESSED = ("", ".gz", ".zst")
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:
-    """``csv`` or ``parquet`` from the file name (``.csv``, ``.csv.gz``, ``.parquet``)."""
+    """The format from the file name: ``.csv`` (``.csv.gz``, ...), ``.parquet``,
+    ``.jsonl`` / ``.ndjson`` (JSON Lines) or ``.json`` (an array, or JSON Lines)."""
     name = str(path).lower()
     if name.endswith((".parquet", ".pq")):
         return "parquet"
     if name.endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.zst", ".txt", ".tsv")):
         return "csv"
-    raise InvalidInput(f"cannot tell the format of {path}: name it .csv or .parquet")
+    if name.endswith(tuple(e + z for e in (".jsonl", ".ndjson") for z in _COMPRESSED)):
+        return "jsonl"
+    if name.endswith(tuple(".json" + z for z in _COMPRESSED)):
+        return "json"
+    raise InvalidInput(f"cannot tell the format of {path}: name it .csv, .parquet, .jsonl "
+                       "or .json")
 
 
 def _check_file(path: str | os.PathLike[str]) -> Path:
@@ -41,13 +51,20 @@ def _check_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def iter_csv(path: str | os.PathLike[str], block_bytes: int = 32 << 20,
-             delimiter: str | None = None) -> Iterator[Chunk]:
+def iter_csv(path: str | os.PathLike[str], block_bytes: int = 8 << 20,
+             delimiter: str | None = None, newlines_in_values: bool = False,
+             batch_rows: int | None = None) -> Iterator[Chunk]:
     """Yield the rows of a CSV file (with a header line) in chunks of about ``block_bytes``.
 
-    Every cell is text. Line numbers count the header as line 1 and assume one row per line.
+    ``batch_rows`` asks for chunks of about that many rows instead (the block size is
+    estimated from the length of the file's first lines), which bounds memory by rows.
+    Every cell is text. Line numbers count the header as line 1 and assume one row per line
+    (with ``newlines_in_values``, quoted cells may span lines and line numbers are
+    approximate).
     """
     p = _check_file(path)
+    if batch_rows is not None:
+        block_bytes = _block_for_rows(p, batch_rows)
     if delimiter is None:
         delimiter = "\t" if p.name.lower().endswith(".tsv") else ","
     malformed: list[tuple[int | None, str, int, int]] = []
@@ -64,7 +81,8 @@ def iter_csv(path: str | os.PathLike[str], block_bytes: int = 32 << 20,
             stream,
             # Single-threaded: Arrow then reports the line number of malformed rows.
             read_options=pacsv.ReadOptions(block_size=block_bytes, use_threads=False),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid,
+                                             newlines_in_values=newlines_in_values),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
                 strings_can_be_null=True, quoted_strings_can_be_null=False),
@@ -107,6 +125,19 @@ def iter_csv(path: str | os.PathLike[str], block_bytes: int = 32 << 20,
                 return
 
 
+def _block_for_rows(p: Path, rows: int) -> int:
+    """Bytes of CSV holding about ``rows`` rows, judged from the first 1 MiB of the file."""
+    if rows < 1:
+        raise InvalidInput(f"batch size must be at least 1 row, not {rows}")
+    with pa.input_stream(str(p), compression="detect") as stream:
+        sample = stream.read(1 << 20)
+    lines = sample.split(b"\n")[1:-1] or [sample]  # whole lines after the header
+    per_row = max(1.0, sum(map(len, lines)) / len(lines) + 1)
+    longest = max(map(len, lines)) + 1
+    # Arrow needs a row to fit in a block: keep a margin over the longest line seen.
+    return max(int(rows * per_row), 16 * longest)
+
+
 def _header(p: Path, delimiter: str) -> list[str] | None:
     """The header line's column names (None for an empty file)."""
     with pa.input_stream(str(p), compression="detect") as stream:
@@ -140,13 +171,56 @@ def iter_parquet(path: str | os.PathLike[str], batch_rows: int = 1_000_000) -> I
         yield Chunk(frame=batch.to_pandas())
 
 
+def iter_json(path: str | os.PathLike[str], fmt: str = "json",
+              batch_rows: int = 262_144) -> Iterator[Chunk]:
+    """Yield the objects of a JSON Lines file (``jsonl``) or of a JSON array (``json``,
+    which also accepts JSON Lines) as rows of text, in batches of ``batch_rows``.
+
+    DuckDB's ``read_json`` parses the file in a stream; each key becomes a column and each
+    value its JSON text (a string without its quotes; ``null`` is empty).
+    """
+    p = _check_file(path)
+    layout = {"jsonl": "newline_delimited", "json": "auto"}.get(fmt)
+    if layout is None:
+        raise InvalidInput(f"unknown JSON format {fmt!r}: jsonl or json")
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")  # stdout may carry --json
+        try:
+            names = [r[0] for r in con.execute(
+                "DESCRIBE SELECT * FROM read_json(?, format = ?)", [str(p), layout]).fetchall()]
+        except duckdb.Error as e:
+            raise InvalidInput(f"{p}: cannot read JSON: {_first_line(e)}") from None
+        if not names:
+            return
+        if len(set(names)) != len(names):
+            raise InvalidInput(f"{p}: repeated keys in the JSON objects: {names}")
+        as_text = "{" + ", ".join(
+            "'" + n.replace("'", "''") + "': 'VARCHAR'" for n in names) + "}"
+        try:
+            reader = con.sql(f"SELECT * FROM read_json(?, format = ?, columns = {as_text})",
+                             params=[str(p), layout]).to_arrow_reader(batch_rows)
+            for batch in reader:
+                yield Chunk(frame=batch.to_pandas())
+        except duckdb.Error as e:
+            raise InvalidInput(f"{p}: cannot read JSON: {_first_line(e)}") from None
+    finally:
+        con.close()
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
 def iter_file(path: str | os.PathLike[str], fmt: str | None = None) -> Iterator[Chunk]:
-    """Chunks of a CSV or Parquet file (format from the name unless given)."""
+    """Chunks of a CSV, Parquet or JSON file (format from the name unless given)."""
     fmt = fmt or detect_format(path)
     if fmt == "csv":
         return iter_csv(path)
     if fmt == "parquet":
         return iter_parquet(path)
+    if fmt in ("jsonl", "json"):
+        return iter_json(path, fmt)
     raise InvalidInput(f"unknown file format {fmt!r}: one of {', '.join(FORMATS)}")
 
 

@@ -224,4 +224,5 @@ KIND_TABLES = {
     "ticks": TICK_PRICES,
     "orderbook": TICK_ORDERBOOK,
     "ohlcv": AGGREGATED_OHLCV,
+    "indicators": INDICATORS,
 }

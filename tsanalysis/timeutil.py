@@ -7,6 +7,7 @@ parts are truncated, since every backend stores microseconds.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 import numpy as np
@@ -18,6 +19,8 @@ from .errors import InvalidInput
 
 TS_DTYPE = "datetime64[us, UTC]"
 EPOCH_UNITS = ("s", "ms", "us", "ns")
+
+_ZONE = re.compile(r"(Z|[+-]\d\d:?\d\d)$")
 
 # Epoch magnitudes of dates between 1973 and 2286 in each unit: 1e8..1e10 seconds.
 _UNIT_RANGES = {"s": (1e8, 1e10), "ms": (1e11, 1e13), "us": (1e14, 1e16), "ns": (1e17, 1e19)}
@@ -52,6 +55,10 @@ def to_utc_series(values: pd.Series, unit: str | None = None) -> pd.Series:
     if unit is not None and unit not in EPOCH_UNITS:
         raise InvalidInput(f"invalid timestamp unit {unit!r}: one of {', '.join(EPOCH_UNITS)}")
     s = pd.Series(values) if not isinstance(values, pd.Series) else values
+    if not s.notna().any():
+        # Nothing to parse (or to infer a unit from): an empty chunk, or only empty cells,
+        # which are then reported row by row rather than failing the whole input.
+        return pd.Series(pd.NaT, index=s.index, dtype=TS_DTYPE)
     if isinstance(s.dtype, pd.DatetimeTZDtype):
         out = s.dt.tz_convert("UTC")
     elif pd.api.types.is_datetime64_dtype(s.dtype):
@@ -91,6 +98,10 @@ def _arrow_parse_text(s: pd.Series, unit: str | None) -> pd.Series | None:
     which marks the bad values as NaT so that they can be reported row by row.
     """
     arr = pa.array(s.astype("string"), type=pa.string(), from_pandas=True)
+    # A failed cast costs as much as a good one: try first the form the data seems to have.
+    iso_first = unit is None and _looks_iso(arr)
+    if iso_first and (parsed := _cast_iso(arr)) is not None:
+        return pd.Series(parsed.to_pandas(), index=s.index).astype(TS_DTYPE)
     try:
         numbers = pc.cast(arr, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -98,16 +109,35 @@ def _arrow_parse_text(s: pd.Series, unit: str | None) -> pd.Series | None:
     if numbers is not None:
         return to_utc_series(pd.Series(numbers.to_numpy(zero_copy_only=False), index=s.index),
                              unit)
-    if unit is not None:
+    if unit is not None or iso_first:
         return None
-    for ty, naive in ((pa.timestamp("us", tz="UTC"), False), (pa.timestamp("us"), True)):
+    parsed = _cast_iso(arr)
+    if parsed is not None:
+        return pd.Series(parsed.to_pandas(), index=s.index).astype(TS_DTYPE)
+    return None
+
+
+def _looks_iso(arr: pa.Array) -> bool:
+    """True when the first non-empty cell looks like ISO-8601 text (``2026-01-05...``)."""
+    for i in range(min(len(arr), 64)):
+        v = arr[i].as_py()
+        if v:
+            return len(v) >= 10 and v[4] == "-" and v[:4].isdigit()
+    return False
+
+
+def _cast_iso(arr: pa.Array) -> pa.Array | None:
+    """ISO-8601 text (with a zone, or without one: UTC) as UTC timestamps, or None."""
+    valid = arr.drop_null()
+    zoned = len(valid) == 0 or bool(_ZONE.search(valid[0].as_py().strip()))
+    order = ((pa.timestamp("us", tz="UTC"), False), (pa.timestamp("us"), True))
+    # The first cell's form goes first: a failing cast costs as much as a full parse.
+    for ty, naive in order if zoned else order[::-1]:
         try:
             parsed = pc.cast(arr, ty)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
-        if naive:
-            parsed = pc.assume_timezone(parsed, "UTC")
-        return pd.Series(parsed.to_pandas(), index=s.index).astype(TS_DTYPE)
+        return pc.assume_timezone(parsed, "UTC") if naive else parsed
     return None
 
 
@@ -138,3 +168,48 @@ def iso(ts: pd.Timestamp | None) -> str | None:
     ts = to_utc(ts)
     text = ts.isoformat()
     return text.replace("+00:00", "Z")
+
+
+#: Forms a timestamp may take in text input: ISO-8601, or epoch numbers in a unit.
+TS_FORMS = ("iso", *EPOCH_UNITS)
+#: Human names of the forms, for messages.
+TS_FORM_NAMES = {"iso": "ISO-8601", "s": "epoch seconds", "ms": "epoch milliseconds",
+                 "us": "epoch microseconds", "ns": "epoch nanoseconds"}
+
+_ISO_PREFIX = r"^\d{4}-\d{2}-\d{2}"
+
+
+def timestamp_forms(values: pd.Series) -> np.ndarray:
+    """The form of each timestamp cell: an index into :data:`TS_FORMS`, or -1.
+
+    -1 marks an empty cell or one that is neither a number nor ISO-8601-looking text; such
+    cells are left for :func:`to_utc_series` to report. Epoch numbers are classed by their
+    magnitude (as :func:`infer_epoch_unit` does). This only classifies: callers that need
+    one form per input (a file that must not mix seconds and ISO text) compare the forms,
+    then parse with :func:`to_utc_series` and the unit found.
+    """
+    arr = pa.array(values.astype("string"), type=pa.string(), from_pandas=True)
+    out = np.full(len(arr), -1, dtype="int8")
+    iso_code, units = 0, list(EPOCH_UNITS)
+    if _looks_iso(arr) and _cast_iso(arr) is not None:  # fast path: all ISO (or empty)
+        out[arr.is_valid().to_numpy(zero_copy_only=False)] = iso_code
+        return out
+    try:  # fast path: every cell is a number (or empty)
+        numbers = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+        is_iso = np.zeros(len(arr), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        is_iso = pc.fill_null(pc.match_substring_regex(arr, _ISO_PREFIX), False).to_numpy(
+            zero_copy_only=False)
+        numbers = np.full(len(arr), np.nan)
+        rest = np.flatnonzero(~is_iso & arr.is_valid().to_numpy(zero_copy_only=False))
+        if rest.size:  # text that is not ISO: numbers among junk (rare, so pandas is fine)
+            text = pd.Series(arr.take(pa.array(rest)).to_pandas(), dtype="string")
+            numbers[rest] = pd.to_numeric(text, errors="coerce").to_numpy(
+                dtype="float64", na_value=np.nan)
+    out[is_iso] = iso_code
+    mag = np.abs(numbers)
+    with np.errstate(invalid="ignore"):
+        for i, u in enumerate(units, start=1):
+            lo, hi = _UNIT_RANGES[u]
+            out[(mag >= lo) & (mag < hi)] = i
+    return out

@@ -19,16 +19,20 @@ from . import demo as _demo
 from . import readers, schema
 from .ids import check_symbol
 from .ingest import Ingestor, IngestResult, ingest_frame
+from .migrate import DEFAULT_BATCH_ROWS, MigrationStats, migrate_legacy
+from .migrate.runner import OnFile
 from .sessions import DeleteResult, SessionInfo, Sessions
 from .store import Store, open_store
 from .store.base import Progress
 
 if TYPE_CHECKING:
+    from .export import BundleImportResult, ExportResult
     from .indicators import Indicators
 
 log = logging.getLogger(__name__)
 
-_DATA_TYPES = {"ticks": "ticks", "orderbook": "orderbook", "ohlcv": "ohlcv"}
+_DATA_TYPES = {"ticks": "ticks", "orderbook": "orderbook", "ohlcv": "ohlcv",
+               "indicators": "indicators"}
 
 
 class Workspace:
@@ -206,6 +210,76 @@ class Workspace:
         self.sessions.notify("data", sid)
         return self.sessions.complete(sid)
 
+    # -- export and import back (issue 6) ----------------------------------------------
+
+    def export(self, session_id: str, format: str, out: str | os.PathLike[str], *,
+               symbols: str | Sequence[str] | None = None,
+               tables: str | Sequence[str] | None = None, start: Any = None, end: Any = None,
+               columns: str | Sequence[str] | None = None, overwrite: bool = False,
+               options: Any = None, progress: Progress | bool | None = None) -> ExportResult:
+        """Export a session to one file: ``csv``, ``jsonl``, ``json``, ``parquet`` (one
+        table, ``tick_prices`` by default), ``zip`` (every table, with a manifest), or a
+        plugin's format. Streamed and atomic; see
+        :func:`tsanalysis.export.export_session`. ``progress=True`` shows a bar.
+        """
+        from .export import export_session
+
+        return export_session(self.store, session_id, format, out, symbols=symbols,
+                              tables=tables, start=start, end=end, columns=columns,
+                              overwrite=overwrite, options=options, progress=progress)
+
+    def export_formats(self) -> dict[str, str]:
+        """The registered export formats (plugins included) and their descriptions."""
+        from .export import exporters
+
+        return {name: e.doc for name, e in exporters().items()}
+
+    def import_bundle(self, path: str | os.PathLike[str], session_id: str | None = None, *,
+                      progress: Progress | None = None) -> BundleImportResult:
+        """Restore a session from a ``zip`` export (under ``session_id`` if given); see
+        :func:`tsanalysis.export.import_bundle`."""
+        from .export import import_bundle
+
+        return import_bundle(self.store, path, session_id, progress=progress,
+                             on_created=lambda sid: self.sessions.notify("created", sid))
+
+    def import_file_by_symbol(self, session_id: str, path: str | os.PathLike[str],
+                              kind: str = "ticks", *, fmt: str | None = None,
+                              **options: Any) -> list[IngestResult]:
+        """Import a file holding several symbols (a one-table export): each row goes to
+        the symbol in its ``symbol`` column. One result a symbol."""
+        from .export.reimport import import_by_symbol
+
+        self.sessions.get(session_id, stats=False)
+        try:
+            return import_by_symbol(
+                self.store, session_id, path, kind, fmt=fmt,
+                before_write=lambda syms: self.sessions.add_symbols(
+                    session_id, syms, _DATA_TYPES.get(kind)), **options)
+        finally:
+            self.sessions.notify("data", session_id)
+
+    # -- migration (legacy CSV layout) -----------------------------------------------
+
+    def migrate_legacy(self, data_dir: str | os.PathLike[str], *, dry_run: bool = False,
+                       sessions: Sequence[str] | None = None,
+                       symbols: Sequence[str] | None = None,
+                       batch_size: int = DEFAULT_BATCH_ROWS, skip_errors: bool = False,
+                       progress: Progress | None = None,
+                       on_file: OnFile | None = None) -> MigrationStats:
+        """Migrate a legacy CSV tree into this store; return its ``MigrationStats``.
+
+        ``dry_run`` reads and validates everything and writes nothing (its figures are the
+        real run's). ``sessions``/``symbols`` narrow the tree; ``batch_size`` rows are read
+        at a time; ``skip_errors`` writes the valid rows of files with bad rows.
+        ``progress(done, total)`` follows the rows, ``on_file(FileResult)`` each file.
+        Re-runs skip what is already migrated. See :mod:`tsanalysis.migrate`.
+        """
+        return migrate_legacy(self.sessions, data_dir, dry_run=dry_run,
+                              session_ids=list(sessions) if sessions else None,
+                              symbols=list(symbols) if symbols else None,
+                              batch_size=batch_size,
+                              skip_errors=skip_errors, progress=progress, on_file=on_file)
     # -- indicators (issue 4) -----------------------------------------------------------
 
     @property

@@ -19,7 +19,7 @@ from ..errors import EXIT_FAILED, EXIT_USAGE, TsanalysisError
 from ._common import Context
 
 #: Modules adding subcommands to the group (each defines ``register(group)``).
-COMMAND_MODULES = ("sessions", "demo", "indicators", "plugins")
+COMMAND_MODULES = ("sessions", "demo", "export", "migrate", "indicators", "plugins")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -49,9 +49,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.UsageError as e:
         e.show()
         code = EXIT_USAGE
-    except click.exceptions.Abort:
-        click.echo("error: aborted", err=True)
-        code = EXIT_FAILED
+    except click.exceptions.Abort as e:
+        if isinstance(e.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.echo("error: interrupted", err=True)
+            code = 130
+        else:
+            click.echo("error: aborted", err=True)
+            code = EXIT_FAILED
     except click.exceptions.ClickException as e:
         e.show()
         code = e.exit_code

@@ -8,6 +8,7 @@ import click
 
 from ..errors import InvalidInput, SessionActive
 from ..ingest import KINDS, input_columns
+from ..readers import FORMATS
 from ..sessions import ACTIVE, SessionInfo
 from ..timeutil import EPOCH_UNITS, iso
 from ._common import (
@@ -118,22 +119,27 @@ def _column_options(f):  # type: ignore[no-untyped-def]
 @sessions.command("import")
 @click.argument("session_id")
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--symbol", required=True, help="Symbol the rows belong to.")
+@click.option("--symbol", help="Symbol the rows belong to. Without it, each row goes to the "
+                               "symbol in its 'symbol' column (a `tsanalysis export` file).")
 @click.option("--kind", type=click.Choice(KINDS), default="ticks", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]),
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)),
               help="File format (default: from the file name).")
 @_column_options
 @click.option("--ts-unit", type=click.Choice(EPOCH_UNITS),
               help="Unit of epoch-number timestamps (default: inferred from magnitude).")
 @click.option("--interval", help="Bar interval of OHLCV rows without an interval column.")
+@click.option("--indicator-id", help="Indicator id (e.g. rsi_14) of indicator rows without an "
+                                     "indicator_id column.")
 @click.option("--skip-invalid", is_flag=True,
               help="Write the valid rows and report the invalid ones (default: write nothing).")
 @json_option
 @pass_ctx
-def import_(ctx: Context, session_id: str, path: str, symbol: str, kind: str, fmt: str | None,
-            ts_unit: str | None, interval: str | None, skip_invalid: bool, as_json: bool,
+def import_(ctx: Context, session_id: str, path: str, symbol: str | None, kind: str,
+            fmt: str | None, ts_unit: str | None, interval: str | None,
+            indicator_id: str | None, skip_invalid: bool, as_json: bool,
             **cols: str | None) -> None:
-    """Import ticks, order-book snapshots or OHLCV bars from a CSV or Parquet file.
+    """Import ticks, order-book snapshots, OHLCV bars or indicator values from a CSV,
+    Parquet, JSON Lines or JSON file.
 
     Columns are read by their schema names (ts, price, volume, bid_price, ..., open, ...)
     unless mapped with --<name>-col; other columns are ignored. Timestamps may be ISO-8601
@@ -144,10 +150,15 @@ def import_(ctx: Context, session_id: str, path: str, symbol: str, kind: str, fm
     stray = sorted(set(mapping) - wanted)
     if stray:
         raise InvalidInput(f"--{stray[0].replace('_', '-')}-col does not apply to --kind {kind}")
+    if symbol is None:
+        _import_by_symbol(ctx, session_id, path, kind, fmt, as_json, columns=mapping,
+                          ts_unit=ts_unit, interval=interval, indicator_id=indicator_id,
+                          skip_invalid=skip_invalid)
+        return
     progress, done = progress_bar(f"import {symbol}")
     try:
         res = ctx.ws.import_file(session_id, path, symbol, kind, fmt=fmt, columns=mapping,
-                                 ts_unit=ts_unit, interval=interval,
+                                 ts_unit=ts_unit, interval=interval, indicator_id=indicator_id,
                                  skip_invalid=skip_invalid, progress=progress)
     finally:
         done()
@@ -159,6 +170,26 @@ def import_(ctx: Context, session_id: str, path: str, symbol: str, kind: str, fm
     if res.rows_skipped:
         click.echo(f"skipped {res.rows_skipped:,} invalid rows: {res.report.summary()}",
                    err=True)
+
+
+def _import_by_symbol(ctx: Context, session_id: str, path: str, kind: str, fmt: str | None,
+                      as_json: bool, **options: object) -> None:
+    """Without --symbol: rows go to the symbol of their 'symbol' column; JSON is a list."""
+    progress, done = progress_bar(f"import {path}")
+    try:
+        results = ctx.ws.import_file_by_symbol(session_id, path, kind, fmt=fmt,
+                                               progress=progress, **options)
+    finally:
+        done()
+    if as_json:
+        emit_json([r.to_dict() for r in results])
+        return
+    for res in results:
+        click.echo(f"imported {res.rows_written:,} rows into {res.table} "
+                   f"({session_id}, {res.symbol})")
+        if res.rows_skipped:
+            click.echo(f"skipped {res.rows_skipped:,} invalid rows: {res.report.summary()}",
+                       err=True)
 
 
 @sessions.command()

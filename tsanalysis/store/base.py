@@ -228,6 +228,18 @@ class Store(ABC):
         Every backend takes ``?`` (QuestDB's store translates it for its driver).
         """
 
+    # -- concrete operations with a generic implementation ----------------------------
+
+    def checkpoint(self) -> None:
+        """Make the rows written so far durable and compact now, rather than at close.
+
+        Long writers (the migration) call it now and then, so that a backend's deferred
+        work, and the memory it takes, does not pile up until the store is closed. Here a
+        no-op: stores that apply writes on their own (QuestDB's WAL) need nothing; DuckDB
+        overrides it.
+        """
+        return None
+
 
 # -- helpers shared by backends --------------------------------------------------------
 
