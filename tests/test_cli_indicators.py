@@ -53,7 +53,7 @@ def test_compute_history_update(session):
                              "MACD", "--param", "fastperiod=3", "--param", "slowperiod=5",
                              "--param", "signalperiod=2", "--interval", "10s",
                              "--json")).stdout)
-    assert bars["rows"] == 40 and bars["outputs"]["macdsignal"] == "macd_3_5_2_macdsignal@10s"
+    assert bars["rows"] == 40 and bars["outputs"]["macdsignal"] == "macd_3_5_2_macdsignal.10s"
 
     hist = json.loads(ok(run(url, "indicators", "history", sid, "--symbol", SYM,
                              "--indicator-id", "rsi_14", "--json")).stdout)
@@ -83,8 +83,8 @@ def test_compute_history_update(session):
     upd = json.loads(ok(run(url, "indicators", "update", sid, "--json")).stdout)
     assert upd["session_id"] == sid and upd["skipped"] == []
     ids = {i for u in upd["updated"] for i in u["indicator_ids"]}
-    assert ids == {"rsi_14", "macd_3_5_2_macd@10s", "macd_3_5_2_macdsignal@10s",
-                   "macd_3_5_2_macdhist@10s"}
+    assert ids == {"rsi_14", "macd_3_5_2_macd.10s", "macd_3_5_2_macdsignal.10s",
+                   "macd_3_5_2_macdhist.10s"}
     assert {u["mode"] for u in upd["updated"]} == {"tail"}
     after = json.loads(ok(run(url, "indicators", "history", sid, "--symbol", SYM,
                               "--indicator-id", "rsi_14", "--json")).stdout)["rows"]

@@ -10,6 +10,7 @@ import pytest
 import tsanalysis.ta as ta
 from tsanalysis.default_plugins.indicators import builtin_indicators
 from tsanalysis.errors import InvalidInput, TsanalysisError
+from tsanalysis.ids import check_indicator_id
 from tsanalysis.indicators import (
     Indicator,
     Inputs,
@@ -105,16 +106,16 @@ def test_each_builtin_documents_its_convention(ind):
 
 @pytest.mark.parametrize(("name", "params", "interval", "expected"), [
     ("rsi", {}, None, {"real": "rsi_14"}),
-    ("RSI", {"timeperiod": "21"}, "1m", {"real": "rsi_21@1m"}),
+    ("RSI", {"timeperiod": "21"}, "1m", {"real": "rsi_21.1m"}),
     ("macd", {}, None, {"macd": "macd_12_26_9_macd", "macdsignal": "macd_12_26_9_macdsignal",
                         "macdhist": "macd_12_26_9_macdhist"}),
-    ("bbands", {"nbdevup": 1.5}, "5m", {"upperband": "bbands_20_1.5_2_0_upperband@5m",
-                                        "middleband": "bbands_20_1.5_2_0_middleband@5m",
-                                        "lowerband": "bbands_20_1.5_2_0_lowerband@5m"}),
+    ("bbands", {"nbdevup": 1.5}, "5m", {"upperband": "bbands_20_1.5_2_0_upperband.5m",
+                                        "middleband": "bbands_20_1.5_2_0_middleband.5m",
+                                        "lowerband": "bbands_20_1.5_2_0_lowerband.5m"}),
     ("obv", {}, None, {"real": "obv"}),
     ("vwap", {}, None, {"real": "vwap"}),
     ("vwap_anchored", {"anchor": "8H"}, None, {"real": "vwap_anchored_8h"}),
-    ("stoch", {}, "1h", {"slowk": "stoch_5_3_0_3_0_slowk@1h", "slowd": "stoch_5_3_0_3_0_slowd@1h"}),
+    ("stoch", {}, "1h", {"slowk": "stoch_5_3_0_3_0_slowk.1h", "slowd": "stoch_5_3_0_3_0_slowd.1h"}),
 ])
 def test_indicator_ids(name, params, interval, expected):
     ind = get(name)
@@ -143,6 +144,7 @@ def test_ids_parse_back_to_the_computation(ind):
         params = ind.check_params(_random_params(ind, rng) if k else {})
         for interval in (None, "1m", "15s", "1d"):
             for output, iid in ind.output_ids(params, interval).items():
+                check_indicator_id(iid)  # valid wherever ids are checked (imports, ...)
                 parsed = parse_indicator_id(iid)
                 assert parsed is not None, iid
                 assert (parsed.indicator.name, parsed.params, parsed.output, parsed.interval) \
@@ -158,7 +160,7 @@ def test_float_tokens_round_trip():
     p = Param("x", float, 1.0)
     for v in (2.0, 0.5, 1e-05, 1e20, -1.5, 0.1 + 0.2):
         assert float(p.token(v)) == v and p.coerce(p.token(v)) == v
-    assert p.token(2.0) == "2" and p.token(0.5) == "0.5"
+    assert p.token(2.0) == "2" and p.token(0.5) == "0.5" and p.token(1e20) == "1e20"
 
 
 # -- parameters ---------------------------------------------------------------------------

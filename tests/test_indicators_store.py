@@ -77,7 +77,7 @@ def test_compute_persists_one_row_per_tick_and_recomputing_replaces(ws, sid):
 def test_multi_output_indicator_stores_one_id_per_output(ws, sid):
     session(ws, sid, n=600)
     res = ws.indicators.compute(sid, SYM, "macd", {"fastperiod": 5}, interval="10s")
-    assert res.outputs == {o: f"macd_5_26_9_{o}@10s" for o in ("macd", "macdsignal", "macdhist")}
+    assert res.outputs == {o: f"macd_5_26_9_{o}.10s" for o in ("macd", "macdsignal", "macdhist")}
     st = ws.indicators.stored(sid)
     assert sorted(st["indicator_id"]) == sorted(res.outputs.values())
     assert set(st["rows"]) == {res.rows} and set(st["indicator"]) == {"macd"}

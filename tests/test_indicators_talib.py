@@ -152,7 +152,7 @@ def test_stored_bars_are_preferred_to_ticks(session):
     assert res.source == "stored bars"
     bars = ws.read("aggregated_ohlcv", SID, SYM, filters={"interval": "30s"})
     ref = talib.ATR(bars["high"].to_numpy(), bars["low"].to_numpy(), bars["close"].to_numpy())
-    assert_agrees(ws.indicators.history(SID, SYM, "atr_14@30s")["value"].to_numpy(), ref, "atr")
+    assert_agrees(ws.indicators.history(SID, SYM, "atr_14.30s")["value"].to_numpy(), ref, "atr")
 
 
 # -- published tables, through the store as daily bars -----------------------------------

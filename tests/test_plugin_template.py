@@ -62,7 +62,7 @@ def test_the_guides_example_works(tsanalysis_demo, tsanalysis_register):
     tsanalysis_register(module, name="guide")
     res = check_indicator(tsanalysis_demo, "myplugin.range_pct", {"timeperiod": 5},
                           interval="1m")
-    assert res.outputs == {"real": "myplugin.range_pct_5@1m"}
+    assert res.outputs == {"real": "myplugin.range_pct_5.1m"}
     (test_code,) = [b for b in blocks if "def test_range_pct" in b]
     namespace: dict = {}
     exec(compile(test_code, str(GUIDE), "exec"), namespace)  # noqa: S102

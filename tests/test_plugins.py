@@ -24,6 +24,7 @@ from tsanalysis.plugins import PluginWarning
 from .helpers import ticks
 
 BUILTIN = "tsanalysis.default_plugins.indicators"
+BUILTINS = set(plugins.DEFAULT_PLUGINS)  # other built-ins (exporters, checks) as well
 
 SPREAD_PLUGIN = '''
 from tsanalysis import hookimpl
@@ -95,8 +96,8 @@ def test_entry_point_plugin_is_loaded_with_its_version_hooks_and_registrations(s
     duckdb_ws.create_session(["BTC/USDT"], sid)
     duckdb_ws.ingest(sid, "BTC/USDT", ticks(300))
     res = compute(duckdb_ws.store, sid, "BTC/USDT", "spread.hl", interval="1m")
-    assert res.outputs == {"real": "spread.hl_1@1m"}
-    hist = duckdb_ws.indicators.history(sid, "BTC/USDT", "spread.hl_1@1m")
+    assert res.outputs == {"real": "spread.hl_1.1m"}
+    hist = duckdb_ws.indicators.history(sid, "BTC/USDT", "spread.hl_1.1m")
     bars = duckdb_ws.ohlcv(sid, "BTC/USDT", "1m")
     assert np.allclose(hist["value"], bars["high"] - bars["low"]) and len(hist) == 5
 
@@ -114,7 +115,7 @@ def test_allow_list_by_entry_point_or_distribution_name(site, monkeypatch):
     allow(monkeypatch, " one , nothing-such ")  # an entry-point name, spaces ignored
     assert "one" in by_name() and "two" not in by_name()
     allow(monkeypatch, "")  # empty: built-ins only
-    assert set(by_name()) == {BUILTIN}
+    assert set(by_name()) == BUILTINS
 
 
 def test_broken_plugin_warns_and_is_skipped(site, monkeypatch):
@@ -125,7 +126,7 @@ def test_broken_plugin_warns_and_is_skipped(site, monkeypatch):
     allow(monkeypatch, "broken,good")
     with pytest.warns(PluginWarning, match=r"'broken' failed to load.*ModuleNotFoundError"):
         names = set(by_name())
-    assert names == {BUILTIN, "good"}
+    assert names == BUILTINS | {"good"}
     assert "good.hl" in registry() and "rsi" in registry()
 
 
@@ -140,7 +141,7 @@ def test_misspelled_hook_is_caught_by_check_pending(site, monkeypatch):
     allow(monkeypatch, "typo")
     with pytest.warns(PluginWarning, match=r"'typo' implements an unknown hook.*register_indicator"):
         names = set(by_name())
-    assert names == {BUILTIN}
+    assert names == BUILTINS
 
 
 def test_plugin_whose_hook_raises_is_skipped_as_a_whole(site, monkeypatch):
@@ -238,8 +239,15 @@ def _hookspecs() -> list:
 
 
 def _example(doc: str) -> str:
+    """The literal block after ``Example::`` (indented lines; prose after it ends it)."""
     assert "Example::" in doc
-    return textwrap.dedent(doc.split("Example::", 1)[1])
+    lines = doc.split("Example::", 1)[1].split("\n")[1:]
+    block = []
+    for line in lines:
+        if line.strip() and not line.startswith((" ", "\t")):
+            break
+        block.append(line)
+    return textwrap.dedent("\n".join(block))
 
 
 def test_hookspecs_are_found():
@@ -302,4 +310,4 @@ def test_talib_plugin_from_plugins_folder(site, monkeypatch, ws, sid):
         b = ws.indicators.history(sid, "BTC/USDT", theirs.outputs[output])["value"].to_numpy()
         np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
         np.testing.assert_allclose(a[~np.isnan(a)], b[~np.isnan(b)], rtol=1e-12)
-    assert theirs.outputs["macd"] == "talib.macd_12_26_9_macd@10s"
+    assert theirs.outputs["macd"] == "talib.macd_12_26_9_macd.10s"

@@ -88,7 +88,7 @@ def test_fixtures_in_process(tsanalysis_demo, tsanalysis_register):
 
     tsanalysis_register(Mine, name="mine")
     res = check_indicator(tsanalysis_demo, "mine.range", interval="1m")
-    assert res.outputs == {"real": "mine.range@1m"} and res.rows == 60
+    assert res.outputs == {"real": "mine.range.1m"} and res.rows == 60
     res = check_indicator(tsanalysis_demo, "rsi", {"timeperiod": 9}, symbol="ETH/USDT")
     assert res.rows > 3000
 

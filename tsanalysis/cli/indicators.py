@@ -79,7 +79,7 @@ def compute(ctx: Context, session_id: str, symbol: str, name: str, params: tuple
 @click.argument("session_id")
 @click.option("--symbol", required=True, help="Symbol, e.g. BTC/USDT.")
 @click.option("--indicator-id", "indicator_id", required=True,
-              help="Stored id, e.g. rsi_14 or macd_12_26_9_macdsignal@1m.")
+              help="Stored id, e.g. rsi_14 or macd_12_26_9_macdsignal.1m.")
 @click.option("--start", help="From this time (inclusive, ISO-8601; UTC if no zone).")
 @click.option("--end", help="Until this time (exclusive).")
 @click.option("--limit", type=click.IntRange(min=0), help="At most this many rows.")

@@ -5,7 +5,7 @@
 >>> res.outputs
 {'real': 'rsi_14'}
 >>> ws.indicators.compute(sid, "BTC/USDT", "macd", interval="1m").outputs["macdsignal"]
-'macd_12_26_9_macdsignal@1m'
+'macd_12_26_9_macdsignal.1m'
 >>> ws.indicators.history(sid, "BTC/USDT", "rsi_14", start="2026-01-05T01:00Z", limit=1000)
 >>> ws.indicators.update(sid)          # after new ticks: only the tails are recomputed
 

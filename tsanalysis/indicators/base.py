@@ -17,18 +17,20 @@ The indicator id
     from the indicator's name, its parameters and the output, so the same computation
     always lands on the same rows::
 
-        <name>[_<value> for every parameter, in declaration order][_<output>][@<interval>]
+        <name>[_<value> for every parameter, in declaration order][_<output>][.<interval>]
 
     * the name is lower-cased (a namespace stays: ``talib.RSI`` -> ``talib.rsi_14``);
     * every parameter appears, defaults included: integers in decimal, floats in their
-      shortest round-trip form without a trailing ``.0`` (``2.0`` -> ``2``, ``0.5`` ->
-      ``0.5``), text as given (lower case);
+      shortest round-trip form without a trailing ``.0`` or an exponent's ``+`` (``2.0``
+      -> ``2``, ``0.5`` -> ``0.5``, ``1e+20`` -> ``1e20``), text as given (lower case);
     * the output name is appended only when the indicator has several outputs;
-    * ``@<interval>`` is appended when the input was OHLCV bars; ids without it were
-      computed on ticks.
+    * ``.<interval>`` is appended when the input was OHLCV bars (``rsi_14.1m``); ids
+      without it were computed on ticks.
 
-    Examples: ``rsi_14``, ``rsi_14@1m``, ``macd_12_26_9_macdsignal``,
-    ``bbands_20_2_2_0_upperband``, ``obv``. The derivation is a bijection for the
+    Ids use only lower-case letters, digits, ``_``, ``.`` and ``-``, so they are valid
+    wherever tsanalysis checks an indicator id (:func:`tsanalysis.ids.check_indicator_id`:
+    imports, migration). Examples: ``rsi_14``, ``rsi_14.1m``, ``macd_12_26_9_macdsignal``,
+    ``bbands_20_2_2_0_upperband.5m``, ``talib.rsi_14``, ``obv``. The derivation is a bijection for the
     registered indicators: :func:`tsanalysis.indicators.parse_indicator_id` turns an id
     back into the computation, which is how ``update`` finds what to bring up to date.
     Changing an indicator's parameter list changes its ids.
@@ -74,7 +76,8 @@ NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
 OUTPUT_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 PARAM_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 TEXT_VALUE_PATTERN = re.compile(r"^[a-z0-9]+$")
-INDICATOR_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_.@+\-]{0,127}$")
+#: What a derived id looks like: lower case, and within tsanalysis.ids.INDICATOR_ID_PATTERN.
+INDICATOR_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_.\-]{0,127}$")
 
 
 class UnknownIndicator(InvalidInput):
@@ -209,7 +212,7 @@ class Param:
     def token(self, value: Any) -> str:
         """The value as it appears in an indicator id."""
         if self.type is float:
-            text = repr(float(value))
+            text = repr(float(value)).replace("e+", "e")
             return text[:-2] if text.endswith(".0") else text
         return str(value).lower()
 
@@ -394,7 +397,7 @@ class Indicator:
         parts = [self.key] + [p.token(params[p.name]) for p in self.params]
         if len(self.outputs) > 1:
             parts.append(output)
-        iid = "_".join(parts) + (f"@{interval}" if interval else "")
+        iid = "_".join(parts) + (f".{interval}" if interval else "")
         if not INDICATOR_ID_PATTERN.match(iid):
             raise InvalidInput(f"{self.name}: derived indicator id {iid!r} is not valid "
                                "(too long, or a text parameter with unusual characters)")

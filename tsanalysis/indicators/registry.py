@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .. import plugins
+from ..ids import INTERVAL_PATTERN
 from .base import (
     INDICATOR_ID_PATTERN,
     Indicator,
@@ -87,7 +88,9 @@ class IndicatorRegistry:
         """The computation an indicator id stands for, or None when no indicator derives it."""
         if not isinstance(indicator_id, str) or not INDICATOR_ID_PATTERN.match(indicator_id):
             return None
-        base, _, interval = indicator_id.partition("@")
+        base, dot, interval = indicator_id.rpartition(".")
+        if not (dot and INTERVAL_PATTERN.match(interval)):  # computed on ticks
+            base, interval = indicator_id, ""
         for reg in self._by_key.values():
             ind = reg.indicator
             if base != ind.key and not base.startswith(ind.key + "_"):

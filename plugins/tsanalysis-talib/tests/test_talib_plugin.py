@@ -112,7 +112,7 @@ def test_command_line(tsanalysis_demo):
     ok = run("indicators", "compute", demo.session_id, "--symbol", demo.symbol, "--indicator",
              "talib.macd", "--interval", "1m", "--json")
     assert ok.returncode == 0, ok.stderr
-    assert json.loads(ok.stdout)["outputs"]["macdsignal"] == "talib.macd_12_26_9_macdsignal@1m"
+    assert json.loads(ok.stdout)["outputs"]["macdsignal"] == "talib.macd_12_26_9_macdsignal.1m"
     bad = run("indicators", "compute", demo.session_id, "--symbol", demo.symbol, "--indicator",
               "talib.RSI", "--param", "timeperiod=1")
     assert bad.returncode == 1 and "[2, 100000]" in bad.stderr
