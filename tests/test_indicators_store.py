@@ -250,3 +250,28 @@ def test_update_of_many_indicators_at_once(ws, sid):
             hist = ws.indicators.history(sid, SYM, iid)
             assert len(hist) == full.rows, iid
             assert_same(hist["value"].to_numpy(), full.frame[output].to_numpy())
+
+
+def test_indicators_survive_an_export_and_import_and_keep_updating(ws, sid, tmp_path):
+    """Stored ids are valid wherever ids are checked: a zip export imported back gives
+    the same series, and update carries on from them."""
+    session(ws, sid, n=600)
+    ws.indicators.compute(sid, SYM, "rsi")
+    ws.indicators.compute(sid, SYM, "bbands", {"nbdevup": 1.5}, interval="10s")
+    ws.export(sid, "zip", tmp_path / "s.zip")
+    copy = sid + "-copy"
+    ws.import_bundle(tmp_path / "s.zip", session_id=copy)
+    stored = ws.indicators.stored(copy)
+    assert sorted(stored["indicator_id"]) == sorted(ws.indicators.stored(sid)["indicator_id"])
+    assert "bbands_20_1.5_2_0_upperband.10s" in set(stored["indicator_id"])
+    for iid in stored["indicator_id"]:
+        a = ws.indicators.history(sid, SYM, iid)
+        b = ws.indicators.history(copy, SYM, iid)
+        assert a["seq"].equals(b["seq"]) and a["ts"].equals(b["ts"])
+        assert_same(b["value"].to_numpy(), a["value"].to_numpy(), 0.0)
+    more_ticks(ws, copy)
+    res = ws.indicators.update(copy)
+    assert {u.mode for u in res.updated} == {"tail"} and not res.skipped
+    full = ws.indicators.compute(copy, SYM, "rsi", persist=False)
+    assert_same(ws.indicators.history(copy, SYM, "rsi_14")["value"].to_numpy(),
+                full.frame["real"].to_numpy())

@@ -238,7 +238,7 @@ class Inputs(Mapping[str, np.ndarray]):
     ``interval``         the bar interval (``"1m"``), or None on ticks
     ``interval_seconds`` seconds per point: the bar length, or on ticks the session's
                          declared cadence (``cadence_s``; None when not declared)
-    ``seq``              int64 arrival order of each tick (0 for bars)
+    ``seq``              int64: a tick's arrival order; a bar's number since the epoch
     ``origin``           ``"ticks"``, ``"stored bars"`` or ``"bars from ticks"``
     """
 

@@ -9,7 +9,9 @@ Inputs
     high, low and close are its price. With an interval it runs on OHLCV bars: the
     session's stored bars at that interval when there are any, otherwise bars built from
     the ticks in the database (:func:`tsanalysis.bars.build_bars`, not stored); bar rows
-    have ``seq`` 0 and the bar's start as ``ts``. A missing tick volume is NaN, never 0.
+    have the bar's start as ``ts`` and its number since the epoch (``ts // interval``) as
+    ``seq``, so that ``seq`` numbers the rows of an indicator id whatever the input (as
+    imports check). A missing tick volume is NaN, never 0.
 
 Persisting
     Each output is written to the ``indicators`` table under its indicator id, one row per
@@ -239,7 +241,9 @@ def load_inputs(store: Store, session_id: str, symbol: str, interval: str | None
                                  preserve_index=False)
         source = "bars from ticks"
     series = {k: _col(t, k) for k in ("open", "high", "low", "close", "volume")}
-    return Inputs(series, _ts_us(t), "bars", interval, secs, origin=source)
+    ts = _ts_us(t)
+    number = ts // (int(secs) * 1_000_000)  # distinct for bars of one interval
+    return Inputs(series, ts, "bars", interval, secs, number, origin=source)
 
 
 # -- rows ---------------------------------------------------------------------------------
