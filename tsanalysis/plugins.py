@@ -32,7 +32,9 @@ ENTRY_POINT_GROUP = "tsanalysis"
 ENV_LOAD_PLUGINS = "TSANALYSIS_LOAD_PLUGINS"
 
 #: Modules of the built-in plugins, registered exactly like third-party ones.
-DEFAULT_PLUGINS: tuple[str, ...] = ()
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "tsanalysis.default_plugins.quality",
+)
 
 _pm: pluggy.PluginManager | None = None
 _lock = threading.RLock()
