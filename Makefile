@@ -38,6 +38,7 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_core.py
+	$(BIN)/python benchmarks/bench_quality.py
 
 lint: setup
 	$(BIN)/ruff check tsanalysis tests benchmarks

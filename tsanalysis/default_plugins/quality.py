@@ -30,6 +30,7 @@ from tsanalysis.ids import interval_seconds
 from tsanalysis.quality import CheckContext, CheckResult, Finding, Param, QualityCheck, fmt
 from tsanalysis.quality.context import BARS, QUOTES, TICKS, micros_to_ts
 from tsanalysis.quality.score import SEVERITY_WEIGHTS
+from tsanalysis.timeutil import iso
 
 _WHAT = {TICKS: "trades", QUOTES: "quotes"}
 _PREFIX = {TICKS: "", QUOTES: "quote_"}
@@ -152,8 +153,7 @@ def gaps(ctx: CheckContext, gap_factor: float, warning_cadences: float,
             res.metrics.update({key: [], f"{p}gap_count": 0})
             continue
         unit = cad.seconds or threshold
-        found = ctx.store.find_gaps(table, ctx.session_id, max(int(round(threshold * 1e6)), 1),
-                                    symbols=[ctx.symbol])
+        found = ctx.gaps(table, max(int(round(threshold * 1e6)), 1))
         items, weighted, total = [], 0.0, 0.0
         for start, end in zip(found["start"], found["end"], strict=True):
             dur = (end - start).total_seconds()
@@ -272,15 +272,14 @@ def timestamps(ctx: CheckContext, tolerance_ms: float) -> CheckResult:
                 res.metrics.update(out_of_order_rows=0, duplicate_rows=0,
                                    same_timestamp_rows=0)
             continue
-        total, late = ctx.store.out_of_order(table, ctx.session_id, ctx.symbol,
-                                             tolerance_us=int(round(tolerance_ms * 1000)),
-                                             limit=ctx.max_findings)
+        total, late = ctx.out_of_order(table, int(round(tolerance_ms * 1000)),
+                                       ctx.max_findings)
         for seq, ts, prev in zip(late["seq"], late["ts"], late["prev_ts"], strict=True):
             res.findings.append(Finding(
                 "timestamps", ctx.symbol, ts, ts, 1, "warning", table=table,
                 detail=f"arrived after a row stamped {fmt.duration((prev - ts).total_seconds())} "
                        f"later ({fmt.utc(prev)})",
-                data={"seq": int(seq), "previous_ts": prev.isoformat()}))
+                data={"seq": int(seq), "previous_ts": iso(prev)}))
         dups = _Duplicates(_ROW_KEYS[table], ctx.max_findings)
         for ch in ctx.chunks(table, ["ts", *_ROW_KEYS[table]]):
             dups.push(ch.ts, [ch[k] for k in _ROW_KEYS[table]], ch.last)
@@ -587,45 +586,40 @@ def consistency(ctx: CheckContext, price_tolerance: float,
     stored_all = ctx.bars()
     first_tick, last_tick = ctx.first_ts(TICKS), ctx.last_ts(TICKS)
     assert first_tick is not None and last_tick is not None
-    checked = bad = missing = orphan = 0
+    checked = mismatched = missing = orphan = 0
     by_interval: dict[str, int] = {}
     for interval, stored in stored_all.groupby("interval", sort=True):
-        width = pd.Timedelta(seconds=interval_seconds(str(interval)))
+        interval = str(interval)
+        width = pd.Timedelta(seconds=interval_seconds(interval))
+        # compare where both could exist: bars inside the span of the ticks
         lo = max(stored["ts"].min(), first_tick.floor(width))
         hi = min(stored["ts"].max(), last_tick.floor(width))
         if lo > hi:
             continue
         stored = stored[(stored["ts"] >= lo) & (stored["ts"] <= hi)]
-        built = ctx.store.ohlcv_from_ticks(ctx.session_id, [ctx.symbol], str(interval),
+        built = ctx.store.ohlcv_from_ticks(ctx.session_id, [ctx.symbol], interval,
                                            start=lo, end=hi + width)
-        m = stored.merge(built, on="ts", how="outer", suffixes=("", "_ticks"), indicator="side")
-        m = m.sort_values("ts", kind="stable")
-        n_bad = 0
-        for row in m.itertuples(index=False):  # bars, not ticks: a few thousand at most
-            problems = _bar_problems(row, price_tolerance, volume_tolerance)
-            if not problems:
-                continue
-            n_bad += 1
-            if row.side == "left_only":
-                orphan += 1
-            elif row.side == "right_only":
-                missing += 1
-            if len(res.findings) < ctx.max_findings:
-                res.findings.append(Finding(
-                    "consistency", ctx.symbol, row.ts, row.ts + width - pd.Timedelta(1, "us"),
-                    1, "warning", table=BARS, detail=f"{interval} bar: {problems}",
-                    data={"interval": str(interval)}))
-        checked += len(m)
-        bad += n_bad
-        if n_bad:
-            by_interval[str(interval)] = n_bad
-    res.metrics.update(bars_checked=checked, bar_mismatches=bad - missing - orphan,
-                       missing_bars=missing, bars_without_ticks=orphan,
+        bars = _compare_bars(stored, built, price_tolerance, volume_tolerance)
+        checked += len(bars)
+        bad = bars[bars["problem"] != ""]
+        orphan += int((bars["kind"] == "orphan").sum())
+        missing += int((bars["kind"] == "missing").sum())
+        mismatched += int((bars["kind"] == "mismatch").sum())
+        if len(bad):
+            by_interval[interval] = len(bad)
+        for ts, problem in zip(bad["ts"].head(ctx.max_findings), bad["problem"], strict=False):
+            res.findings.append(Finding(
+                "consistency", ctx.symbol, ts, ts + width - pd.Timedelta(1, "us"), 1,
+                "warning", table=BARS, detail=f"{interval} bar: {problem}",
+                data={"interval": interval}))
+    res.metrics.update(bars_checked=checked, bar_mismatches=mismatched, missing_bars=missing,
+                       bars_without_ticks=orphan,
                        bar_intervals=sorted(stored_all["interval"].unique().tolist()))
     if not checked:
         res.applicable = False
         return res
-    res.score = _score("consistency", SEVERITY_WEIGHTS["warning"] * bad, checked)
+    res.score = _score("consistency", SEVERITY_WEIGHTS["warning"]
+                       * (mismatched + missing + orphan), checked)
     for interval, n in by_interval.items():
         res.recommendations.append(
             f"{ctx.symbol}: {fmt.plural(n, interval + ' bar')} disagree with the ticks: if the "
@@ -634,29 +628,52 @@ def consistency(ctx: CheckContext, price_tolerance: float,
     return res
 
 
-def _close(a: float, b: float, rel: float) -> bool:
-    if a != a or b != b:  # NaN: equal only to NaN (both built from the same bad ticks)
-        return a != a and b != b
-    return abs(a - b) <= rel * max(abs(a), abs(b), 1e-12)
+def _differs(a: np.ndarray, b: np.ndarray, rel: float) -> np.ndarray:
+    """Relative difference over ``rel``; NaN equals only NaN (both from the same ticks)."""
+    nan_a, nan_b = np.isnan(a), np.isnan(b)
+    with np.errstate(invalid="ignore"):
+        far = np.abs(a - b) > rel * np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-12)
+    return np.where(nan_a | nan_b, nan_a != nan_b, far)
 
 
-def _bar_problems(row, price_tol: float, volume_tol: float) -> str:
-    if row.side == "left_only":
-        return "stored, but no ticks in it"
-    if row.side == "right_only":
-        return "missing (the ticks give one)"
-    out = []
-    for f in _FIELDS:
-        a, b = getattr(row, f), getattr(row, f + "_ticks")
-        if not _close(a, b, price_tol):
-            out.append(f"{f} {fmt.number(a)} vs {fmt.number(b)} from ticks")
-    va, vb = row.volume, row.volume_ticks
-    if va == va and vb == vb and not _close(va, vb, volume_tol):
-        out.append(f"volume {fmt.number(va)} vs {fmt.number(vb)} from ticks")
-    ta, tb = row.trades, row.trades_ticks
-    if ta == ta and ta is not None and tb == tb and int(ta) != int(tb):
-        out.append(f"trades {int(ta):,} vs {int(tb):,} ticks")
-    return "; ".join(out)
+def _compare_bars(stored: pd.DataFrame, built: pd.DataFrame, price_tol: float,
+                  volume_tol: float) -> pd.DataFrame:
+    """Align stored and tick-built bars on their start; one row per bar of either, with
+    ``kind`` (ok, mismatch, missing, orphan) and ``problem`` (empty when they agree)."""
+    s_ts = stored["ts"].to_numpy(dtype="datetime64[us]").astype("int64")
+    b_ts = built["ts"].to_numpy(dtype="datetime64[us]").astype("int64")
+    ts = np.union1d(s_ts, b_ts)
+    si, bi = np.searchsorted(s_ts, ts), np.searchsorted(b_ts, ts)
+    in_s = (si < len(s_ts)) & (s_ts[np.minimum(si, max(len(s_ts) - 1, 0))] == ts) \
+        if len(s_ts) else np.zeros(len(ts), dtype=bool)
+    in_b = (bi < len(b_ts)) & (b_ts[np.minimum(bi, max(len(b_ts) - 1, 0))] == ts) \
+        if len(b_ts) else np.zeros(len(ts), dtype=bool)
+    problem = np.full(len(ts), "", dtype=object)
+    kind = np.where(in_s & in_b, "ok", np.where(in_s, "orphan", "missing")).astype(object)
+    problem[kind == "orphan"] = "stored, but no ticks in it"
+    problem[kind == "missing"] = "missing (the ticks give one)"
+    both = np.flatnonzero(in_s & in_b)
+    if len(both):
+        a_rows, b_rows = si[both], bi[both]
+        texts: list[list[str]] = [[] for _ in both]
+        checks = [(f, price_tol) for f in _FIELDS] + [("volume", volume_tol)]
+        for name, tol in checks:
+            a = stored[name].to_numpy(dtype="float64", na_value=np.nan)[a_rows]
+            b = built[name].to_numpy(dtype="float64", na_value=np.nan)[b_rows]
+            wrong = _differs(a, b, tol)
+            if name == "volume":  # a bar recorded without volume is not wrong
+                wrong &= ~np.isnan(a)
+            for j in np.flatnonzero(wrong):
+                texts[j].append(f"{name} {fmt.number(a[j])} vs {fmt.number(b[j])} from ticks")
+        a_tr = stored["trades"].to_numpy(dtype="float64", na_value=np.nan)[a_rows]
+        b_tr = built["trades"].to_numpy(dtype="float64", na_value=np.nan)[b_rows]
+        for j in np.flatnonzero(~np.isnan(a_tr) & (a_tr != b_tr)):
+            texts[j].append(f"trades {int(a_tr[j]):,} vs {int(b_tr[j]):,} ticks")
+        for j, t in enumerate(texts):
+            if t:
+                problem[both[j]] = "; ".join(t)
+                kind[both[j]] = "mismatch"
+    return pd.DataFrame({"ts": micros_to_ts(ts), "kind": kind, "problem": problem})
 
 
 # -- registration ------------------------------------------------------------------------
@@ -699,7 +716,7 @@ def _checks() -> list[QualityCheck]:
             name="prices", run=prices, tables=(TICKS,), weight=20,
             tolerance=_TOLERANCE["prices"],
             params={
-                "window": Param(61, _ODD_WINDOW, minimum=3),
+                "window": Param(31, _ODD_WINDOW, minimum=3),
                 "n_sigmas": Param(8.0, "bounds are median ± n_sigmas × scale, scale = "
                                   "1.4826 × MAD", minimum=1.0),
                 "min_scale": Param(1e-4, "floor of the scale as a fraction of the median "

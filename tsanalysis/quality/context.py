@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from .. import schema
 from ..sessions import SessionInfo
-from ..store.base import Store, arrow_to_pandas
+from ..store.base import Store, arrow_to_pandas, gaps_in, out_of_order_in, positive_steps
 
 TICKS = schema.TICK_PRICES.name
 QUOTES = schema.TICK_ORDERBOOK.name
@@ -160,20 +160,52 @@ class CheckContext:
         rows, first, last = self.rows(table), self.first_ts(table), self.last_ts(table)
         if rows < 2 or first is None or last is None:
             return Cadence(None, None)
-        median = self.store.median_step_us(table, self.session_id, symbols=[self.symbol])
-        step = median.get(self.symbol)
+        step = self.median_step_us(table)
         if not step:
             return Cadence(None, None)
         span = (last - first).value // 1000
-        outages = self.store.find_gaps(table, self.session_id,
-                                       max(int(math.ceil(CADENCE_OUTLIER_STEPS * step)), 1),
-                                       symbols=[self.symbol])
+        outages = self.gaps(table, max(int(math.ceil(CADENCE_OUTLIER_STEPS * step)), 1))
         lost = int(((outages["end"] - outages["start"]).dt.total_seconds() * 1e6).sum()) \
             if len(outages) else 0
         intervals = rows - 1 - len(outages)
         if intervals <= 0:
             return Cadence(step / 1e6, "inferred")
         return Cadence((span - lost) / intervals / 1e6, "inferred")
+
+    # -- time order -----------------------------------------------------------------------
+    # A table held in memory is searched with numpy (microseconds, no round trip); a
+    # streamed one with the store's operations, which DuckDB runs as window queries in
+    # the database. Both give the same answer (the generic store versions use the same
+    # numpy kernels).
+
+    def gaps(self, table: str, min_gap_us: int) -> pd.DataFrame:
+        """Intervals longer than ``min_gap_us`` between consecutive rows: ``start``
+        (the row before) and ``end`` (the row after), in time order."""
+        if self.streamed(table):
+            found = self.store.find_gaps(table, self.session_id, int(min_gap_us),
+                                         symbols=[self.symbol])
+            return found[["start", "end"]].reset_index(drop=True)
+        start, end = gaps_in(self._whole(table, ["ts"])[0], int(min_gap_us))
+        return pd.DataFrame({"start": micros_to_ts(start), "end": micros_to_ts(end)})
+
+    def median_step_us(self, table: str) -> float | None:
+        """Median positive interval between consecutive timestamps (µs), or None."""
+        if self.streamed(table):
+            return self.store.median_step_us(table, self.session_id,
+                                             symbols=[self.symbol]).get(self.symbol)
+        steps = positive_steps(self._whole(table, ["ts"])[0])
+        return float(np.median(steps)) if len(steps) else None
+
+    def out_of_order(self, table: str, tolerance_us: int = 0, limit: int = 100
+                     ) -> tuple[int, pd.DataFrame]:
+        """Rows stamped more than ``tolerance_us`` before the row that arrived before them
+        (arrival order is ``seq``): their number and the first ``limit`` (``seq``, ``ts``,
+        ``prev_ts``)."""
+        if self.streamed(table):
+            return self.store.out_of_order(table, self.session_id, self.symbol,
+                                           tolerance_us=tolerance_us, limit=limit)
+        ts, cols = self._whole(table, ["ts", "seq"])
+        return out_of_order_in(cols["seq"], ts, tolerance_us, limit)
 
     # -- data -------------------------------------------------------------------------
 

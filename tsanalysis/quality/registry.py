@@ -38,7 +38,11 @@ def available_checks() -> dict[str, QualityCheck]:
         if _checks is None:
             found: dict[str, QualityCheck] = {}
             owners: dict[str, str] = {}
-            for reg in plugins.collect(HOOK):
+            regs = plugins.collect(HOOK)
+            # built-ins first, whatever order the hook calls plugins in (pluggy calls the
+            # newest first)
+            regs.sort(key=lambda r: r.plugin not in plugins.DEFAULT_PLUGINS)
+            for reg in regs:
                 check = reg.item
                 if not isinstance(check, QualityCheck):
                     raise InvalidInput(f"plugin {reg.plugin!r} registered {check!r} through "
@@ -46,7 +50,7 @@ def available_checks() -> dict[str, QualityCheck]:
                 if check.name in found:
                     raise InvalidInput(f"quality check {check.name!r} is registered by both "
                                        f"{owners[check.name]!r} and {reg.plugin!r}; one of "
-                                       "them should use a namespaced name ('plugin.check')")
+                                       "them must rename it (third parties: 'plugin.check')")
                 found[check.name] = check
                 owners[check.name] = reg.plugin
             _checks = found

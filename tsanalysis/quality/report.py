@@ -44,6 +44,13 @@ class CheckOutcome:
                 "findings": self.findings_total, "error": self.error}
 
 
+#: Keys every symbol's JSON carries (the documented contract of ``tsanalysis quality
+#: --json``); null when the check that measures it did not run or had no data.
+SYMBOL_KEYS = ("rows", "expected_rows", "completeness", "gaps", "out_of_order_rows",
+               "duplicate_rows", "same_timestamp_rows", "price_anomalies", "stale_runs",
+               "crossed_quotes", "locked_quotes")
+
+
 @dataclass
 class SymbolReport:
     """One symbol: its score, rows per table, the checks' metrics and findings."""
@@ -60,8 +67,8 @@ class SymbolReport:
         return sum(self.rows.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"score": _round(self.score), **jsonable(self.metrics),
-                "table_rows": dict(self.rows),
+        return {"score": _round(self.score), **dict.fromkeys(SYMBOL_KEYS),
+                **jsonable(self.metrics), "table_rows": dict(self.rows),
                 "checks": {n: o.to_dict() for n, o in self.checks.items()}}
 
 

@@ -198,10 +198,9 @@ class Store(ABC):
                     ts = np.concatenate([[prev], ts])
                 if len(ts) == 0:
                     continue
-                at = np.flatnonzero(np.diff(ts) > limit)
-                if len(at):
-                    parts.append(pd.DataFrame({"symbol": sym, "start": ts[at],
-                                               "end": ts[at + 1]}))
+                start, end = gaps_in(ts, limit)
+                if len(start):
+                    parts.append(pd.DataFrame({"symbol": sym, "start": start, "end": end}))
                 prev = int(ts[-1])
         return _gap_frame(parts)
 
@@ -222,8 +221,7 @@ class Store(ABC):
                 if prev is not None:
                     ts = np.concatenate([[prev], ts])
                 if len(ts):
-                    d = np.diff(ts)
-                    steps.append(d[d > 0])
+                    steps.append(positive_steps(ts))
                     prev = int(ts[-1])
             all_steps = np.concatenate(steps) if steps else np.empty(0, dtype=np.int64)
             if len(all_steps):
@@ -244,15 +242,8 @@ class Store(ABC):
         if not t.has_column("seq"):
             raise InvalidInput(f"{t.name} has no arrival order (seq)")
         data = self.read_arrow(t.name, session_id, symbols=[symbol], columns=["seq", "ts"])
-        seq = data.column("seq").to_numpy()
-        ts = _micros(data.column("ts"))
-        order = np.argsort(seq, kind="stable")
-        seq, ts = seq[order], ts[order]
-        bad = np.flatnonzero(ts[1:] < ts[:-1] - int(tolerance_us)) + 1
-        head = bad[:max(int(limit), 0)]
-        rows = pd.DataFrame({"seq": seq[head].astype("int64"), "ts": _to_ts(ts[head]),
-                             "prev_ts": _to_ts(ts[head - 1])})
-        return int(len(bad)), rows
+        return out_of_order_in(data.column("seq").to_numpy(), _micros(data.column("ts")),
+                               tolerance_us, limit)
 
 
 # -- helpers shared by backends --------------------------------------------------------
@@ -356,6 +347,34 @@ def check_positive_int(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise InvalidInput(f"{name} must be a positive integer, not {value!r}")
     return int(value)
+
+
+# -- time-order kernels (numpy): the generic store methods above use them, and so do
+#    callers that already hold a symbol's rows in memory -----------------------------------
+
+
+def gaps_in(ts: np.ndarray, min_gap_us: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (µs) of every step longer than ``min_gap_us`` in sorted ``ts`` (µs)."""
+    at = np.flatnonzero(np.diff(ts) > min_gap_us)
+    return ts[at], ts[at + 1]
+
+
+def positive_steps(ts: np.ndarray) -> np.ndarray:
+    """The positive intervals between consecutive sorted timestamps."""
+    d = np.diff(ts)
+    return d[d > 0]
+
+
+def out_of_order_in(seq: np.ndarray, ts: np.ndarray, tolerance_us: int, limit: int
+                    ) -> tuple[int, pd.DataFrame]:
+    """What :meth:`Store.out_of_order` returns, from a symbol's ``seq`` and ``ts`` (µs)."""
+    order = np.argsort(seq, kind="stable")
+    seq, ts = np.asarray(seq)[order], np.asarray(ts)[order]
+    bad = np.flatnonzero(ts[1:] < ts[:-1] - int(tolerance_us)) + 1
+    head = bad[:max(int(limit), 0)]
+    rows = pd.DataFrame({"seq": seq[head].astype("int64"), "ts": _to_ts(ts[head]),
+                         "prev_ts": _to_ts(ts[head - 1])})
+    return int(len(bad)), rows
 
 
 def _micros(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
