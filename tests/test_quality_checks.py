@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import pandas as pd
 import pytest
 
@@ -130,10 +132,20 @@ def test_bars_built_from_the_ticks_are_consistent(ws, sid):
     assert r.findings == [] and r.score == 100.0
 
 
-@pytest.mark.parametrize("chunk_rows", [7, 64, 1000])
-def test_streamed_in_chunks_gives_the_same_report(ws, planted, chunk_rows):
+@pytest.mark.parametrize("chunk_rows", [7, 64, 200])
+def test_streamed_in_chunks_gives_the_same_report(ws, planted, chunk_rows, tmp_path,
+                                                  monkeypatch):
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill))
+    made = []
+    mkdtemp = tempfile.mkdtemp
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda **kw: made.append(1) or mkdtemp(**kw))
     whole = ws.quality(planted.session_id, chunk_rows=None).to_dict()
+    assert made == []
     chunked = ws.quality(planted.session_id, chunk_rows=chunk_rows).to_dict()
+    assert len(made) == 3  # each symbol's table was streamed, copied once, re-read
+    assert list(spill.iterdir()) == []  # and the copies are gone
     for d in (whole, chunked):
         d.pop("generated_at")
         d.pop("elapsed_s")

@@ -1,17 +1,16 @@
 """The built-in data-quality checks, registered through the public hook like any plugin.
 
-========== ==================================================================================
-check      what it finds
-========== ==================================================================================
-completeness rows present against rows expected from the cadence (declared or inferred)
-gaps       intervals between consecutive rows longer than a threshold, graded by cadences
-timestamps rows stamped before the row that arrived before them; exact duplicate rows
-prices     non-finite or non-positive prices; Hampel outliers (rolling median ± n·MAD)
-stale      runs of an unchanged price
-volume     negative volumes, long runs of zero volume, volume spikes
-orderbook  crossed (bid > ask) and locked (bid = ask) quotes, missing sides, wide spreads
-consistency stored OHLCV bars against the bars the ticks give
-========== ==================================================================================
+- ``completeness``: rows present against rows expected from the cadence (declared or
+  inferred);
+- ``gaps``: intervals between consecutive rows longer than a threshold, graded by the
+  cadences they span;
+- ``timestamps``: rows stamped before the row that arrived before them; exact duplicates;
+- ``prices``: non-finite or non-positive prices; Hampel outliers (rolling median ± n·MAD);
+- ``stale``: runs of an unchanged price;
+- ``volume``: negative volumes, long runs of zero volume, volume spikes;
+- ``orderbook``: crossed (bid > ask) and locked (bid = ask) quotes, missing sides, wide
+  spreads;
+- ``consistency``: stored OHLCV bars against the bars the ticks give.
 
 Every check reads the whole session (streamed in chunks when it is large) and carries its
 state across chunks, so the findings do not depend on how the data was cut. Scores and
@@ -81,6 +80,7 @@ def _kernels():  # numba is imported on first use, not when the plugin loads
 
 
 def completeness(ctx: CheckContext) -> CheckResult:
+    """Rows against the rows the cadence promises, for trades and quotes."""
     res = CheckResult()
     scores, short = [], []
     for table in (TICKS, QUOTES):
@@ -134,6 +134,7 @@ GAP_TOLERANCE = 0.25
 
 def gaps(ctx: CheckContext, gap_factor: float, warning_cadences: float,
          critical_cadences: float) -> CheckResult:
+    """Intervals longer than the threshold, per table, graded by cadences spanned."""
     res = CheckResult()
     penalties = []
     serious: list[tuple[pd.Timestamp, pd.Timestamp]] = []
@@ -263,6 +264,7 @@ class _Duplicates:
 
 
 def timestamps(ctx: CheckContext, tolerance_ms: float) -> CheckResult:
+    """Out-of-order rows (along seq) and exact duplicates, per table."""
     res = CheckResult()
     weighted, rows_scored = 0.0, 0
     for table in (TICKS, QUOTES):
@@ -316,6 +318,7 @@ def timestamps(ctx: CheckContext, tolerance_ms: float) -> CheckResult:
 
 
 def prices(ctx: CheckContext, window: int, n_sigmas: float, min_scale: float) -> CheckResult:
+    """Invalid prices, and prices outside the Hampel bounds of their window."""
     if ctx.rows(TICKS) == 0:
         return CheckResult(applicable=False)
     k = _kernels()
@@ -372,6 +375,7 @@ def prices(ctx: CheckContext, window: int, n_sigmas: float, min_scale: float) ->
 
 
 def stale(ctx: CheckContext, min_rows: int, min_duration_cadences: float) -> CheckResult:
+    """Runs of one trade price, at least ``min_rows`` long and lasting."""
     if ctx.rows(TICKS) == 0:
         return CheckResult(applicable=False)
     cad = ctx.cadence(TICKS)
@@ -417,6 +421,7 @@ def stale(ctx: CheckContext, min_rows: int, min_duration_cadences: float) -> Che
 
 def volume(ctx: CheckContext, min_zero_rows: int, window: int, n_sigmas: float,
            min_scale: float) -> CheckResult:
+    """Negative volumes, runs of zero volume, one-sided Hampel spikes of log volume."""
     if ctx.rows(TICKS) == 0:
         return CheckResult(applicable=False)
     k = _kernels()
@@ -490,6 +495,7 @@ def volume(ctx: CheckContext, min_zero_rows: int, window: int, n_sigmas: float,
 
 
 def orderbook(ctx: CheckContext, window: int, spread_ratio: float) -> CheckResult:
+    """Crossed, locked and one-sided quotes, and spreads far above their median."""
     rows = ctx.rows(QUOTES)
     if rows == 0:
         return CheckResult(applicable=False)
@@ -580,6 +586,7 @@ _FIELDS = ("open", "high", "low", "close")
 
 def consistency(ctx: CheckContext, price_tolerance: float,
                 volume_tolerance: float) -> CheckResult:
+    """Stored bars of every interval against the bars built from the ticks."""
     if ctx.rows(BARS) == 0 or ctx.rows(TICKS) == 0:
         return CheckResult(applicable=False)
     res = CheckResult()
@@ -653,26 +660,24 @@ def _compare_bars(stored: pd.DataFrame, built: pd.DataFrame, price_tol: float,
     problem[kind == "orphan"] = "stored, but no ticks in it"
     problem[kind == "missing"] = "missing (the ticks give one)"
     both = np.flatnonzero(in_s & in_b)
-    if len(both):
-        a_rows, b_rows = si[both], bi[both]
-        texts: list[list[str]] = [[] for _ in both]
-        checks = [(f, price_tol) for f in _FIELDS] + [("volume", volume_tol)]
-        for name, tol in checks:
-            a = stored[name].to_numpy(dtype="float64", na_value=np.nan)[a_rows]
-            b = built[name].to_numpy(dtype="float64", na_value=np.nan)[b_rows]
-            wrong = _differs(a, b, tol)
-            if name == "volume":  # a bar recorded without volume is not wrong
-                wrong &= ~np.isnan(a)
-            for j in np.flatnonzero(wrong):
-                texts[j].append(f"{name} {fmt.number(a[j])} vs {fmt.number(b[j])} from ticks")
-        a_tr = stored["trades"].to_numpy(dtype="float64", na_value=np.nan)[a_rows]
-        b_tr = built["trades"].to_numpy(dtype="float64", na_value=np.nan)[b_rows]
-        for j in np.flatnonzero(~np.isnan(a_tr) & (a_tr != b_tr)):
-            texts[j].append(f"trades {int(a_tr[j]):,} vs {int(b_tr[j]):,} ticks")
-        for j, t in enumerate(texts):
-            if t:
-                problem[both[j]] = "; ".join(t)
-                kind[both[j]] = "mismatch"
+    a_rows, b_rows = si[both], bi[both]
+    columns: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+    for name, tol in [(f, price_tol) for f in _FIELDS] + [("volume", volume_tol)]:
+        a = stored[name].to_numpy(dtype="float64", na_value=np.nan)[a_rows]
+        b = built[name].to_numpy(dtype="float64", na_value=np.nan)[b_rows]
+        wrong = _differs(a, b, tol)
+        if name == "volume":  # a bar recorded without volume is not wrong
+            wrong &= ~np.isnan(a)
+        columns.append((name, a, b, wrong))
+    a = stored["trades"].to_numpy(dtype="float64", na_value=np.nan)[a_rows]
+    b = built["trades"].to_numpy(dtype="float64", na_value=np.nan)[b_rows]
+    columns.append(("trades", a, b, ~np.isnan(a) & (a != b)))
+    bad = np.logical_or.reduce([c[3] for c in columns]) if len(both) else np.zeros(0, bool)
+    for j in np.flatnonzero(bad):  # text only for the bars that disagree
+        texts = [f"{name} {fmt.number(a[j])} vs {fmt.number(b[j])} from ticks"
+                 for name, a, b, wrong in columns if wrong[j]]
+        problem[both[j]] = "; ".join(texts)
+        kind[both[j]] = "mismatch"
     return pd.DataFrame({"ts": micros_to_ts(ts), "kind": kind, "problem": problem})
 
 

@@ -2,8 +2,9 @@
 
 The data always comes in ``(ts, seq)`` order (time, then arrival). A symbol whose table
 fits in ``chunk_rows`` is read once and served to every check from memory; a larger one
-is streamed from the store in chunks of ``chunk_rows`` for each check that asks, so a
-session larger than memory is assessed in bounded memory. Checks that walk
+is streamed from the store in chunks of ``chunk_rows`` (copied once to a temporary Arrow
+file that later checks re-read), so a session larger than memory is assessed in bounded
+memory. Checks that walk
 :meth:`CheckContext.chunks` and carry their state across chunks (the built-ins do) give
 the same findings either way.
 """
@@ -11,6 +12,9 @@ the same findings either way.
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.ipc as ipc
 
 from .. import schema
 from ..sessions import SessionInfo
 from ..store.base import Store, arrow_to_pandas, gaps_in, out_of_order_in, positive_steps
+from ..store.base import arrow_schema as base_arrow_schema
 
 TICKS = schema.TICK_PRICES.name
 QUOTES = schema.TICK_ORDERBOOK.name
@@ -115,6 +121,8 @@ class CheckContext:
         self.max_findings = max_findings
         self._cache: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
         self._cadence: dict[str, Cadence] = {}
+        self._spilled: dict[str, str] = {}
+        self._tmpdir: str | None = None
 
     # -- what is there -----------------------------------------------------------------
 
@@ -222,9 +230,7 @@ class CheckContext:
             return
         offset = 0
         pending: Chunk | None = None
-        batches = self.store.iter_arrow(table, self.session_id, symbols=[self.symbol],
-                                        columns=cols, batch_rows=int(self.chunk_rows or 0))
-        for batch in batches:
+        for batch in self._batches(table, cols):
             if batch.num_rows == 0:
                 continue
             ts, data = _arrays(batch)
@@ -238,6 +244,42 @@ class CheckContext:
             return
         pending.last = True
         yield pending
+
+    def _batches(self, table: str, cols: list[str]) -> Iterator[pa.RecordBatch]:
+        """Batches of a table too large to hold. The first pass copies the table's default
+        columns, in order, to a local Arrow file; every later pass reads that file instead
+        of having the database sort the whole table again (several checks walk it)."""
+        defaults = list(_DEFAULT_COLUMNS.get(table, ()))
+        if not set(cols) <= set(defaults):
+            yield from self.store.iter_arrow(table, self.session_id, symbols=[self.symbol],
+                                             columns=cols, batch_rows=int(self.chunk_rows or 0))
+            return
+        path = self._spilled.get(table)
+        if path is None:
+            path = self._spill(table, defaults)
+        with pa.OSFile(path, "rb") as f:  # read, not mapped: memory stays one batch
+            reader = ipc.open_file(f)
+            for i in range(reader.num_record_batches):
+                yield reader.get_batch(i).select(cols)
+
+    def _spill(self, table: str, columns: list[str]) -> str:
+        if self._tmpdir is None:
+            self._tmpdir = tempfile.mkdtemp(prefix="tsanalysis-quality-")
+        path = os.path.join(self._tmpdir, f"{table}.arrow")
+        writer = None
+        with pa.OSFile(path, "wb") as sink:
+            for batch in self.store.iter_arrow(table, self.session_id, symbols=[self.symbol],
+                                               columns=columns,
+                                               batch_rows=int(self.chunk_rows or 0)):
+                if writer is None:
+                    writer = ipc.new_file(sink, batch.schema)
+                if batch.num_rows:
+                    writer.write_batch(batch)
+            if writer is None:
+                writer = ipc.new_file(sink, base_arrow_schema(schema.table(table), columns))
+            writer.close()
+        self._spilled[table] = path  # only once complete
+        return path
 
     def _columns(self, table: str, columns: Sequence[str] | None) -> list[str]:
         t = schema.table(table)
@@ -281,5 +323,10 @@ class CheckContext:
         return self.read(BARS, filters=filters)
 
     def release(self) -> None:
-        """Drop data held in memory (the runner calls this after the symbol's checks)."""
+        """Drop the data held in memory or spilled to disk (the runner calls this after the
+        symbol's checks)."""
         self._cache.clear()
+        self._spilled.clear()
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None

@@ -51,6 +51,47 @@ def _remove(w: np.ndarray, m: int, v: float) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
+def _replace(w: np.ndarray, m: int, old: float, new: float) -> None:
+    # One value leaves the window as another enters: move the hole from the old value's
+    # place to the new value's, shifting only what lies between (consecutive values of a
+    # price series are close, so this is a short walk; remove + insert would shift ~k).
+    lo, hi = 0, m
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if w[mid] < old:
+            lo = mid + 1
+        else:
+            hi = mid
+    j = lo
+    if new > old:
+        while j + 1 < m and w[j + 1] < new:
+            w[j] = w[j + 1]
+            j += 1
+    else:
+        while j > 0 and w[j - 1] > new:
+            w[j] = w[j - 1]
+            j -= 1
+    w[j] = new
+
+
+@numba.njit(cache=True, nogil=True)
+def _slide(w: np.ndarray, m: int, x: np.ndarray, a: int, b: int, na: int, nb: int
+           ) -> tuple[int, int, int]:
+    """Move the sorted window ``w`` (``m`` values of ``x[a:b]``) to ``x[na:nb]``."""
+    while a < na and b < nb:
+        _replace(w, m, x[a], x[b])
+        a += 1
+        b += 1
+    while a < na:
+        m = _remove(w, m, x[a])
+        a += 1
+    while b < nb:
+        m = _insert(w, m, x[b])
+        b += 1
+    return m, a, b
+
+
+@numba.njit(cache=True, nogil=True)
 def _median_sorted(w: np.ndarray, m: int) -> float:
     h = m // 2
     if m % 2:
@@ -120,14 +161,7 @@ def hampel(x: np.ndarray, k: int, lo: int, hi: int, n_sigmas: float, floor_abs: 
     a = max(0, lo - k)
     b = a
     for i in range(lo, hi):
-        na = max(0, i - k)
-        nb = min(n, i + k + 1)
-        while a < na:
-            m = _remove(w, m, x[a])
-            a += 1
-        while b < nb:
-            m = _insert(w, m, x[b])
-            b += 1
+        m, a, b = _slide(w, m, x, a, b, max(0, i - k), min(n, i + k + 1))
         med = _median_sorted(w, m)
         dev = x[i] - med
         if not upper_only:
@@ -156,14 +190,7 @@ def rolling_median(x: np.ndarray, k: int, lo: int, hi: int) -> np.ndarray:
     a = max(0, lo - k)
     b = a
     for i in range(lo, hi):
-        na = max(0, i - k)
-        nb = min(n, i + k + 1)
-        while a < na:
-            m = _remove(w, m, x[a])
-            a += 1
-        while b < nb:
-            m = _insert(w, m, x[b])
-            b += 1
+        m, a, b = _slide(w, m, x, a, b, max(0, i - k), min(n, i + k + 1))
         out[i - lo] = _median_sorted(w, m)
     return out
 
@@ -255,17 +282,18 @@ class RunStream:
                         parts.append(_one(run))
                 else:
                     parts.append(_one((s0, r0, t0, t1, k0)))
-            starts = np.flatnonzero(active & ~cont)
-            # a run [s, e] ends on the row before the next break after s (or the last row)
-            nxt = np.searchsorted(breaks, starts, side="right")
-            ends = np.where(nxt < len(breaks), breaks[np.minimum(nxt, len(breaks) - 1)] - 1,
-                            n - 1)
+            # every run starts on a break; it ends on the row before the next break
+            last_row = np.append(breaks[1:], n) - 1
+            is_run = active[breaks]
+            starts, ends = breaks[is_run], last_row[is_run]
             rows = ends - starts + 1
             if len(starts) and not final and ends[-1] == n - 1:
                 s = int(starts[-1])
                 self._open = (offset + s, int(rows[-1]), int(ts[s]), int(ts[n - 1]),
                               float(key[s]))
                 starts, ends, rows = starts[:-1], ends[:-1], rows[:-1]
+            long = rows >= self.min_rows  # drop short runs before building anything
+            starts, ends, rows = starts[long], ends[long], rows[long]
             parts.append(Runs(offset + starts, rows, ts[starts], ts[ends], key[starts]))
             self._last = (bool(active[-1]), float(key[-1]))
         if final and self._open is not None:
