@@ -134,7 +134,9 @@ print(json.dumps({{"rows": r.symbols["{SYMBOL}"].rows["tick_prices"], "s": el,
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--big-rows", type=int, default=10_000_000)
-    ap.add_argument("--skip", nargs="*", default=[], choices=["288k", "big", "whole"])
+    ap.add_argument("--skip", nargs="*", default=[], choices=["288k", "big"])
+    ap.add_argument("--whole", action="store_true",
+                    help="also assess the big session read whole (chunk_rows=None)")
     ap.add_argument("--dir", help="keep the stores here (reused by the next run)")
     args = ap.parse_args()
     out: dict = {"python": sys.version.split()[0], "duckdb": duckdb.__version__,
@@ -148,7 +150,7 @@ def main() -> None:
             from tsanalysis.quality.runner import DEFAULT_CHUNK_ROWS
 
             out.update(bench_big(tmp, args.big_rows, DEFAULT_CHUNK_ROWS))
-            if "whole" not in args.skip:
+            if args.whole:
                 out.update(bench_big(tmp, args.big_rows, None))
     targets = [
         ("q288k_s", 0.5, "quality of 288k ticks + quotes, all checks (s)"),
