@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_export.py
 	$(BIN)/python benchmarks/bench_migrate.py
+	$(BIN)/python benchmarks/bench_quality.py
 
 lint: setup
 	$(BIN)/ruff check tsanalysis tests benchmarks

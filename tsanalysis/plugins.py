@@ -34,6 +34,7 @@ ENV_LOAD_PLUGINS = "TSANALYSIS_LOAD_PLUGINS"
 #: Modules of the built-in plugins, registered exactly like third-party ones.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "tsanalysis.default_plugins.exporters",
+    "tsanalysis.default_plugins.quality",
 )
 
 _pm: pluggy.PluginManager | None = None
@@ -152,7 +153,8 @@ def collect(hook_name: str) -> list[Registration]:
     """
     pm = get_plugin_manager()
     out: list[Registration] = []
-    for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+    # get_hookimpls() lists implementations in registration order (calls run LIFO).
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
         name = pm.get_name(impl.plugin) or repr(impl.plugin)
         impl.function(register=lambda item, _n=name: out.append(Registration(_n, item)))
     return out
