@@ -21,7 +21,7 @@ from .ids import check_symbol
 from .ingest import Ingestor, IngestResult, ingest_frame
 from .sessions import DeleteResult, SessionInfo, Sessions
 from .store import Store, open_store
-from .store.base import Progress
+from .store.base import Progress, PurgeReport
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +202,16 @@ class Workspace:
             raise
         self.sessions.notify("data", sid)
         return self.sessions.complete(sid)
+
+    def purge(self, *, dry_run: bool = False, progress: Progress | None = None) -> PurgeReport:
+        """Finish removing deleted sessions (interrupted or deferred purges; QuestDB).
+
+        ``dry_run`` lists the pending work and changes nothing. See :meth:`Store.purge`.
+        """
+        report = self.store.purge(dry_run=dry_run, progress=progress)
+        if not dry_run:
+            self.sessions.notify("purged")
+        return report
 
 
 def connect(url: str | os.PathLike[str] | None = None, **options: Any) -> Workspace:
