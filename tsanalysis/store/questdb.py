@@ -358,11 +358,20 @@ class QuestDBStore(Store):
                     self._conn = None
                 raise err from None
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        """Run one statement (``%s`` parameters); return the cursor's status message."""
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> tuple[str, int]:
+        """Run one statement (``%s`` parameters); return its status message and row count.
+
+        The count of ``INSERT ... SELECT`` comes from QuestDB's own tag
+        (``TAG_INSERT_AS_SELECT 0 N``), which psycopg does not parse. Counts of UPDATEs on
+        WAL tables are not reliable (QuestDB applies them later).
+        """
         with self._cursor() as cur:
             cur.execute(sql, params)
-            return cur.statusmessage, cur.rowcount
+            status, n = cur.statusmessage or "", cur.rowcount
+            if n < 0:
+                m = re.search(r"\s(\d+)$", status)
+                n = int(m.group(1)) if m else -1
+            return status, n
 
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Rows of one query (``%s`` parameters)."""
