@@ -306,7 +306,11 @@ class QuestDBStore(Store):
         self._schema_ready = False
         self._row_delete: bool | None = None
         if check_schema:
-            self.ensure_schema()
+            try:
+                self.ensure_schema()
+            except BaseException:
+                self.close()
+                raise
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> QuestDBStore:
@@ -374,10 +378,20 @@ class QuestDBStore(Store):
             return status, n
 
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        """Rows of one query (``%s`` parameters)."""
-        with self._cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
+        """Rows of one query (``%s`` parameters).
+
+        A query is tried again once on a new connection when the old one was lost (the
+        server restarted since the last call, say); statements that write are not.
+        """
+        for attempt in (1, 2):
+            try:
+                with self._cursor() as cur:
+                    cur.execute(sql, params)
+                    return cur.fetchall()
+            except StoreUnavailable as e:
+                if attempt == 2 or not str(e).startswith("lost the connection"):
+                    raise
+        raise AssertionError("unreachable")
 
     def fetchone(self, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...] | None:
         rows = self.fetchall(sql, params)
@@ -930,7 +944,12 @@ class QuestDBStore(Store):
             desc, rows = self.consistent(run)
         else:
             desc, rows = run()
-            self.wait_applied()
+            written = _WRITES.match(query)
+            if written:
+                # Read your writes: wait for the table written to (if it is a WAL table).
+                name = written.group(2) or written.group(3)
+                if self.scalar("SELECT count() FROM wal_tables() WHERE name = %s", [name]):
+                    self.wait_applied([name])
         if not desc:
             return pd.DataFrame()
         return arrow_to_pandas(rows_to_arrow(rows, _schema_from_description(desc)))
@@ -967,6 +986,10 @@ class QuestDBStore(Store):
 
         return Purger(self).purge(dry_run=dry_run, progress=progress)
 
+
+#: Statements that commit to a table, and the table: INSERT INTO t, UPDATE t, ...
+_WRITES = re.compile(r'\s*(INSERT\s+INTO|UPDATE|ALTER\s+TABLE|TRUNCATE\s+TABLE)\s+'
+                     r'(?:"((?:[^"]|"")+)"|([A-Za-z_][\w.]*))', re.IGNORECASE)
 
 # -- conversions -----------------------------------------------------------------------
 

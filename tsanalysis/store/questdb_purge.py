@@ -129,12 +129,13 @@ def wait_no_swap(store: QuestDBStore, wait: bool = True) -> int:
         if row is None:
             return 0
         gen, tbl, day, event, owner = row
-        if event != "begin":
+        if event not in ("begin", "interrupted"):
             return int(gen)
         if not wait:
             return -1
-        if _owner_dead(owner, None) or time.monotonic() >= deadline:
-            why = ("the process doing it is gone" if _owner_dead(owner, None)
+        gone = event == "interrupted" or _owner_dead(owner, None)
+        if gone or time.monotonic() >= deadline:
+            why = ("the process doing it failed or is gone" if gone
                    else f"still not finished after {store.config.timeout:g}s")
             raise StoreError(
                 f"a purge was interrupted while rewriting {tbl} {day} ({why}): rows of that "
@@ -272,13 +273,25 @@ class Purger:
     @contextmanager
     def lock(self) -> Iterator[None]:
         """One purge at a time, across processes and hosts (compare-and-set on a row)."""
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
+
+    def acquire(self) -> None:
+        """Take the purge lock, waiting up to ``lock_timeout`` for another purge to end.
+
+        The lock of a process that is gone (same host) or silent for ``LOCK_LEASE_S``
+        (another host) is taken over.
+        """
         deadline = time.monotonic() + self.lock_timeout
         while True:
             _, n = self.store.execute(
                 f"UPDATE {STATE_TABLE} SET owner = %s, owner_since = now() WHERE id = 1 "
                 "AND owner IS NULL", [self.owner])
-            if n and n > 0:
-                break
+            if n > 0:
+                return
             row = self.store.fetchone(f"SELECT owner, owner_since FROM {STATE_TABLE} "
                                       "WHERE id = 1")
             if row is None:
@@ -290,19 +303,18 @@ class Purger:
                 _, n = self.store.execute(
                     f"UPDATE {STATE_TABLE} SET owner = %s, owner_since = now() WHERE id = 1 "
                     "AND owner = %s", [self.owner, other])
-                if n and n > 0:
-                    break
+                if n > 0:
+                    return
                 continue
             if time.monotonic() >= deadline:
                 raise StoreError(f"another purge is running on QuestDB at "
                                  f"{self.store.config.pg_address} ({other}, since {since}); "
                                  "try again when it has finished")
             time.sleep(0.2)
-        try:
-            yield
-        finally:
-            self.store.execute(f"UPDATE {STATE_TABLE} SET owner = NULL, owner_since = NULL "
-                               "WHERE id = 1 AND owner = %s", [self.owner])
+
+    def release(self) -> None:
+        self.store.execute(f"UPDATE {STATE_TABLE} SET owner = NULL, owner_since = NULL "
+                           "WHERE id = 1 AND owner = %s", [self.owner])
 
     def _heartbeat(self) -> None:
         # Lets other hosts see that the lock holder lives (see LOCK_LEASE_S).
@@ -322,8 +334,18 @@ class Purger:
 
     def _end_swap(self) -> None:
         row = self.store.fetchone(f"SELECT event FROM {SWAP_TABLE} LIMIT -1")
-        if row is not None and row[0] == "begin":
+        if row is not None and row[0] in ("begin", "interrupted"):
             self._swap_event("end")
+
+    def _interrupted_swap(self) -> None:
+        """After an error mid-swap: readers must not wait for us, but be told to resume."""
+        try:
+            row = self.store.fetchone(f"SELECT event, owner, tbl, day FROM {SWAP_TABLE} "
+                                      "LIMIT -1")
+            if row is not None and row[0] == "begin" and row[1] == self.owner:
+                self._swap_event("interrupted", row[2], row[3])
+        except Exception:  # the original error matters more (the server may be gone)
+            log.exception("could not mark the interrupted swap")
 
     # -- planning --------------------------------------------------------------------
 
@@ -587,13 +609,24 @@ class Purger:
         from ..sessions import DeleteResult
 
         self.tombstone(session_id)
-        with self.lock():
+        try:
+            self.acquire()
+        except StoreError as e:
+            raise StoreError(f"{e}. Session {session_id!r} is deleted (no read shows it); its "
+                             "rows will be removed by `tsanalysis sessions purge --resume`"
+                             ) from None
+        try:
             # A swap interrupted earlier holds other sessions' rows only in staging: finish
             # it before any staging day is reused.
             self.resume_interrupted()
             before = self._counts(session_id)
             deferred = self._purge_session(session_id, progress)
             after = self._counts(session_id)
+        except BaseException:
+            self._interrupted_swap()
+            raise
+        finally:
+            self.release()
         removed = {t.name: before[t.name] - after[t.name] for t in schema.TABLES}
         return DeleteResult(session_id, removed, deferred)
 
@@ -621,13 +654,18 @@ class Purger:
             return PurgeReport(pending=todo, deferred=later)
         report = PurgeReport()
         with self.lock():
-            sessions = set(self.store.tombstoned())
-            sessions |= {e["session_id"] for e in self.interrupted()}
-            before = {sid: self._counts(sid) for sid in sorted(sessions)}
-            self.resume_interrupted()
-            for sid in sorted(self.store.tombstoned()):
-                report.deferred += [f"{sid}: {d}" for d in self._purge_session(sid, progress)]
-            for sid, counts in before.items():
-                after = self._counts(sid)
-                report.purged[sid] = {t: counts[t] - after[t] for t in counts}
+            try:
+                sessions = set(self.store.tombstoned())
+                sessions |= {e["session_id"] for e in self.interrupted()}
+                before = {sid: self._counts(sid) for sid in sorted(sessions)}
+                self.resume_interrupted()
+                for sid in sorted(self.store.tombstoned()):
+                    report.deferred += [f"{sid}: {d}"
+                                        for d in self._purge_session(sid, progress)]
+                for sid, counts in before.items():
+                    after = self._counts(sid)
+                    report.purged[sid] = {t: counts[t] - after[t] for t in counts}
+            except BaseException:
+                self._interrupted_swap()
+                raise
         return report
