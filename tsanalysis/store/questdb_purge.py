@@ -5,28 +5,29 @@
 2. **Native delete** where the server has one (probed with ``DELETE FROM t WHERE false``):
    ``DELETE FROM t WHERE session_id = ...`` per table, children first.
 3. **Otherwise, partition rewrite**, per table and day partition that the session touches:
-   copy the day's *other* rows to a staging table (``<table>__purge_staging``) and check
-   the copy; drop the day partition; insert the copy back; check that the session has no
-   row left and that every other row is back; clear the staging day. Each step is written
-   to a journal table (``tsanalysis_purge_journal``) and waited for before the step runs,
-   so a process killed at any point is finished by :meth:`Purger.purge` (``tsanalysis
-   sessions purge --resume``): nothing is dropped before the other rows are durably in
-   staging, and an interrupted swap is always completed before anything else is purged.
+   copy the day's *other* rows to a staging table (``<table>__purge_staging``); drop the
+   day partition; insert the copy back; check that the session has no row left and that
+   every other row is back; clear the staging day. Each step is committed to a journal
+   table (``tsanalysis_purge_journal``) before it runs, so a process killed at any point
+   is finished by :meth:`Purger.purge` (``tsanalysis sessions purge --resume``): nothing
+   is dropped before the other rows are in staging, and an interrupted swap is always
+   completed before anything else is purged.
 4. **Deferral.** A day that an active session may still be writing is not rewritten (rows
    written between the copy and the drop would be lost): active sessions write forward in
    time from their first row (or their start), so those days are deferred and reported;
    ``purge`` later finishes them. For the sessions table, the day partition holding the
    row of another active session (which still updates its row) is deferred likewise.
 5. **Guards.** One purge at a time (a compare-and-set lock row in the non-WAL table
-   ``tsanalysis_purge_state``). Before the drop, commits that reached the table since the
-   copy are checked against a fingerprint of the day's other rows (count, sums, time
-   range); a change means someone wrote into the day, and the copy is redone. While a
-   partition is swapped, the same row marks it, and reads wait (see
+   ``tsanalysis_purge_state``). If anything was committed to the table since the copy,
+   a fingerprint of the day's other rows (count, sums, time range) is compared with the
+   copy's; a difference means someone wrote into the day, and the copy is redone. Swaps
+   are announced in ``tsanalysis_purge_swaps``, and reads wait for them (see
    :meth:`QuestDBStore.consistent`): other sessions' rows of that day are missing for a
-   moment during the swap.
+   moment during the swap, and for good if the process died mid-swap, until resumed.
 
 Fault injection for tests: ``TSANALYSIS_PURGE_FAIL_AT=N`` makes the process exit
-(``os._exit(86)``, no clean-up, like a kill) at the N-th step of the purge.
+(``os._exit(86)``, no clean-up, like a kill) at the N-th step of the purge, or at the
+first step whose label contains the text given (e.g. ``dropped partition``).
 """
 
 from __future__ import annotations
