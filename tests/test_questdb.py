@@ -348,6 +348,8 @@ def test_deleted_session_disappears_at_once_from_every_read(questdb_url, qws, pl
     assert sid not in set(ws.store.table_stats()["session_id"])
     with pytest.raises(InvalidInput, match="being deleted"):
         ws.create_session(["BTC/USDT"], sid)
+    with pytest.raises(StoreError, match="being deleted"):  # a late writer
+        ws.store.write("indicators", indicator_rows(sid, "BTC/USDT", 3))
     assert cli(questdb_url, "sessions", "show", sid).returncode == 3
     # the pending work is listed, and --resume does it
     dry = json.loads(cli(questdb_url, "sessions", "purge", "--json").stdout)

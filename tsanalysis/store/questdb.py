@@ -43,6 +43,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .. import schema
@@ -670,6 +671,13 @@ class QuestDBStore(Store):
                 raise InvalidInput(f"{t.name}: column {c.name!r} has "
                                    f"{data.column(c.name).null_count} missing value(s); "
                                    "it is required")
+        if data.num_rows:
+            ids = set(pc.unique(data.column("session_id")).to_pylist())
+            gone = sorted(ids & self.tombstoned())
+            if gone:
+                # Rows written after the purge would outlive the session.
+                raise StoreError(f"session {gone[0]!r} is being deleted; its rows are not "
+                                 "written")
         return data.to_pandas(types_mapper=_ILP_TYPES.get)
 
     def _send(self, t: schema.Table, df: pd.DataFrame) -> None:
