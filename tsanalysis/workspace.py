@@ -23,7 +23,7 @@ from .migrate import DEFAULT_BATCH_ROWS, MigrationStats, migrate_legacy
 from .migrate.runner import OnFile
 from .sessions import DeleteResult, SessionInfo, Sessions
 from .store import Store, open_store
-from .store.base import Progress
+from .store.base import Progress, PurgeReport
 
 if TYPE_CHECKING:
     from .export import BundleImportResult, ExportResult
@@ -300,6 +300,16 @@ class Workspace:
         info = self.sessions.get(session_id)
         return assess(self.store, info, symbols=symbols, checks=checks, params=params,
                       gap_threshold=gap_threshold, progress=progress, **options)
+
+    def purge(self, *, dry_run: bool = False, progress: Progress | None = None) -> PurgeReport:
+        """Finish removing deleted sessions (interrupted or deferred purges; QuestDB).
+
+        ``dry_run`` lists the pending work and changes nothing. See :meth:`Store.purge`.
+        """
+        report = self.store.purge(dry_run=dry_run, progress=progress)
+        if not dry_run:
+            self.sessions.notify("purged")
+        return report
 
 
 def connect(url: str | os.PathLike[str] | None = None, **options: Any) -> Workspace:

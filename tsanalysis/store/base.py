@@ -15,6 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -151,6 +152,16 @@ class Store(ABC):
         has checked that the session exists and may be deleted.
         """
 
+    def purge(self, *, dry_run: bool = False, progress: Progress | None = None) -> PurgeReport:
+        """Finish removing deleted sessions: interrupted purges and deferred work.
+
+        Backends whose :meth:`delete_session` removes everything at once (DuckDB: one
+        transaction) have nothing to do. QuestDB resumes purges killed part-way and purges
+        partitions that were deferred because an active session was writing them.
+        ``dry_run`` reports what is pending without changing anything.
+        """
+        return PurgeReport()
+
     @abstractmethod
     def ohlcv_from_ticks(self, session_id: str, symbols: Sequence[str] | None, interval: str,
                          start: Any = None, end: Any = None) -> pd.DataFrame:
@@ -256,6 +267,26 @@ class Store(ABC):
         data = self.read_arrow(t.name, session_id, symbols=[symbol], columns=["seq", "ts"])
         return out_of_order_in(data.column("seq").to_numpy(), _micros(data.column("ts")),
                                tolerance_us, limit)
+
+
+@dataclass
+class PurgeReport:
+    """What :meth:`Store.purge` did, or (``dry_run``) would do."""
+
+    #: rows removed per session and table
+    purged: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: work left for later, one line each (e.g. a partition an active session is writing)
+    deferred: list[str] = field(default_factory=list)
+    #: (``dry_run``) work that a run would do, one line each
+    pending: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(n for per_table in self.purged.values() for n in per_table.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"purged": {s: dict(t) for s, t in self.purged.items()}, "total": self.total,
+                "deferred": list(self.deferred), "pending": list(self.pending)}
 
 
 # -- helpers shared by backends --------------------------------------------------------
