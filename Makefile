@@ -3,6 +3,8 @@
 #   make demo    set up, create a demo session, list sessions (headless)
 #   make test    set up, start QuestDB, run the whole test suite and the notebooks
 #   make bench   run the benchmarks (figures in benchmarks/results/)
+#   make questdb / make questdb-stop   a local QuestDB for development (default ports
+#                9000/8812; move them with QDB_HTTP_PORT, QDB_PG_PORT, ...: scripts/questdb)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -36,8 +38,11 @@ lab: setup
 		--LabApp.default_url=/lab/tree/quickstart.ipynb \
 		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
+# A private QuestDB on free ports for the run, stopped afterwards even on failure; the
+# suite runs against it and DuckDB (scripts/with-questdb).
 test: setup
-	TSANALYSIS_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+	TSANALYSIS_REQUIRE_BROWSER=1 PYTHON=$(PYTHON) scripts/with-questdb \
+		$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 	$(BIN)/python -m pip install --quiet -e plugins/tsanalysis-talib && $(BIN)/python -m pytest plugins/tsanalysis-talib -p no:cacheprovider
 
 test-fast: setup
@@ -50,7 +55,15 @@ bench: setup
 	$(BIN)/python benchmarks/bench_core.py
 	$(BIN)/python benchmarks/bench_export.py
 	$(BIN)/python benchmarks/bench_migrate.py
+	$(BIN)/python benchmarks/bench_quality.py
 	$(BIN)/python benchmarks/bench_indicators.py
+	PYTHON=$(PYTHON) scripts/with-questdb $(BIN)/python benchmarks/bench_questdb.py
+
+questdb:
+	scripts/questdb start
+
+questdb-stop:
+	scripts/questdb stop
 
 lint: setup
 	$(BIN)/ruff check tsanalysis tests benchmarks

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ from tsanalysis.workspace import Workspace
 
 QUESTDB_URL = os.environ.get("TSANALYSIS_TEST_QUESTDB")
 BACKENDS = ["duckdb"] + (["questdb"] if QUESTDB_URL else [])
+#: Set by `make test` / CI: QuestDB must be among the backends (tests/test_questdb.py).
+REQUIRE_QUESTDB = os.environ.get("TSANALYSIS_REQUIRE_QUESTDB", "") not in ("", "0")
 
 # Tests see only the built-in plugins unless a test registers more.
 os.environ.setdefault("TSANALYSIS_LOAD_PLUGINS", "")
@@ -38,8 +41,65 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def store_url(backend: str, tmp_path: Path) -> str:
-    return backend_url(backend, tmp_path)
+def store_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    url = backend_url(backend, tmp_path)
+    if backend != "questdb":
+        yield url
+        return
+    with recorders_stop_at_the_end():
+        yield url
+
+
+@pytest.fixture
+def questdb_url() -> Iterator[str]:
+    """The test server's URL, for tests about QuestDB itself (skipped without a server)."""
+    if not QUESTDB_URL:
+        pytest.skip("no QuestDB server: set TSANALYSIS_TEST_QUESTDB (`make test` does)")
+    with recorders_stop_at_the_end():
+        yield QUESTDB_URL
+
+
+@contextmanager
+def recorders_stop_at_the_end() -> Iterator[None]:
+    """Mark failed the sessions a test leaves active on the shared QuestDB server.
+
+    Such a session is a recorder that never stops: it would (rightly) make every later
+    delete defer the days it may be writing. A test is a recorder that stops when the test
+    ends.
+    """
+    admin = _questdb_admin()
+    before = {i.session_id for i in admin.sessions.list(stats=False, status="active")}
+    yield
+    left = [i.session_id for i in admin.sessions.list(stats=False, status="active")
+            if i.session_id not in before]
+    if left:
+        # (QuestDB 9.3.4 rejects an UPDATE with `IN (?)` of a single parameter.)
+        where = "= ?" if len(left) == 1 else f"IN ({', '.join('?' for _ in left)})"
+        admin.sql(f"UPDATE data_collection_sessions SET status = 'failed' "
+                  f"WHERE session_id {where}", left)
+
+
+_ADMIN: list[Workspace] = []
+
+
+def _questdb_admin() -> Workspace:
+    """One workspace on the test server for fixtures' bookkeeping."""
+    if not _ADMIN:
+        assert QUESTDB_URL
+        _ADMIN.append(tsanalysis.connect(QUESTDB_URL))
+    return _ADMIN[0]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Fail at once, not test by test, when CI meant to test QuestDB and cannot.
+    if REQUIRE_QUESTDB and not QUESTDB_URL:
+        raise pytest.UsageError("TSANALYSIS_REQUIRE_QUESTDB is set but TSANALYSIS_TEST_QUESTDB "
+                                "(the test server's URL) is not: QuestDB would not be tested")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    while _ADMIN:
+        _ADMIN.pop().close()
 
 
 @pytest.fixture

@@ -73,30 +73,45 @@ def register_quality_checks(register: Callable[[Any], None]) -> None:
     """Register data-quality checks.
 
     :param register: call ``register(check)`` once for each check this plugin provides.
-        ``check`` is a :class:`tsanalysis.quality.QualityCheck`: a name, documented
-        parameters with defaults, the tables it reads, and a function that receives the
-        session's data for one symbol and returns findings (check, symbol, start, end,
-        count, severity, detail) and metrics. The session's quality report scores every
-        registered check and lists its findings.
+        ``check`` is a :class:`tsanalysis.quality.QualityCheck`: a ``name`` (what
+        ``tsanalysis quality --check`` takes), a ``run`` function, documented ``params``
+        (name -> default, or a :class:`tsanalysis.quality.Param` with a doc and bounds),
+        the ``tables`` it reads (the check is skipped for a symbol with no rows in any of
+        them), a ``doc`` line, and its ``weight`` in the 0-100 score (default 5).
+
+    The report calls ``run(ctx, **params)`` once per symbol of the session. ``ctx`` is a
+    :class:`tsanalysis.quality.CheckContext`: ``ctx.symbol``, ``ctx.session``,
+    ``ctx.store``, ``ctx.cadence(table)``, ``ctx.rows(table)``, the whole data as
+    DataFrames (``ctx.ticks()``, ``ctx.quotes()``, ``ctx.bars(interval)``) or, for sessions
+    larger than memory, ``ctx.chunks(table, columns)`` (numpy arrays in time order).
+    ``run`` returns a :class:`tsanalysis.quality.CheckResult` (findings, JSON-ready
+    metrics, optionally its own 0-1 score and recommendations) or simply a list of
+    :class:`tsanalysis.quality.Finding` (check, symbol, start, end, count, severity
+    ``info``/``warning``/``critical``, detail). Without a score of its own the check is
+    scored from its findings (see :mod:`tsanalysis.quality.score`). A check that raises is
+    reported as failed and left out of the score; the other checks still run.
 
     The return value is ignored.
 
     Example::
 
         from tsanalysis import hookimpl
-        from tsanalysis.quality import QualityCheck, Finding
+        from tsanalysis.quality import CheckResult, Finding, Param, QualityCheck
 
         def _round_prices(ctx, decimals):
-            ticks = ctx.ticks()
+            ticks = ctx.ticks(["ts", "price"])
             odd = ticks[ticks["price"].round(decimals) != ticks["price"]]
-            return [Finding("myplugin.round_prices", ctx.symbol, start=ts, end=ts, count=1,
-                            severity="info", detail="price off the tick grid")
-                    for ts in odd["ts"]]
+            findings = [Finding("myplugin.round_prices", ctx.symbol, start=ts, end=ts,
+                                count=1, severity="info", detail="price off the tick grid")
+                        for ts in odd["ts"]]
+            return CheckResult(findings, metrics={"off_grid_prices": len(odd)})
 
         @hookimpl
         def register_quality_checks(register):
-            register(QualityCheck(name="myplugin.round_prices", run=_round_prices,
-                                  params={"decimals": 2}, doc="Prices off the tick grid."))
+            register(QualityCheck(
+                name="myplugin.round_prices", run=_round_prices, tables=("tick_prices",),
+                params={"decimals": Param(2, "decimals of the price grid", minimum=0)},
+                doc="Prices off the tick grid."))
     """
 
 

@@ -34,6 +34,7 @@ ENV_LOAD_PLUGINS = "TSANALYSIS_LOAD_PLUGINS"
 #: Modules of the built-in plugins, registered exactly like third-party ones.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "tsanalysis.default_plugins.exporters",
+    "tsanalysis.default_plugins.quality",
     "tsanalysis.default_plugins.indicators",
 )
 

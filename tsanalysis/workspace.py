@@ -23,11 +23,12 @@ from .migrate import DEFAULT_BATCH_ROWS, MigrationStats, migrate_legacy
 from .migrate.runner import OnFile
 from .sessions import DeleteResult, SessionInfo, Sessions
 from .store import Store, open_store
-from .store.base import Progress
+from .store.base import Progress, PurgeReport
 
 if TYPE_CHECKING:
     from .export import BundleImportResult, ExportResult
     from .indicators import Indicators
+    from .quality.report import QualityReport
 
 log = logging.getLogger(__name__)
 
@@ -280,6 +281,7 @@ class Workspace:
                               symbols=list(symbols) if symbols else None,
                               batch_size=batch_size,
                               skip_errors=skip_errors, progress=progress, on_file=on_file)
+
     # -- indicators (issue 4) -----------------------------------------------------------
 
     @property
@@ -288,6 +290,36 @@ class Workspace:
         from .indicators import Indicators
 
         return Indicators(self)
+
+    # -- data quality (issue 5) -----------------------------------------------------------
+
+    def quality(self, session_id: str, symbols: str | Sequence[str] | None = None, *,
+                checks: str | Sequence[str] | None = None,
+                params: dict[str, dict[str, Any]] | None = None, gap_threshold: Any = None,
+                progress: Progress | None = None, **options: Any) -> QualityReport:
+        """Assess the quality of a whole session: every registered check on every symbol.
+
+        Returns a :class:`~tsanalysis.quality.QualityReport` (a 0-100 score, metrics,
+        findings, recommendations; HTML with a picture in a notebook). ``checks`` narrows
+        to some checks, ``params`` overrides their parameters (``{"prices": {"n_sigmas":
+        6}}``), ``gap_threshold`` (``"30s"``) replaces the cadence-derived one; ``options``
+        go to :func:`tsanalysis.quality.assess` (``chunk_rows``, ``max_findings``).
+        """
+        from .quality.runner import assess
+
+        info = self.sessions.get(session_id)
+        return assess(self.store, info, symbols=symbols, checks=checks, params=params,
+                      gap_threshold=gap_threshold, progress=progress, **options)
+
+    def purge(self, *, dry_run: bool = False, progress: Progress | None = None) -> PurgeReport:
+        """Finish removing deleted sessions (interrupted or deferred purges; QuestDB).
+
+        ``dry_run`` lists the pending work and changes nothing. See :meth:`Store.purge`.
+        """
+        report = self.store.purge(dry_run=dry_run, progress=progress)
+        if not dry_run:
+            self.sessions.notify("purged")
+        return report
 
 
 def connect(url: str | os.PathLike[str] | None = None, **options: Any) -> Workspace:

@@ -266,3 +266,38 @@ def delete(ctx: Context, session_id: str, yes: bool, force: bool, as_json: bool)
     click.echo(f"{'total':<26} {res.total:>12,}")
     for note in res.deferred:
         click.echo(f"deferred: {note}", err=True)
+
+
+@sessions.command()
+@click.option("--resume", is_flag=True,
+              help="Do the work (without it, only list what is pending).")
+@json_option
+@pass_ctx
+def purge(ctx: Context, resume: bool, as_json: bool) -> None:
+    """Finish removing deleted sessions: interrupted or deferred purges (QuestDB).
+
+    On QuestDB a deleted session disappears at once and its rows are then removed by
+    rewriting the day partitions it touched. A purge killed part-way, and partitions
+    deferred because an active session may still be writing them, are finished by
+    `purge --resume`. Without --resume nothing changes: the pending work is listed.
+    On DuckDB deletes are complete at once and there is never anything to purge.
+    """
+    progress, done = progress_bar("purge", unit="partitions")
+    try:
+        report = ctx.ws.purge(dry_run=not resume, progress=progress)
+    finally:
+        done()
+    if as_json:
+        emit_json({"resume": resume, **report.to_dict()})
+        return
+    if resume:
+        for sid, per_table in report.purged.items():
+            click.echo(f"purged {sid}: {sum(per_table.values()):,} rows")
+    elif report.pending:
+        click.echo("pending (run `tsanalysis sessions purge --resume` to do it):")
+        for line in report.pending:
+            click.echo(f"  {line}")
+    for line in report.deferred:
+        click.echo(f"deferred: {line}", err=True)
+    if not (report.purged or report.pending or report.deferred):
+        click.echo("nothing to purge")

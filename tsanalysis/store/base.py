@@ -15,8 +15,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -150,6 +152,16 @@ class Store(ABC):
         has checked that the session exists and may be deleted.
         """
 
+    def purge(self, *, dry_run: bool = False, progress: Progress | None = None) -> PurgeReport:
+        """Finish removing deleted sessions: interrupted purges and deferred work.
+
+        Backends whose :meth:`delete_session` removes everything at once (DuckDB: one
+        transaction) have nothing to do. QuestDB resumes purges killed part-way and purges
+        partitions that were deferred because an active session was writing them.
+        ``dry_run`` reports what is pending without changing anything.
+        """
+        return PurgeReport()
+
     @abstractmethod
     def ohlcv_from_ticks(self, session_id: str, symbols: Sequence[str] | None, interval: str,
                          start: Any = None, end: Any = None) -> pd.DataFrame:
@@ -239,6 +251,103 @@ class Store(ABC):
         overrides it.
         """
         return None
+
+    # -- time-order analysis (data quality) ------------------------------------------
+    # Generic versions streamed through iter_arrow / read_arrow, correct on any backend;
+    # a backend overrides them with pushed-down SQL where it pays.
+
+    def _symbols_with_rows(self, t: schema.Table, session_id: str,
+                           symbols: Sequence[str] | None) -> list[str]:
+        if symbols is not None:
+            return [check_symbol(s) for s in symbols]
+        stats = self.table_stats([session_id])
+        return sorted(stats.loc[stats["table"] == t.name, "symbol"].unique().tolist())
+
+    def find_gaps(self, table: str, session_id: str, min_gap_us: int, *,
+                  symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        """Intervals longer than ``min_gap_us`` between consecutive rows, per symbol.
+
+        Rows are taken in time order. Columns: ``symbol``, ``start`` (the last row before
+        the gap), ``end`` (the first row after it); ordered by symbol, then start.
+        """
+        t = check_table(table)
+        check_session_id(session_id)
+        limit = check_positive_int(min_gap_us, "min_gap_us")
+        parts: list[pd.DataFrame] = []
+        for sym in self._symbols_with_rows(t, session_id, symbols):
+            prev: int | None = None
+            for batch in self.iter_arrow(t.name, session_id, symbols=[sym], columns=["ts"]):
+                ts = _micros(batch.column(0))
+                if prev is not None:
+                    ts = np.concatenate([[prev], ts])
+                if len(ts) == 0:
+                    continue
+                start, end = gaps_in(ts, limit)
+                if len(start):
+                    parts.append(pd.DataFrame({"symbol": sym, "start": start, "end": end}))
+                prev = int(ts[-1])
+        return _gap_frame(parts)
+
+    def median_step_us(self, table: str, session_id: str, *,
+                       symbols: Sequence[str] | None = None) -> dict[str, float]:
+        """Median of the positive intervals between consecutive timestamps, per symbol (µs).
+
+        Symbols with fewer than two distinct timestamps are left out.
+        """
+        t = check_table(table)
+        check_session_id(session_id)
+        out: dict[str, float] = {}
+        for sym in self._symbols_with_rows(t, session_id, symbols):
+            steps: list[np.ndarray] = []
+            prev: int | None = None
+            for batch in self.iter_arrow(t.name, session_id, symbols=[sym], columns=["ts"]):
+                ts = _micros(batch.column(0))
+                if prev is not None:
+                    ts = np.concatenate([[prev], ts])
+                if len(ts):
+                    steps.append(positive_steps(ts))
+                    prev = int(ts[-1])
+            all_steps = np.concatenate(steps) if steps else np.empty(0, dtype=np.int64)
+            if len(all_steps):
+                out[sym] = float(np.median(all_steps))
+        return out
+
+    def out_of_order(self, table: str, session_id: str, symbol: str, *,
+                     tolerance_us: int = 0, limit: int = 100) -> tuple[int, pd.DataFrame]:
+        """Rows stamped earlier than the row that arrived just before them.
+
+        Arrival order is ``seq``; a row counts when its timestamp is more than
+        ``tolerance_us`` before its predecessor's. Returns the number of such rows and the
+        first ``limit`` of them in arrival order, with columns ``seq``, ``ts``, ``prev_ts``.
+        """
+        t = check_table(table)
+        check_session_id(session_id)
+        check_symbol(symbol)
+        if not t.has_column("seq"):
+            raise InvalidInput(f"{t.name} has no arrival order (seq)")
+        data = self.read_arrow(t.name, session_id, symbols=[symbol], columns=["seq", "ts"])
+        return out_of_order_in(data.column("seq").to_numpy(), _micros(data.column("ts")),
+                               tolerance_us, limit)
+
+
+@dataclass
+class PurgeReport:
+    """What :meth:`Store.purge` did, or (``dry_run``) would do."""
+
+    #: rows removed per session and table
+    purged: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: work left for later, one line each (e.g. a partition an active session is writing)
+    deferred: list[str] = field(default_factory=list)
+    #: (``dry_run``) work that a run would do, one line each
+    pending: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(n for per_table in self.purged.values() for n in per_table.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"purged": {s: dict(t) for s, t in self.purged.items()}, "total": self.total,
+                "deferred": list(self.deferred), "pending": list(self.pending)}
 
 
 # -- helpers shared by backends --------------------------------------------------------
@@ -336,6 +445,60 @@ def to_table_arrow(t: schema.Table, frame: pd.DataFrame | pa.Table) -> pa.Table:
             raise InvalidInput(f"{t.name}: required column {c.name!r} is missing")
         arrays.append(arr)
     return pa.Table.from_arrays(arrays, schema=arrow_schema(t))
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise InvalidInput(f"{name} must be a positive integer, not {value!r}")
+    return int(value)
+
+
+# -- time-order kernels (numpy): the generic store methods above use them, and so do
+#    callers that already hold a symbol's rows in memory -----------------------------------
+
+
+def gaps_in(ts: np.ndarray, min_gap_us: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (µs) of every step longer than ``min_gap_us`` in sorted ``ts`` (µs)."""
+    at = np.flatnonzero(np.diff(ts) > min_gap_us)
+    return ts[at], ts[at + 1]
+
+
+def positive_steps(ts: np.ndarray) -> np.ndarray:
+    """The positive intervals between consecutive sorted timestamps."""
+    d = np.diff(ts)
+    return d[d > 0]
+
+
+def out_of_order_in(seq: np.ndarray, ts: np.ndarray, tolerance_us: int, limit: int
+                    ) -> tuple[int, pd.DataFrame]:
+    """What :meth:`Store.out_of_order` returns, from a symbol's ``seq`` and ``ts`` (µs)."""
+    order = np.argsort(seq, kind="stable")
+    seq, ts = np.asarray(seq)[order], np.asarray(ts)[order]
+    bad = np.flatnonzero(ts[1:] < ts[:-1] - int(tolerance_us)) + 1
+    head = bad[:max(int(limit), 0)]
+    rows = pd.DataFrame({"seq": seq[head].astype("int64"), "ts": _to_ts(ts[head]),
+                         "prev_ts": _to_ts(ts[head - 1])})
+    return int(len(bad)), rows
+
+
+def _micros(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A timestamp column as int64 microseconds since the epoch."""
+    return np.asarray(arr.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy())
+
+
+def _to_ts(micros: np.ndarray) -> pd.Series:
+    return pd.Series(pd.to_datetime(np.asarray(micros, dtype="int64"), unit="us", utc=True))
+
+
+def _gap_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    if not parts:
+        return pd.DataFrame({"symbol": pd.Series([], dtype=object),
+                             "start": _to_ts(np.empty(0, dtype="int64")),
+                             "end": _to_ts(np.empty(0, dtype="int64"))})
+    out = pd.concat(parts, ignore_index=True)
+    out["start"] = _to_ts(out["start"].to_numpy())
+    out["end"] = _to_ts(out["end"].to_numpy())
+    return out.sort_values(["symbol", "start"], kind="stable").reset_index(drop=True)
 
 
 def bucket_micros(interval: str) -> int:

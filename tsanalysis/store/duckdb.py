@@ -10,6 +10,7 @@ another process is retried for ``lock_timeout`` seconds, then reported as
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import logging
 import os
@@ -17,6 +18,7 @@ import re
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +38,7 @@ from .base import (
     arrow_to_pandas,
     bucket_micros,
     check_columns,
+    check_positive_int,
     check_read_args,
     check_table,
     to_table_arrow,
@@ -99,6 +102,7 @@ class DuckDBStore(Store):
         self._timer: threading.Timer | None = None
         self._in_tx = False
         self._schema_ready = False
+        _OPEN_STORES.add(self)
         self.ensure_schema()
 
     # -- connection management ---------------------------------------------------------
@@ -508,6 +512,63 @@ class DuckDBStore(Store):
 
     # -- plain SQL ---------------------------------------------------------------------
 
+    # -- time-order analysis pushed down (overrides of the generic Store versions) ----
+    # One window query each: DuckDB sorts and diffs in parallel, and only the few rows
+    # that matter (gaps, out-of-order rows) come back to Python.
+
+    def _symbol_filter(self, session_id: str, symbols: Sequence[str] | None
+                       ) -> tuple[str, list[Any]]:
+        check_session_id(session_id)
+        where, params = ["session_id = ?"], [session_id]
+        if symbols is not None:
+            syms = [check_symbol(s) for s in symbols]
+            where.append(f"symbol IN ({', '.join('?' for _ in syms)})" if syms else "FALSE")
+            params += syms
+        return " AND ".join(where), params
+
+    def find_gaps(self, table: str, session_id: str, min_gap_us: int, *,
+                  symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        t = check_table(table)
+        limit = check_positive_int(min_gap_us, "min_gap_us")
+        where, params = self._symbol_filter(session_id, symbols)
+        sql = f"""
+            SELECT symbol, prev AS start, ts AS "end" FROM (
+                SELECT symbol, ts, lag(ts) OVER (PARTITION BY symbol ORDER BY ts) AS prev
+                FROM {q(t.name)} WHERE {where})
+            WHERE epoch_us(ts) - epoch_us(prev) > ? ORDER BY symbol, start"""
+        with self.connection() as con:
+            return arrow_to_pandas(con.sql(sql, params=[*params, limit]).to_arrow_table())
+
+    def median_step_us(self, table: str, session_id: str, *,
+                       symbols: Sequence[str] | None = None) -> dict[str, float]:
+        t = check_table(table)
+        where, params = self._symbol_filter(session_id, symbols)
+        sql = f"""
+            SELECT symbol, median(step) FROM (
+                SELECT symbol, epoch_us(ts) - epoch_us(lag(ts) OVER (PARTITION BY symbol
+                                                                     ORDER BY ts)) AS step
+                FROM {q(t.name)} WHERE {where})
+            WHERE step > 0 GROUP BY symbol"""
+        with self.connection() as con:
+            return {sym: float(m) for sym, m in con.execute(sql, params).fetchall()}
+
+    def out_of_order(self, table: str, session_id: str, symbol: str, *,
+                     tolerance_us: int = 0, limit: int = 100) -> tuple[int, pd.DataFrame]:
+        t = check_table(table)
+        if not t.has_column("seq"):
+            raise InvalidInput(f"{t.name} has no arrival order (seq)")
+        where, params = self._symbol_filter(session_id, [symbol])
+        sql = f"""
+            SELECT seq, ts, prev AS prev_ts, count(*) OVER () AS total FROM (
+                SELECT seq, ts, lag(ts) OVER (ORDER BY seq) AS prev
+                FROM {q(t.name)} WHERE {where})
+            WHERE epoch_us(ts) < epoch_us(prev) - ? ORDER BY seq LIMIT ?"""
+        with self.connection() as con:
+            got = arrow_to_pandas(con.sql(sql, params=[*params, int(tolerance_us),
+                                                       max(int(limit), 1)]).to_arrow_table())
+        total = int(got["total"].iloc[0]) if len(got) else 0
+        return total, got.drop(columns="total").head(max(int(limit), 0))
+
     def sql(self, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         write = not re.match(r"\s*(SELECT|WITH|SHOW|DESCRIBE|PRAGMA|EXPLAIN|FROM)\b", query,
                              re.IGNORECASE)
@@ -577,10 +638,25 @@ class DuckDBStore(Store):
             "last_ts": pd.DatetimeIndex(got["last_ts"]).tz_localize("UTC"),
         })
 
+
 def _unordered(select: str) -> str:
     """A query from :meth:`DuckDBStore._select` without its ORDER BY."""
     cut = select.rfind(" ORDER BY ")
     return select if cut < 0 else select[:cut]
+
+
+#: Stores with a connection that an idle timer may close: closed at interpreter exit,
+#: before a timer thread can fire while Python is shutting down (which aborts DuckDB).
+_OPEN_STORES: weakref.WeakSet[DuckDBStore] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for store in list(_OPEN_STORES):
+        try:
+            store.close()
+        except Exception:  # exiting anyway; a store that fails to close must not stop others
+            log.debug("closing %s at exit failed", store.path, exc_info=True)
 
 
 def _alive(pid: int) -> bool:
