@@ -3,7 +3,8 @@
 >>> from tsanalysis.widgets import Dashboard
 >>> Dashboard(ws, session_id=sid)          # the last expression of a cell shows it
 
-Panels: :class:`SessionBrowser`, :class:`PriceOverview`, :class:`DeletePanel`, and the
+Panels: :class:`SessionBrowser`, :class:`PriceOverview`, :class:`QualityPanel`,
+:class:`ExportPanel`, :class:`MigrationPanel`, :class:`DeletePanel`, and the
 :class:`Dashboard` that puts every registered panel in tabs (:mod:`.tabs`). Each is an
 ``ipywidgets.VBox`` built on :class:`Panel` (:mod:`._base`). The core never imports this
 package; it imports the core.
@@ -21,6 +22,9 @@ __all__ = [
     "SessionBrowser",
     "PriceOverview",
     "DeletePanel",
+    "QualityPanel",
+    "ExportPanel",
+    "MigrationPanel",
     "Dashboard",
     "TabSpec",
     "register_tab",
@@ -37,6 +41,9 @@ _LAZY = {
     "SessionBrowser": ".browser",
     "PriceOverview": ".overview",
     "DeletePanel": ".delete",
+    "QualityPanel": ".quality",
+    "ExportPanel": ".export",
+    "MigrationPanel": ".migration",
     "Dashboard": ".dashboard",
     "TabSpec": ".tabs",
     "register_tab": ".tabs",
@@ -49,7 +56,10 @@ if TYPE_CHECKING:
     from .browser import SessionBrowser
     from .dashboard import Dashboard
     from .delete import DeletePanel
+    from .export import ExportPanel
+    from .migration import MigrationPanel
     from .overview import PriceOverview
+    from .quality import QualityPanel
     from .tabs import TabSpec, register_tab, registered_tabs, unregister_tab
 
 
