@@ -75,8 +75,12 @@ class QualityPanel(Panel):
         self._forms: dict[str, ParamForm] = {}
         self._checks_box = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
         self._checks_box.add_class("tsanalysis-quality-checks")
-        self._params = widgets.Accordion()
+        # one tab per check's form, folded away under one title until wanted
+        self._params = widgets.Tab()
         self._params.add_class("tsanalysis-quality-params")
+        self._params_box = widgets.Accordion(children=[self._params],
+                                             titles=("Parameters of the checks",),
+                                             selected_index=None)
         self._gap = widgets.Text(value="", description="gap threshold",
                                  placeholder="from the cadence (e.g. 30s)",
                                  style={"description_width": "11em"},
@@ -103,7 +107,7 @@ class QualityPanel(Panel):
         self._image.add_class("tsanalysis-quality-plot")
         self.reload_checks()
         return [widgets.HTML("<b>Checks</b> (hover for what each does)"), self._checks_box,
-                self._params, widgets.HBox([self._gap, self._gap_error]),
+                self._params_box, widgets.HBox([self._gap, self._gap_error]),
                 widgets.HBox([self._run_button, self._why]), self._score, self._summary,
                 self._image, self._recommendations, self._findings]
 
@@ -182,8 +186,7 @@ class QualityPanel(Panel):
         self._names = names
         self._checks_box.children = list(self._boxes.values())
         self._params.children = [self._forms[n].widget for n in names]
-        self._params.titles = tuple(f"{n} parameters" for n in names)
-        self._params.selected_index = None
+        self._params.titles = names
         self._update_controls()
 
     def refresh(self) -> None:
