@@ -43,6 +43,7 @@ lab: setup
 test: setup
 	TSANALYSIS_REQUIRE_BROWSER=1 PYTHON=$(PYTHON) scripts/with-questdb \
 		$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+	$(BIN)/python -m pip install --quiet -e plugins/tsanalysis-talib && $(BIN)/python -m pytest plugins/tsanalysis-talib -p no:cacheprovider
 
 test-fast: setup
 	$(BIN)/python -m pytest tests -x -q
@@ -55,6 +56,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_export.py
 	$(BIN)/python benchmarks/bench_migrate.py
 	$(BIN)/python benchmarks/bench_quality.py
+	$(BIN)/python benchmarks/bench_indicators.py
 	PYTHON=$(PYTHON) scripts/with-questdb $(BIN)/python benchmarks/bench_questdb.py
 
 questdb:

@@ -34,21 +34,28 @@ def register_indicators(register: Callable[[Any], None]) -> None:
     """Register technical indicators.
 
     :param register: call ``register(indicator)`` once for each indicator this plugin
-        provides. ``indicator`` is a :class:`tsanalysis.indicators.Indicator`: a name,
-        typed parameters with defaults and bounds, the inputs it needs (tick prices and
-        volumes, or OHLCV bars at an interval), its named outputs, its warm-up length and
-        a vectorised compute function. The stored ``indicator_id`` is derived from the
-        name, the parameters and the output, so it is stable across runs.
+        provides, where ``indicator`` is a :class:`tsanalysis.indicators.Indicator`: a
+        name (namespace it, ``"myplugin.name"``, unless you mean to be the only one), typed
+        parameters (:class:`tsanalysis.indicators.Param`: name, type, default, bounds),
+        the input series it reads (``open``, ``high``, ``low``, ``close``, ``volume``;
+        on ticks all four prices are the tick's price), its named outputs, its warm-up
+        length (``lookback``: leading NaNs, a number or a function of the parameters) and
+        a vectorised ``compute(inputs, **params)`` returning one float array per output
+        (a dict by output name, a tuple in ``outputs`` order, or one array). Indicators
+        whose value depends on more than the last ``lookback`` points declare how
+        ``update`` resumes them (``unstable``, ``update="cumulative"`` or ``"full"``).
+        Each output is stored under an ``indicator_id`` derived from the name, the
+        parameters and the output (``myplugin.spread_1``), so it is stable across runs.
 
-    The return value is ignored.
+    The return value is ignored. Raising an exception makes tsanalysis skip the plugin
+    with a warning.
 
     Example::
 
-        import numpy as np
         from tsanalysis import hookimpl
         from tsanalysis.indicators import Indicator, Param
 
-        def _spread(inputs, timeperiod):
+        def _spread(inputs, timeperiod):  # numpy arrays in, numpy arrays out
             return {"spread": inputs["high"] - inputs["low"]}
 
         @hookimpl

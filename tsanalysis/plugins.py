@@ -35,6 +35,7 @@ ENV_LOAD_PLUGINS = "TSANALYSIS_LOAD_PLUGINS"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "tsanalysis.default_plugins.exporters",
     "tsanalysis.default_plugins.quality",
+    "tsanalysis.default_plugins.indicators",
 )
 
 _pm: pluggy.PluginManager | None = None
@@ -149,14 +150,26 @@ class Registration:
 def collect(hook_name: str) -> list[Registration]:
     """Call a ``register_*`` hook on every plugin and return what each registered.
 
-    Items keep the plugins' registration order: built-ins first.
+    Items keep the plugins' registration order: built-ins first. A third-party plugin
+    whose hook raises is skipped as a whole with a :class:`PluginWarning` (an error in a
+    built-in is our bug and propagates).
     """
     pm = get_plugin_manager()
     out: list[Registration] = []
-    # get_hookimpls() lists implementations in registration order (calls run LIFO).
+    # get_hookimpls() lists implementations in registration order (pluggy *calls* them
+    # last-registered first, which is why we call them one by one).
     for impl in getattr(pm.hook, hook_name).get_hookimpls():
         name = pm.get_name(impl.plugin) or repr(impl.plugin)
-        impl.function(register=lambda item, _n=name: out.append(Registration(_n, item)))
+        items: list[Any] = []
+        try:
+            impl.function(register=items.append)
+        except Exception as e:
+            if name in DEFAULT_PLUGINS:
+                raise
+            warnings.warn(f"tsanalysis plugin {name!r} failed in {hook_name} and was "
+                          f"skipped: {type(e).__name__}: {e}", PluginWarning, stacklevel=2)
+            continue
+        out.extend(Registration(name, item) for item in items)
     return out
 
 

@@ -27,6 +27,7 @@ from .store.base import Progress, PurgeReport
 
 if TYPE_CHECKING:
     from .export import BundleImportResult, ExportResult
+    from .indicators import Indicators
     from .quality.report import QualityReport
 
 log = logging.getLogger(__name__)
@@ -280,6 +281,15 @@ class Workspace:
                               symbols=list(symbols) if symbols else None,
                               batch_size=batch_size,
                               skip_errors=skip_errors, progress=progress, on_file=on_file)
+
+    # -- indicators (issue 4) -----------------------------------------------------------
+
+    @property
+    def indicators(self) -> Indicators:
+        """Compute, store, read and update indicators: see :mod:`tsanalysis.indicators`."""
+        from .indicators import Indicators
+
+        return Indicators(self)
 
     # -- data quality (issue 5) -----------------------------------------------------------
 

@@ -172,6 +172,67 @@ class Store(ABC):
         produce no bar. Columns as ``aggregated_ohlcv``.
         """
 
+    # -- added for indicators (issue 4): generic versions, backends may push them down --
+
+    def read_tail_arrow(self, table: str, session_id: str, *, symbol: str, n: int,
+                        end: Any = None, columns: Sequence[str] | None = None,
+                        filters: dict[str, Any] | None = None) -> pa.Table:
+        """The last ``n`` rows of one symbol before ``end`` (exclusive), in table order.
+
+        Same filters as :meth:`read_arrow`. This generic version streams the rows with
+        :meth:`iter_arrow` and keeps the tail; backends override it with a query.
+        """
+        if not isinstance(n, int) or n < 0:
+            raise InvalidInput(f"n must be a non-negative integer, not {n!r}")
+        t = check_table(table)
+        cols = check_columns(t, columns)
+        kept: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in self.iter_arrow(table, session_id, symbols=[symbol], end=end,
+                                     columns=cols, filters=filters):
+            kept.append(batch)
+            rows += batch.num_rows
+            while kept and rows - kept[0].num_rows >= n:
+                rows -= kept.pop(0).num_rows
+        tail = pa.Table.from_batches(kept) if kept else arrow_schema(t, cols).empty_table()
+        return tail.slice(max(0, tail.num_rows - n)) if n else tail.slice(0, 0)
+
+    def count(self, table: str, session_id: str, *, symbols: Sequence[str] | None = None,
+              start: Any = None, end: Any = None, filters: dict[str, Any] | None = None) -> int:
+        """Number of rows :meth:`read_arrow` would return for these filters.
+
+        This generic version streams the timestamps; backends override it with a query.
+        """
+        t = check_table(table)
+        return sum(b.num_rows for b in self.iter_arrow(table, session_id, symbols=symbols,
+                                                       start=start, end=end, columns=[t.ts],
+                                                       filters=filters))
+
+    def indicator_stats(self, session_id: str, symbols: Sequence[str] | None = None
+                        ) -> pd.DataFrame:
+        """Per symbol and indicator id of a session: ``rows``, ``first_ts``, ``last_ts``.
+
+        Columns: symbol, indicator_id, rows, first_ts, last_ts; ordered by symbol and id.
+        This generic version aggregates a stream of the ids and timestamps.
+        """
+        check_session_id(session_id)
+        parts = []
+        for batch in self.iter_arrow(schema.INDICATORS.name, session_id, symbols=symbols,
+                                     columns=["symbol", "indicator_id", "ts"]):
+            parts.append(pa.Table.from_batches([batch]).group_by(["symbol", "indicator_id"])
+                         .aggregate([("ts", "count"), ("ts", "min"), ("ts", "max")]))
+        cols = ["symbol", "indicator_id", "rows", "first_ts", "last_ts"]
+        if not parts:
+            return pd.DataFrame({c: pd.Series(dtype=d) for c, d in zip(
+                cols, ["str", "str", "int64", "datetime64[us, UTC]", "datetime64[us, UTC]"],
+                strict=True)})
+        agg = (pa.concat_tables(parts).group_by(["symbol", "indicator_id"])
+               .aggregate([("ts_count", "sum"), ("ts_min", "min"), ("ts_max", "max")]))
+        out = pa.table({"symbol": agg["symbol"], "indicator_id": agg["indicator_id"],
+                        "rows": agg["ts_count_sum"], "first_ts": agg["ts_min_min"],
+                        "last_ts": agg["ts_max_max"]}).to_pandas()
+        return out.sort_values(["symbol", "indicator_id"], ignore_index=True)
+
     @abstractmethod
     def sql(self, query: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
         """Run plain SQL (for notebooks and checks) with ``?`` placeholders, always bound.

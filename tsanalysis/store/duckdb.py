@@ -355,9 +355,14 @@ class DuckDBStore(Store):
         for col, vals in flt.items():
             where.append(f"{q(col)} IN ({', '.join('?' for _ in vals)})" if vals else "FALSE")
             params += [_param(v) for v in vals]
-        order = ", ".join(q(c) for c in ("symbol", *t.order_by))
+        # Columns held to one value by the filters add nothing to the order but cost the
+        # sort dearly (strings): leave them out.
+        fixed = {c for c, vals in flt.items() if len(vals) == 1}
+        if syms is not None and len(syms) == 1:
+            fixed.add("symbol")
+        order = ", ".join(q(c) for c in ("symbol", *t.order_by) if c not in fixed)
         sql = (f"SELECT {', '.join(map(q, cols))} FROM {q(t.name)} "
-               f"WHERE {' AND '.join(where)} ORDER BY {order}")
+               f"WHERE {' AND '.join(where)}" + (f" ORDER BY {order}" if order else ""))
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         if offset:
@@ -574,6 +579,70 @@ class DuckDBStore(Store):
             if cur.description is None:
                 return pd.DataFrame()
             return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+
+    # -- indicators (issue 4): pushed-down versions of Store.read_tail_arrow,
+    # -- Store.count and Store.indicator_stats ---------------------------------------------
+
+    def read_tail_arrow(self, table: str, session_id: str, *, symbol: str, n: int,
+                        end: Any = None, columns: Sequence[str] | None = None,
+                        filters: dict[str, Any] | None = None) -> pa.Table:
+        if not isinstance(n, int) or n < 0:
+            raise InvalidInput(f"n must be a non-negative integer, not {n!r}")
+        t = check_table(table)
+        cols = check_columns(t, columns)
+        fixed = {c for c, v in (filters or {}).items()
+                 if not isinstance(v, (list, tuple, set)) or len(v) == 1}
+        keys = [k for k in t.order_by if k not in fixed] or list(t.order_by)  # one symbol
+        inner_cols = cols + [k for k in keys if k not in cols]
+        inner, params = self._select(t, session_id, [symbol], None, end, inner_cols, filters,
+                                     None, None)
+        inner = _unordered(inner)  # re-ordered below
+        desc = ", ".join(f"{q(k)} DESC" for k in keys)
+        asc = ", ".join(q(k) for k in keys)
+        sql = (f"SELECT {', '.join(map(q, cols))} FROM (SELECT * FROM ({inner}) "
+               f"ORDER BY {desc} LIMIT {int(n)}) ORDER BY {asc}")
+        with self.connection() as con:
+            return con.sql(sql, params=params).to_arrow_table()
+
+    def count(self, table: str, session_id: str, *, symbols: Sequence[str] | None = None,
+              start: Any = None, end: Any = None, filters: dict[str, Any] | None = None) -> int:
+        t = check_table(table)
+        inner, params = self._select(t, session_id, symbols, start, end, [t.ts], filters,
+                                     None, None)
+        inner = _unordered(inner)
+        with self.connection() as con:
+            rows = con.execute(f"SELECT count(*) FROM ({inner})", params).fetchall()
+        return int(rows[0][0])
+
+    def indicator_stats(self, session_id: str, symbols: Sequence[str] | None = None
+                        ) -> pd.DataFrame:
+        check_session_id(session_id)
+        where, params = ["session_id = ?"], [session_id]
+        if symbols is not None:
+            syms = [check_symbol(s) for s in symbols]
+            where.append(f"symbol IN ({', '.join('?' for _ in syms)})" if syms else "FALSE")
+            params += syms
+        sql = (f"SELECT symbol, indicator_id, count(*) AS rows, min(ts) AS first_ts, "
+               f"max(ts) AS last_ts FROM {q(schema.INDICATORS.name)} "
+               f"WHERE {' AND '.join(where)} GROUP BY symbol, indicator_id "
+               "ORDER BY symbol, indicator_id")
+        with self.connection() as con:
+            got = con.execute(sql, params).fetchnumpy()
+        # A handful of rows: numpy -> pandas directly is much cheaper than Arrow -> pandas.
+        return pd.DataFrame({
+            "symbol": pd.array(got["symbol"], dtype="str"),
+            "indicator_id": pd.array(got["indicator_id"], dtype="str"),
+            "rows": got["rows"].astype("int64"),
+            "first_ts": pd.DatetimeIndex(got["first_ts"]).tz_localize("UTC"),
+            "last_ts": pd.DatetimeIndex(got["last_ts"]).tz_localize("UTC"),
+        })
+
+
+def _unordered(select: str) -> str:
+    """A query from :meth:`DuckDBStore._select` without its ORDER BY."""
+    cut = select.rfind(" ORDER BY ")
+    return select if cut < 0 else select[:cut]
 
 
 #: Stores with a connection that an idle timer may close: closed at interpreter exit,
