@@ -4,9 +4,9 @@
 >>> Dashboard(ws, session_id=sid)          # the last expression of a cell shows it
 
 Panels: :class:`SessionBrowser`, :class:`PriceOverview`, :class:`QualityPanel`,
-:class:`ExportPanel`, :class:`MigrationPanel`, :class:`DeletePanel`, and the
-:class:`Dashboard` that puts every registered panel in tabs (:mod:`.tabs`). Each is an
-``ipywidgets.VBox`` built on :class:`Panel` (:mod:`._base`). The core never imports this
+:class:`IndicatorPanel`, :class:`ExportPanel`, :class:`MigrationPanel`, :class:`DeletePanel`,
+and the :class:`Dashboard` that puts every registered panel in tabs (:mod:`.tabs`). Each is
+an ``ipywidgets.VBox`` built on :class:`Panel` (:mod:`._base`). The core never imports this
 package; it imports the core.
 """
 
@@ -23,6 +23,7 @@ __all__ = [
     "PriceOverview",
     "DeletePanel",
     "QualityPanel",
+    "IndicatorPanel",
     "ExportPanel",
     "MigrationPanel",
     "Dashboard",
@@ -42,6 +43,7 @@ _LAZY = {
     "PriceOverview": ".overview",
     "DeletePanel": ".delete",
     "QualityPanel": ".quality",
+    "IndicatorPanel": ".indicators",
     "ExportPanel": ".export",
     "MigrationPanel": ".migration",
     "Dashboard": ".dashboard",
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
     from .dashboard import Dashboard
     from .delete import DeletePanel
     from .export import ExportPanel
+    from .indicators import IndicatorPanel
     from .migration import MigrationPanel
     from .overview import PriceOverview
     from .quality import QualityPanel

@@ -85,8 +85,8 @@ def registered_tabs() -> list[TabSpec]:
 register_tab("sessions", "Sessions", "tsanalysis.widgets.browser:SessionBrowser", order=10)
 register_tab("overview", "Overview", "tsanalysis.widgets.overview:PriceOverview", order=20)
 register_tab("quality", "Quality", "tsanalysis.widgets.quality:QualityPanel", order=30)
+register_tab("indicators", "Indicators", "tsanalysis.widgets.indicators:IndicatorPanel",
+             order=40)
 register_tab("export", "Export", "tsanalysis.widgets.export:ExportPanel", order=60)
 register_tab("migration", "Migrate", "tsanalysis.widgets.migration:MigrationPanel", order=80)
 register_tab("delete", "Delete", "tsanalysis.widgets.delete:DeletePanel", order=90)
-# still to come (its feature is not on main yet):
-#   indicators "tsanalysis.widgets.indicators:IndicatorPanel"   order 40
