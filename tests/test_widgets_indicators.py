@@ -67,6 +67,16 @@ def test_offers_every_registered_indicator_with_a_form_of_its_parameters(duckdb_
     assert not p._compute_button.disabled and p.stored.empty
 
 
+def test_every_registered_indicator_gets_a_valid_default_form(duckdb_ws):
+    # plugins included (all of TA-Lib when tsanalysis-talib is installed)
+    p = IndicatorPanel(duckdb_ws)
+    for entry in registry():
+        ind = entry.indicator
+        p.select_indicator(ind.name)
+        assert p.form.valid and p.form.values() == ind.check_params(), ind.name
+        assert p.output_ids() == ind.output_ids(ind.check_params()), ind.name
+
+
 def test_compute_stores_what_ws_indicators_computes(ws, demo):
     sid = demo.session_id
     p = IndicatorPanel(ws, session_id=sid)
