@@ -4,8 +4,8 @@ The lab is started the way ``make lab`` starts it (``TSANALYSIS_NOTEBOOK_DB=defa
 the notebook shows the demo session of the default store), with every directory it
 touches (store, data, Jupyter config and runtime, the notebooks) in a temporary directory.
 The test runs all cells of the quickstart, checks that the dashboard renders on the demo
-session, selects another session in it, deletes that one through the Delete tab, and
-checks the store afterwards. Screenshots go to ``artifacts/browser/``.
+session, runs the quality checks from the Quality tab, selects another session, deletes
+that one through the Delete tab, and checks the store afterwards. Screenshots go to ``artifacts/browser/``.
 
 Needs Debian's ``chromium`` (``apt-get install -y chromium``) and Playwright for Python;
 Playwright's own browser download is not used. Skipped when they are missing, except
@@ -216,6 +216,16 @@ def test_quickstart_renders_the_dashboard_and_acts(lab: tuple[Lab, Sessions]) ->
             assert plot.bounding_box()["height"] > 200  # a picture, not an empty frame
             page.wait_for_timeout(300)  # let the image paint before the screenshot
             dash.screenshot(path=str(ARTIFACTS / "quickstart-dashboard.png"))
+
+            # Run the quality checks from their tab: a score and the picture come back.
+            dash.locator(".lm-TabBar-tab", has_text="Quality").click()
+            dash.locator("button.tsanalysis-quality-run").click()
+            score = dash.locator(".tsanalysis-quality-score")
+            expect(score).to_contain_text("/100", timeout=120_000)
+            expect(score).to_contain_text(newer)
+            expect(dash.locator(".tsanalysis-quality-plot")).to_be_visible()
+            page.wait_for_timeout(300)
+            dash.screenshot(path=str(ARTIFACTS / "quickstart-quality.png"))
 
             # One action: pick the other session in the Sessions tab.
             dash.locator(".lm-TabBar-tab", has_text="Sessions").click()

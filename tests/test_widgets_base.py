@@ -92,6 +92,20 @@ def test_an_error_in_a_click_is_shown_in_the_panel_not_raised(duckdb_ws):
     assert not p.busy and not p.button.disabled
 
 
+def test_a_successful_click_forgets_the_previous_error(duckdb_ws):
+    p = Probe(duckdb_ws)
+
+    def fail():
+        raise InvalidInput("bad value")
+
+    p.action = fail
+    p.button.click()
+    assert isinstance(p.last_error, InvalidInput)
+    p.action = lambda: None
+    p.button.click()
+    assert p.last_error is None and "bad value" not in p.status
+
+
 def test_an_unexpected_error_shows_its_traceback(duckdb_ws):
     p = Probe(duckdb_ws)
     p.action = lambda: {}["missing"]

@@ -142,3 +142,41 @@ def test_close_unsubscribes_every_panel(ws, demo_pair):
     dash.close()
     assert len(listeners) == before
     assert all(p.closed for p in dash.panels.values())
+
+
+def test_the_feature_tabs_work_together(ws, demo_pair, tmp_path, monkeypatch):
+    """A migration in its tab shows up in the others; a delete clears a quality report."""
+    import uuid
+
+    from tsanalysis.migrate.generator import generate_tree
+
+    a, b = demo_pair
+    monkeypatch.chdir(tmp_path)
+    dash = Dashboard(ws, session_id=b)
+    assert {"quality", "export", "migration"} <= set(dash.panels)
+    keys = list(dash.panels)
+    assert keys.index("overview") < keys.index("quality") < keys.index("export") \
+        < keys.index("migration") < keys.index("delete")
+    quality, export, migration = (dash.panel(k) for k in ("quality", "export", "migration"))
+    quality.select_checks(["gaps"])
+    quality._run_button.click()
+    assert quality.report is not None and quality.report.session_id == b
+    export._export_button.click()
+    assert export.last_error is None and export.result.path.exists()
+
+    prefix = f"lg{uuid.uuid4().hex[:8]}"
+    tree = generate_tree(tmp_path / "legacy", rows=60, prefix=prefix)
+    migration.set_path(tree.root)
+    migration._dry_button.click()
+    migration._migrate_button.click()
+    assert migration.last_error is None, migration.last_error
+    new = [s.session_id for s in tree.sessions]
+    assert set(new) <= set(dash.panel("sessions").session_ids)
+    assert dash.session_id == b  # a migration does not change the selection
+
+    dash.panel("sessions").select(new[2])
+    assert quality.report is None and export.result is None  # they belong to b
+    assert set(export._symbols.options) == set(ws.session(new[2]).symbols)
+    ws.delete_session(new[2])
+    assert dash.session_id is None and quality._run_button.disabled
+    assert new[2] not in dash.panel("sessions").session_ids

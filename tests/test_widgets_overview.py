@@ -74,3 +74,33 @@ def test_no_session_or_no_ticks(ws, sid):
     assert p.series == [] and "has no ticks yet" in p._caption.value
     ws.ingest(sid, "BTC/USDT", ticks(20))  # the panel hears of the new rows
     assert p.series[0].points == 20
+
+
+def test_indicator_lines_go_over_the_price_or_below_it():
+    t0 = pd.Timestamp("2026-01-05T00:00:00Z")
+    ts = pd.Series(pd.date_range(t0, periods=100, freq="1s"))
+    price = 100 + np.sin(np.arange(100) / 10)
+    series = _plot.PriceSeries("BTC/USDT", "ticks", pd.DataFrame({"ts": ts, "price": price}),
+                               100)
+    sma = pd.Series(price).rolling(5).mean().to_numpy()
+    rsi = np.linspace(30, 70, 100)
+    assert _plot.on_price_scale(sma, series) and not _plot.on_price_scale(rsi, series)
+    assert not _plot.on_price_scale(np.full(100, np.nan), series)
+    fig = _plot.indicator_figure(series, [_plot.Line("sma_5", ts, sma, True),
+                                          _plot.Line("rsi_14", ts, rsi, False)])
+    top, bottom = fig.axes
+    assert [ln.get_label() for ln in top.lines] == ["price", "sma_5"]
+    assert [ln.get_label() for ln in bottom.lines] == ["rsi_14"]
+    only_over = _plot.indicator_figure(series, [_plot.Line("sma_5", ts, sma, True)])
+    assert len(only_over.axes) == 1
+
+
+def test_a_tick_level_line_is_thinned_to_the_bars_drawn(monkeypatch):
+    monkeypatch.setattr(_plot, "MAX_TICK_POINTS", 10)
+    t0 = pd.Timestamp("2026-01-05T00:00:00Z")
+    ts = pd.Series(pd.date_range(t0, periods=600, freq="1s"))
+    bars = _plot.PriceSeries("BTC/USDT", "1m", pd.DataFrame({"ts": ts[::60]}), 600)
+    line = _plot.thin_line(_plot.Line("x", ts, np.arange(600.0), False), bars)
+    assert len(line.values) == 10 and list(line.values) == [59.0 + 60 * i for i in range(10)]
+    ticks_drawn = _plot.PriceSeries("BTC/USDT", "ticks", pd.DataFrame({"ts": ts}), 600)
+    assert len(_plot.thin_line(line, ticks_drawn).values) == 10  # unchanged

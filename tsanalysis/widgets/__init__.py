@@ -3,9 +3,10 @@
 >>> from tsanalysis.widgets import Dashboard
 >>> Dashboard(ws, session_id=sid)          # the last expression of a cell shows it
 
-Panels: :class:`SessionBrowser`, :class:`PriceOverview`, :class:`DeletePanel`, and the
-:class:`Dashboard` that puts every registered panel in tabs (:mod:`.tabs`). Each is an
-``ipywidgets.VBox`` built on :class:`Panel` (:mod:`._base`). The core never imports this
+Panels: :class:`SessionBrowser`, :class:`PriceOverview`, :class:`QualityPanel`,
+:class:`IndicatorPanel`, :class:`ExportPanel`, :class:`MigrationPanel`, :class:`DeletePanel`,
+and the :class:`Dashboard` that puts every registered panel in tabs (:mod:`.tabs`). Each is
+an ``ipywidgets.VBox`` built on :class:`Panel` (:mod:`._base`). The core never imports this
 package; it imports the core.
 """
 
@@ -21,6 +22,10 @@ __all__ = [
     "SessionBrowser",
     "PriceOverview",
     "DeletePanel",
+    "QualityPanel",
+    "IndicatorPanel",
+    "ExportPanel",
+    "MigrationPanel",
     "Dashboard",
     "TabSpec",
     "register_tab",
@@ -37,6 +42,10 @@ _LAZY = {
     "SessionBrowser": ".browser",
     "PriceOverview": ".overview",
     "DeletePanel": ".delete",
+    "QualityPanel": ".quality",
+    "IndicatorPanel": ".indicators",
+    "ExportPanel": ".export",
+    "MigrationPanel": ".migration",
     "Dashboard": ".dashboard",
     "TabSpec": ".tabs",
     "register_tab": ".tabs",
@@ -49,7 +58,11 @@ if TYPE_CHECKING:
     from .browser import SessionBrowser
     from .dashboard import Dashboard
     from .delete import DeletePanel
+    from .export import ExportPanel
+    from .indicators import IndicatorPanel
+    from .migration import MigrationPanel
     from .overview import PriceOverview
+    from .quality import QualityPanel
     from .tabs import TabSpec, register_tab, registered_tabs, unregister_tab
 
 

@@ -417,8 +417,9 @@ class Panel(widgets.VBox):
 
     def _execute(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                  *, label: str | None, clear: bool, unit: str, cancellable: bool) -> Any:
-        if clear:
+        if clear:  # a user action: the log and the last error belong to the previous one
             self.clear_log()
+            self.last_error = None
         with self._jobs_lock:
             self._busy += 1
         self._update_controls()

@@ -112,7 +112,6 @@ def price_figure(series: Sequence[PriceSeries], *, title: str = "",
                  marks: Sequence[Mark] = (), width: float = 10.0,
                  row_height: float = 2.0) -> Figure:
     """One panel per symbol sharing the time axis (UTC); ``marks`` are shaded or pinned."""
-    import numpy as np
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure
 
@@ -127,37 +126,128 @@ def price_figure(series: Sequence[PriceSeries], *, title: str = "",
         axes[0].text(0.5, 0.5, "no ticks to draw", ha="center", va="center",
                      transform=axes[0].transAxes)
         axes[0].set_axis_off()
-    colours = {"gap": "#d62728", "stale": "#ff7f0e"}
     for ax, s in zip(axes, series, strict=False):
-        t = _naive_utc(s.frame["ts"])
-        if s.kind == "ticks":
-            steps = np.diff(t)
-            typical = np.median(steps) if len(steps) else np.timedelta64(1, "s")
-            t, price = _break_gaps(t, s.frame["price"].to_numpy(),
-                                   max_step=max(typical * 30, np.timedelta64(30, "s")))
-            ax.plot(t, price, lw=0.7, color="#1f77b4")
-            what = f"{s.ticks:,} ticks"
+        draw_price(ax, s, [m for m in marks if m.symbol == s.symbol])
+    locator = AutoDateLocator()
+    axes[-1].xaxis.set_major_locator(locator)
+    axes[-1].xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    axes[-1].set_xlabel("time (UTC)", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10, x=0.01, y=1 - 0.1 / height, ha="left", va="top")
+    return fig
+
+
+_MARK_COLOURS = {"gap": "#d62728", "stale": "#ff7f0e"}
+
+
+def draw_price(ax: Any, s: PriceSeries, marks: Sequence[Mark] = ()) -> None:
+    """Draw one symbol's prices on ``ax`` (ticks as a line, bars as a close line over
+    their high-low range; recording gaps break the line) and shade or pin ``marks``."""
+    import numpy as np
+
+    t = _naive_utc(s.frame["ts"])
+    if s.kind == "ticks":
+        steps = np.diff(t)
+        typical = np.median(steps) if len(steps) else np.timedelta64(1, "s")
+        t, price = _break_gaps(t, s.frame["price"].to_numpy(),
+                               max_step=max(typical * 30, np.timedelta64(30, "s")))
+        ax.plot(t, price, lw=0.7, color="#1f77b4", label="price")
+        what = f"{s.ticks:,} ticks"
+    else:
+        width = np.timedelta64(interval_seconds(s.kind), "s")
+        t, low, high, close = _break_gaps(
+            t, s.frame["low"].to_numpy(), s.frame["high"].to_numpy(),
+            s.frame["close"].to_numpy(), max_step=width)
+        ax.fill_between(t, low, high, step="post", color="#1f77b4", alpha=0.2, lw=0,
+                        label="high-low")
+        ax.plot(t, close, lw=0.8, color="#1f77b4", drawstyle="steps-post", label="close")
+        what = f"{s.ticks:,} ticks as {s.points:,} {s.kind} bars"
+    ax.set_title(f"{s.symbol} · {what}", loc="left", fontsize=9)
+    ax.set_ylabel("price", fontsize=8)
+    ax.tick_params(labelsize=8)
+    ax.grid(True, lw=0.3, alpha=0.5)
+    for m in marks:
+        start = pd.Timestamp(m.start).tz_convert("UTC").tz_localize(None)
+        end = pd.Timestamp(m.end).tz_convert("UTC").tz_localize(None)
+        colour = _MARK_COLOURS.get(m.kind, "#9467bd")
+        if end > start:
+            ax.axvspan(start, end, color=colour, alpha=0.25, lw=0)
         else:
-            width = np.timedelta64(interval_seconds(s.kind), "s")
-            t, low, high, close = _break_gaps(
-                t, s.frame["low"].to_numpy(), s.frame["high"].to_numpy(),
-                s.frame["close"].to_numpy(), max_step=width)
-            ax.fill_between(t, low, high, step="post", color="#1f77b4", alpha=0.2, lw=0,
-                            label="high-low")
-            ax.plot(t, close, lw=0.8, color="#1f77b4", drawstyle="steps-post", label="close")
-            what = f"{s.ticks:,} ticks as {s.points:,} {s.kind} bars"
-        ax.set_title(f"{s.symbol} · {what}", loc="left", fontsize=9)
-        ax.set_ylabel("price", fontsize=8)
-        ax.tick_params(labelsize=8)
-        ax.grid(True, lw=0.3, alpha=0.5)
-        for m in (m for m in marks if m.symbol == s.symbol):
-            start = pd.Timestamp(m.start).tz_convert("UTC").tz_localize(None)
-            end = pd.Timestamp(m.end).tz_convert("UTC").tz_localize(None)
-            colour = colours.get(m.kind, "#9467bd")
-            if end > start:
-                ax.axvspan(start, end, color=colour, alpha=0.25, lw=0)
-            else:
-                ax.axvline(start, color=colour, lw=0.8, alpha=0.8)
+            ax.axvline(start, color=colour, lw=0.8, alpha=0.8)
+
+
+@dataclass
+class Line:
+    """An indicator output to draw: its label, times and values; ``on_price`` draws it over
+    the price (moving averages, bands), else in a pane below (oscillators)."""
+
+    label: str
+    ts: pd.Series
+    values: Any
+    on_price: bool
+
+
+def on_price_scale(values: Any, price: PriceSeries) -> bool:
+    """True when ``values`` live on the price's scale (their median within the price range
+    widened by half): a moving average or a band, not an oscillator or a volume sum."""
+    import numpy as np
+
+    v = np.asarray(values, dtype="float64")
+    v = v[np.isfinite(v)]
+    col = "price" if price.kind == "ticks" else "close"
+    p = price.frame[col].to_numpy(dtype="float64")
+    p = p[np.isfinite(p)]
+    if not len(v) or not len(p):
+        return False
+    lo, hi = float(p.min()), float(p.max())
+    pad = 0.5 * max(hi - lo, abs(hi) * 0.01)
+    return lo - pad <= float(np.median(v)) <= hi + pad
+
+
+def thin_line(line: Line, price: PriceSeries) -> Line:
+    """``line`` with at most one point per bar of ``price`` when the price is drawn as bars
+    (the last value of each bar), so a tick-level indicator costs what its bars cost."""
+    import numpy as np
+
+    if price.kind == "ticks" or len(line.values) <= MAX_TICK_POINTS:
+        return line
+    ts = pd.to_datetime(line.ts, utc=True)
+    bucket = ts.dt.floor(f"{interval_seconds(price.kind)}s")
+    frame = pd.DataFrame({"bucket": bucket, "value": np.asarray(line.values, dtype="float64")})
+    last = frame.groupby("bucket", sort=True)["value"].last()
+    return Line(line.label, pd.Series(last.index), last.to_numpy(), line.on_price)
+
+
+def indicator_figure(price: PriceSeries, lines: Sequence[Line], *, title: str = "",
+                     width: float = 10.0) -> Figure:
+    """The price of one symbol with indicator ``lines``: over the price, or in a pane below
+    sharing the time axis (UTC)."""
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.figure import Figure
+
+    below = [ln for ln in lines if not ln.on_price]
+    rows = 2 if below else 1
+    height = 2.4 + (1.8 if below else 0) + (0.9 if title else 0.6)
+    fig = Figure(figsize=(width, height), dpi=96)
+    fig.subplots_adjust(left=0.08, right=0.985, top=1 - (0.6 if title else 0.3) / height,
+                        bottom=0.5 / height, hspace=0.3)
+    axes = fig.subplots(rows, 1, sharex=True, squeeze=False, height_ratios=[4, 3][:rows])[:, 0]
+    draw_price(axes[0], price)
+    colours = ["#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+    for i, ln in enumerate(lines):
+        ax = axes[0] if ln.on_price else axes[1]
+        ts = pd.to_datetime(pd.Series(ln.ts), utc=True)
+        ax.plot(_naive_utc(ts), ln.values, lw=0.9, color=colours[i % len(colours)],
+                label=ln.label)
+    for ax in axes:
+        handles, labels = ax.get_legend_handles_labels()
+        if handles:
+            ax.legend(handles, labels, fontsize=7, loc="upper left", ncols=min(len(handles), 4),
+                      frameon=False)
+    if below:
+        axes[1].set_ylabel("indicator", fontsize=8)
+        axes[1].tick_params(labelsize=8)
+        axes[1].grid(True, lw=0.3, alpha=0.5)
     locator = AutoDateLocator()
     axes[-1].xaxis.set_major_locator(locator)
     axes[-1].xaxis.set_major_formatter(ConciseDateFormatter(locator))

@@ -81,12 +81,12 @@ def registered_tabs() -> list[TabSpec]:
 
 
 # -- the built-in tabs -------------------------------------------------------------------
-# One line per panel. Orders leave room between them; the feature panels still to come
-# take these keys and orders:
-#   quality    "tsanalysis.widgets.quality:QualityPanel"        order 30
-#   indicators "tsanalysis.widgets.indicators:IndicatorPanel"   order 40
-#   export     "tsanalysis.widgets.export:ExportPanel"          order 60
-#   migration  "tsanalysis.widgets.migration:MigrationPanel"    order 80
+# One line per panel. Orders leave room between them (a plugin's tab fits in between).
 register_tab("sessions", "Sessions", "tsanalysis.widgets.browser:SessionBrowser", order=10)
 register_tab("overview", "Overview", "tsanalysis.widgets.overview:PriceOverview", order=20)
+register_tab("quality", "Quality", "tsanalysis.widgets.quality:QualityPanel", order=30)
+register_tab("indicators", "Indicators", "tsanalysis.widgets.indicators:IndicatorPanel",
+             order=40)
+register_tab("export", "Export", "tsanalysis.widgets.export:ExportPanel", order=60)
+register_tab("migration", "Migrate", "tsanalysis.widgets.migration:MigrationPanel", order=80)
 register_tab("delete", "Delete", "tsanalysis.widgets.delete:DeletePanel", order=90)
