@@ -62,7 +62,8 @@ counts = ws.sql("SELECT indicator_id, count(*) AS n FROM indicators "
                 "WHERE session_id = ? AND symbol = ? GROUP BY indicator_id ORDER BY indicator_id",
                 [sid, symbol])
 expected = {iid: r.rows for r in (rsi, macd, bbands) for iid in r.outputs.values()}
-assert dict(zip(counts["indicator_id"], counts["n"], strict=True)) == expected
+found = dict(zip(counts["indicator_id"], counts["n"], strict=True))
+assert found == expected, (found, expected)
 counts
 
 # %% [markdown]

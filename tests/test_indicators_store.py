@@ -224,6 +224,10 @@ def test_update_by_symbol_skips_unknown_ids_and_notes_stale_bars(ws, sid):
     assert res.skipped == [{"symbol": SYM, "indicator_id": "my_own_thing",
                             "reason": "no loaded plugin derives this id"}]
     assert any("stored 1m bars end before the last tick" in n for n in res.notes)
+    listed = ws.indicators.stored(sid, SYM).set_index("indicator_id")
+    assert listed.loc["rsi_14", "indicator"] == "rsi"
+    assert all(listed.loc["my_own_thing", c] is None
+               for c in ("indicator", "params", "output", "interval"))
     assert count(ws, sid, "rsi_14", "ETH/USDT") == 900  # the other symbol was left alone
     assert count(ws, sid, "rsi_14") == 900 + NEW
     with pytest.raises(SessionNotFound):

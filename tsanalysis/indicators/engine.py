@@ -377,10 +377,12 @@ def stored(store: Store, session_id: str, symbol: str | None = None) -> pd.DataF
     stats = store.indicator_stats(session_id, [symbol] if symbol else None)
     reg = registry()
     parsed = [reg.parse_id(i) for i in stats["indicator_id"]]
-    stats["indicator"] = [p.indicator.name if p else None for p in parsed]
-    stats["params"] = [p.params if p else None for p in parsed]
-    stats["output"] = [p.output if p else None for p in parsed]
-    stats["interval"] = [p.interval if p else None for p in parsed]
+    # object columns: an id nothing derives reads None whatever else is listed (a list
+    # mixing str and None would become a str column, and None NaN)
+    for col, of in (("indicator", lambda p: p.indicator.name), ("params", lambda p: p.params),
+                    ("output", lambda p: p.output), ("interval", lambda p: p.interval)):
+        stats[col] = pd.Series([of(p) if p else None for p in parsed], index=stats.index,
+                               dtype=object)
     return stats
 
 
