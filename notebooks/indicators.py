@@ -55,14 +55,16 @@ assert bbands.outputs["upperband"] == "bbands_20_2_2_0_upperband"
 {r.indicator: r.outputs for r in (rsi, macd, bbands)}
 
 # %% [markdown]
-# Every stored id, counted with plain SQL: one row per input point and output.
+# The ids this runbook stored, counted with plain SQL: one row per input point and output
+# (computing again replaces rows, never adds them). A reused demo session may hold other
+# indicators too.
 
 # %%
 counts = ws.sql("SELECT indicator_id, count(*) AS n FROM indicators "
                 "WHERE session_id = ? AND symbol = ? GROUP BY indicator_id ORDER BY indicator_id",
                 [sid, symbol])
 expected = {iid: r.rows for r in (rsi, macd, bbands) for iid in r.outputs.values()}
-found = dict(zip(counts["indicator_id"], counts["n"], strict=True))
+found = {i: n for i, n in zip(counts["indicator_id"], counts["n"], strict=True) if i in expected}
 assert found == expected, (found, expected)
 counts
 
