@@ -38,18 +38,22 @@ lab: setup
 		--LabApp.default_url=/lab/tree/quickstart.ipynb \
 		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
+NBVAL := --nbval-lax --nbval-current-env -p no:cacheprovider
+
 # A private QuestDB on free ports for the run, stopped afterwards even on failure; the
-# suite runs against it and DuckDB (scripts/with-questdb).
+# suite runs against it and DuckDB (scripts/with-questdb), then the runbooks run again on
+# that QuestDB server (their store parameter).
 test: setup
-	TSANALYSIS_REQUIRE_BROWSER=1 PYTHON=$(PYTHON) scripts/with-questdb \
-		$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+	TSANALYSIS_REQUIRE_BROWSER=1 PYTHON=$(PYTHON) scripts/with-questdb sh -c '\
+		$(BIN)/python -m pytest tests notebooks $(NBVAL) && \
+		TSANALYSIS_NOTEBOOK_DB="$$TSANALYSIS_TEST_QUESTDB" $(BIN)/python -m pytest notebooks $(NBVAL)'
 	$(BIN)/python -m pip install --quiet -e plugins/tsanalysis-talib && $(BIN)/python -m pytest plugins/tsanalysis-talib -p no:cacheprovider
 
 test-fast: setup
 	$(BIN)/python -m pytest tests -x -q
 
 notebooks: setup
-	$(BIN)/python -m pytest notebooks tests/test_notebooks.py --nbval-lax --nbval-current-env -p no:cacheprovider
+	$(BIN)/python -m pytest notebooks tests/test_notebooks.py $(NBVAL)
 
 bench: setup
 	$(BIN)/python benchmarks/bench_core.py
