@@ -41,12 +41,10 @@ lab: setup
 NBVAL := --nbval-lax --nbval-current-env -p no:cacheprovider
 
 # A private QuestDB on free ports for the run, stopped afterwards even on failure; the
-# suite runs against it and DuckDB (scripts/with-questdb), then the runbooks run again on
-# that QuestDB server (their store parameter).
+# suite runs against it and DuckDB (scripts/with-questdb).
 test: setup
-	TSANALYSIS_REQUIRE_BROWSER=1 PYTHON=$(PYTHON) scripts/with-questdb sh -c '\
-		$(BIN)/python -m pytest tests notebooks $(NBVAL) && \
-		TSANALYSIS_NOTEBOOK_DB="$$TSANALYSIS_TEST_QUESTDB" $(BIN)/python -m pytest notebooks $(NBVAL)'
+	TSANALYSIS_REQUIRE_BROWSER=1 PYTHON=$(PYTHON) scripts/with-questdb \
+		$(BIN)/python -m pytest tests notebooks $(NBVAL)
 	$(BIN)/python -m pip install --quiet -e plugins/tsanalysis-talib && $(BIN)/python -m pytest plugins/tsanalysis-talib -p no:cacheprovider
 
 test-fast: setup
