@@ -38,6 +38,22 @@ def best(fn, repeat: int = 5) -> float:
     return min(times)
 
 
+def report(out: dict, targets: list[tuple[str, float, str]], name: str, *,
+           value_format: str = ".3f", extra_format: str = "") -> None:
+    """Print each target's measure against it (ok / OVER), then the other figures, and
+    write them all to ``results/<name>``."""
+    print(f"{'measure':<55} {'value':>10} {'target':>8}")
+    for key, target, label in targets:
+        if key in out:
+            flag = "ok" if out[key] <= target else "OVER"
+            print(f"{label:<55} {out[key]:>10{value_format}} {target:>8} {flag}")
+    for k, v in out.items():
+        if k not in {t[0] for t in targets}:
+            print(f"  {k}: {v:{extra_format}}" if isinstance(v, float) else f"  {k}: {v}")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / name).write_text(json.dumps(out, indent=2, default=str))
+
+
 def tick_frame(n: int = N_TICKS) -> pd.DataFrame:
     d = demo.generate(["BTC/USDT"], hours=n / 3600, seed=1, defects=False)
     return d.ticks["BTC/USDT"].iloc[:n].reset_index(drop=True)
@@ -169,16 +185,7 @@ def main() -> None:
         ("delete_s", 2.0, "cascade delete of ~1.7M rows (s)"),
         ("csv_peak_rss_mb", 1536, "peak memory importing the CSV (MB)"),
     ]
-    print(f"{'measure':<55} {'value':>10} {'target':>8}")
-    for key, target, label in targets:
-        if key in out:
-            flag = "ok" if out[key] <= target else "OVER"
-            print(f"{label:<55} {out[key]:>10.3f} {target:>8} {flag}")
-    for k, v in out.items():
-        if k not in {t[0] for t in targets}:
-            print(f"  {k}: {v}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "core.json").write_text(json.dumps(out, indent=2, default=str))
+    report(out, targets, "core.json")
     resource.getrusage(resource.RUSAGE_SELF)
 
 

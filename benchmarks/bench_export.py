@@ -14,7 +14,6 @@ Run with ``make bench`` or ``python benchmarks/bench_export.py [--big-rows N]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -25,12 +24,12 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+from bench_core import report  # benchmarks/ is on the path when run as a script
 
 import tsanalysis
 from tsanalysis import demo
 
 N_TICKS = 288_000
-RESULTS = Path(__file__).parent / "results"
 FORMATS = ("csv", "jsonl", "json", "parquet", "zip")
 BIG_SESSION = "big"
 
@@ -165,16 +164,7 @@ def main() -> None:
                ("csv_ratio", 2.0, "288k ticks to CSV / DuckDB COPY")]
     targets += [(f"big_{f}_peak_rss_mb", 1024, f"peak memory, {args.big_rows:,} rows to {f} (MB)")
                 for f in args.formats]
-    print(f"{'measure':<55} {'value':>10} {'target':>8}")
-    for key, target, label in targets:
-        if key in out:
-            flag = "ok" if out[key] <= target else "OVER"
-            print(f"{label:<55} {out[key]:>10.3f} {target:>8} {flag}")
-    for k, v in out.items():
-        if k not in {t[0] for t in targets}:
-            print(f"  {k}: {v}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "export.json").write_text(json.dumps(out, indent=2, default=str))
+    report(out, targets, "export.json")
 
 
 if __name__ == "__main__":

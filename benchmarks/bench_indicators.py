@@ -16,7 +16,6 @@ machine is shared.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import talib
-from bench_core import best, tick_frame  # benchmarks/ is on the path when run as a script
+from bench_core import best, report, tick_frame  # benchmarks/ is on the path when run as a script
 
 import tsanalysis
 from tsanalysis import schema
@@ -37,7 +36,6 @@ NEW = 1_000
 #: the indicators of the "several indicators" update figure (RSI first: already stored)
 SET = ("rsi", "ema", "macd", "bbands", "atr", "obv", "kama")
 SYM = "BTC/USDT"
-RESULTS = Path(__file__).parent / "results"
 
 
 def bench_kernels() -> dict:
@@ -194,17 +192,8 @@ def main() -> None:
         ("update_cpu_ratio", 0.05, "  the same in CPU time"),
         ("update_set_ratio", 0.05, f"  the same with {len(SET)} indicators (11 series) stored"),
     ]
-    print(f"{'measure':<55} {'value':>10} {'target':>8}")
-    for key, target, label in targets:
-        if key in out:
-            flag = "ok" if out[key] <= target else "OVER"
-            print(f"{label:<55} {out[key]:>10.4g} {target:>8} {flag}")
-    for k, v in out.items():
-        if k not in {t[0] for t in targets}:
-            print(f"  {k}: {v}")
-    RESULTS.mkdir(exist_ok=True)
-    name = "indicators_questdb.json" if questdb else "indicators.json"
-    (RESULTS / name).write_text(json.dumps(out, indent=2, default=str))
+    report(out, targets, "indicators_questdb.json" if questdb else "indicators.json",
+           value_format=".4g")
 
 
 if __name__ == "__main__":

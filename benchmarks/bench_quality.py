@@ -26,11 +26,11 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+from bench_core import report  # benchmarks/ is on the path when run as a script
 
 import tsanalysis
 from tsanalysis import schema
 
-RESULTS = Path(__file__).parent / "results"
 SYMBOL = "BTC/USDT"
 
 
@@ -156,16 +156,7 @@ def main() -> None:
         ("q288k_s", 0.5, "quality of 288k ticks + quotes, all checks (s)"),
         ("big_streamed_peak_rss_mb", 2048, "peak memory, quality of 10M ticks (MB)"),
     ]
-    print(f"{'measure':<55} {'value':>10} {'target':>8}")
-    for key, target, label in targets:
-        if key in out:
-            flag = "ok" if out[key] <= target else "OVER"
-            print(f"{label:<55} {out[key]:>10.3f} {target:>8} {flag}")
-    for k, v in out.items():
-        if k not in {t[0] for t in targets}:
-            print(f"  {k}: {v}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "quality.json").write_text(json.dumps(out, indent=2, default=str))
+    report(out, targets, "quality.json")
 
 
 if __name__ == "__main__":

@@ -20,44 +20,26 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import sys
 import time
 import urllib.parse
 import urllib.request
 import uuid
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import psycopg
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from bench_core import N_TICKS, best, report, tick_frame  # benchmarks/ is on the path
 from questdb import Sender
 
 import tsanalysis
-from tsanalysis import demo, schema
+from tsanalysis import schema
 from tsanalysis.store.questdb import QuestDBConfig, render_ddl
 
-N_TICKS = 288_000
-RESULTS = Path(__file__).parent / "results"
 RAW_TABLE = "bench_raw_tick_prices"
-
-
-def best(fn, repeat: int = 3) -> float:
-    """Best wall time of ``repeat`` runs (the least disturbed by other work)."""
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
-def tick_frame(n: int = N_TICKS) -> pd.DataFrame:
-    d = demo.generate(["BTC/USDT"], hours=n / 3600 + 1, seed=1, defects=False)
-    return d.ticks["BTC/USDT"].iloc[:n].reset_index(drop=True)
 
 
 def pg(cfg: QuestDBConfig) -> psycopg.Connection:
@@ -252,16 +234,7 @@ def main() -> None:
         ("read_288k_s", 1.0, "read 288k ticks into pandas (s)"),
         ("delete_s", 10.0, "delete 1.7M rows over 4 shared days (s)"),
     ]
-    print(f"{'measure':<55} {'value':>10} {'target':>8}")
-    for key, target, label in targets:
-        if key in out:
-            flag = "ok" if out[key] <= target else "OVER"
-            print(f"{label:<55} {out[key]:>10.3f} {target:>8} {flag}")
-    for k, v in out.items():
-        if k not in {t[0] for t in targets}:
-            print(f"  {k}: {v:.3f}" if isinstance(v, float) else f"  {k}: {v}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "questdb.json").write_text(json.dumps(out, indent=2, default=str))
+    report(out, targets, "questdb.json", extra_format=".3f")
 
 
 if __name__ == "__main__":
