@@ -121,3 +121,21 @@ def duckdb_ws(tmp_path: Path) -> Iterator[Workspace]:
     w = tsanalysis.connect(f"duckdb:///{tmp_path}/only.duckdb")
     yield w
     w.close()
+
+
+@pytest.fixture
+def qws(questdb_url):
+    """A workspace on the test QuestDB server."""
+    w = tsanalysis.connect(questdb_url)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def plain(questdb_url):
+    """A plain psycopg connection to the test server: checks not through tsanalysis."""
+    from .questdb_support import plain_conn
+
+    c = plain_conn(questdb_url)
+    yield c
+    c.close()

@@ -426,7 +426,7 @@ class Ingestor:
             scan = self.scan(chunks)
             if not scan.ok:
                 raise InvalidRows(scan, self.source)
-        next_seq: list[int] = []
+        take_seq: list[Callable[[int], int]] = []
 
         def typed_batches() -> Iterator[pd.DataFrame]:
             offset = 0
@@ -441,13 +441,13 @@ class Ingestor:
                 good = typed[~bad] if bad.any() else typed
                 # Rows that bring their own seq (re-imports, migration) need no numbering
                 # and no look-up of the highest stored seq.
-                if "seq" in good.columns and (good["seq"].to_numpy() < 0).any():
-                    if not next_seq:
-                        stored = self.store.max_seq(self.table.name, self.session_id,
-                                                    [self.symbol])
-                        next_seq.append(stored.get(self.symbol, -1) + 1)
+                need = int((good["seq"].to_numpy() < 0).sum()) if "seq" in good.columns else 0
+                if need:
+                    if not take_seq:
+                        take_seq.append(self.store.seq_numbers(self.table.name,
+                                                               self.session_id, self.symbol))
                     good = good.copy()
-                    next_seq[0] = assign_seq(good, next_seq[0])
+                    assign_seq(good, take_seq[0](need))
                 if len(good):
                     lo, hi = good["ts"].min(), good["ts"].max()
                     result.first_ts = lo if result.first_ts is None else min(result.first_ts, lo)

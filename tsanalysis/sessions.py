@@ -21,7 +21,7 @@ import pandas as pd
 from . import schema
 from .errors import InvalidInput, SessionActive, SessionNotFound
 from .ids import check_session_id, check_symbols, new_session_id
-from .store.base import Progress, Store
+from .store.base import DeleteOutcome, Progress, Store
 from .timeutil import iso, to_utc
 
 log = logging.getLogger(__name__)
@@ -298,8 +298,8 @@ class Sessions:
         if rows.iloc[0]["status"] == ACTIVE and not force:
             raise SessionActive(session_id)
         outcome = self.store.delete_session(session_id, progress=progress)
-        if isinstance(outcome, DeleteResult):
-            result = outcome
+        if isinstance(outcome, DeleteOutcome):
+            result = DeleteResult(session_id, dict(outcome.deleted), list(outcome.deferred))
         else:
             result = DeleteResult(session_id, dict(outcome))
         self.notify("deleted", session_id)

@@ -144,11 +144,32 @@ class Store(ABC):
     def max_seq(self, table: str, session_id: str, symbols: Sequence[str]) -> dict[str, int]:
         """Highest ``seq`` stored per symbol (symbols without rows are left out)."""
 
+    def seq_numbers(self, table: str, session_id: str, symbol: str) -> Callable[[int], int]:
+        """A numberer for new rows of one session and symbol: ``take(n)`` returns the first
+        of ``n`` consecutive ``seq`` numbers that no other writer gets.
+
+        The default numbers on from the highest stored ``seq`` and counts locally, which is
+        right for a store that one process writes at a time (DuckDB). Stores that several
+        processes write at once reserve ranges on the server instead.
+        """
+        nxt: list[int] = []
+
+        def take(n: int) -> int:
+            if not nxt:
+                nxt.append(self.max_seq(table, session_id, [symbol]).get(symbol, -1) + 1)
+            start = nxt[0]
+            nxt[0] += n
+            return start
+
+        return take
+
     @abstractmethod
-    def delete_session(self, session_id: str, progress: Progress | None = None) -> dict[str, int]:
+    def delete_session(self, session_id: str, progress: Progress | None = None
+                       ) -> dict[str, int] | DeleteOutcome:
         """Remove the session and every row that hangs off it.
 
-        Returns rows removed per table, children first, the sessions table last. The caller
+        Returns rows removed per table, children first, the sessions table last (or a
+        :class:`DeleteOutcome`, which also names work left for a later purge). The caller
         has checked that the session exists and may be deleted.
         """
 
@@ -331,11 +352,23 @@ class Store(ABC):
 
 
 @dataclass
+class DeleteOutcome:
+    """What :meth:`Store.delete_session` removed, and what it left for a later purge."""
+
+    #: rows removed per table, children first, the sessions table last
+    deleted: dict[str, int]
+    #: work left for later, one line each (QuestDB: disk not reclaimed yet, and why)
+    deferred: list[str] = field(default_factory=list)
+
+
+@dataclass
 class PurgeReport:
     """What :meth:`Store.purge` did, or (``dry_run``) would do."""
 
     #: rows removed per session and table
     purged: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: deleted rows whose disk space was reclaimed, per table (QuestDB)
+    reclaimed: dict[str, int] = field(default_factory=dict)
     #: work left for later, one line each (e.g. a partition an active session is writing)
     deferred: list[str] = field(default_factory=list)
     #: (``dry_run``) work that a run would do, one line each
@@ -347,6 +380,7 @@ class PurgeReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"purged": {s: dict(t) for s, t in self.purged.items()}, "total": self.total,
+                "reclaimed": dict(self.reclaimed),
                 "deferred": list(self.deferred), "pending": list(self.pending)}
 
 

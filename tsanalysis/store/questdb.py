@@ -43,13 +43,14 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .. import schema
 from ..errors import InvalidInput, StoreError, StoreUnavailable
 from ..ids import check_session_id, check_symbol
+from . import questdb_fence as fence
 from .base import (
+    DeleteOutcome,
     Progress,
     PurgeReport,
     Store,
@@ -61,6 +62,19 @@ from .base import (
     check_read_args,
     check_table,
     to_table_arrow,
+)
+from .questdb_lock import SEQ_LOCK, LeaseLock
+from .questdb_purge import Purger, create_internal_tables
+from .questdb_reclaim import wait_no_swap
+from .questdb_sql import (
+    DEAD_PREFIX,
+    DELETING,
+    JOURNAL_TABLE,
+    LIVE,
+    SEQ_TABLE,
+    STATE_TABLE,
+    SWAP_TABLE,
+    q,
 )
 
 log = logging.getLogger(__name__)
@@ -74,13 +88,9 @@ DEFAULT_HTTP_PORT = 9000
 DEFAULT_DBNAME = "qdb"
 DEFAULT_TIMEOUT = 30.0
 
-#: Status of a session whose rows are being removed: invisible to every read.
-DELETING = "deleting"
-
-#: Internal tables (never part of the data model).
-JOURNAL_TABLE = "tsanalysis_purge_journal"
-STATE_TABLE = "tsanalysis_purge_state"
-SWAP_TABLE = "tsanalysis_purge_swaps"
+#: Tables of tsanalysis' own bookkeeping on the server.
+INTERNAL_TABLES = (JOURNAL_TABLE, STATE_TABLE, SWAP_TABLE, SEQ_TABLE, fence.WRITERS_TABLE,
+                   fence.FENCES_TABLE)
 
 _TYPES = {
     schema.SYMBOL: "SYMBOL",
@@ -92,11 +102,6 @@ _TYPES = {
 
 #: Rows per ILP request: one request is atomic on the server, and bounded in memory.
 ILP_CHUNK_ROWS = 500_000
-
-
-def q(name: str) -> str:
-    """Quote an identifier (QuestDB takes double quotes, like PostgreSQL)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def render_ddl(t: schema.Table) -> str:
@@ -369,14 +374,26 @@ class QuestDBStore(Store):
         The count of ``INSERT ... SELECT`` comes from QuestDB's own tag
         (``TAG_INSERT_AS_SELECT 0 N``), which psycopg does not parse. Counts of UPDATEs on
         WAL tables are not reliable (QuestDB applies them later).
+
+        A statement refused with "table busy" (a plain table's writer is held by another
+        connection's statement; nothing was done) is tried again until the timeout.
         """
-        with self._cursor() as cur:
-            cur.execute(sql, params)
-            status, n = cur.statusmessage or "", cur.rowcount
-            if n < 0:
-                m = re.search(r"\s(\d+)$", status)
-                n = int(m.group(1)) if m else -1
-            return status, n
+        deadline = time.monotonic() + self.config.timeout
+        delay = 0.005
+        while True:
+            try:
+                with self._cursor() as cur:
+                    cur.execute(sql, params)
+                    status, n = cur.statusmessage or "", cur.rowcount
+                    if n < 0:
+                        m = re.search(r"\s(\d+)$", status)
+                        n = int(m.group(1)) if m else -1
+                    return status, n
+            except StoreError as e:
+                if "table busy" not in str(e) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Rows of one query (``%s`` parameters).
@@ -601,9 +618,7 @@ class QuestDBStore(Store):
                     raise StoreError(f"column {t.name}.{c.name} is {cols[c.name]} on QuestDB at "
                                      f"{self.config.pg_address}; tsanalysis expects "
                                      f"{_TYPES[c.type]}")
-        if not {JOURNAL_TABLE, STATE_TABLE, SWAP_TABLE} <= set(have):
-            from .questdb_purge import create_internal_tables
-
+        if not set(INTERNAL_TABLES) <= set(have):
             create_internal_tables(self)
         self._schema_ready = True
 
@@ -622,6 +637,14 @@ class QuestDBStore(Store):
                                "sessions purge --resume`")
         if status is not None:
             raise InvalidInput(f"session {sid!r} already exists")
+        left = self.scalar(" UNION ALL ".join(
+            f"SELECT count() n FROM {q(c.name)} WHERE session_id = %s"
+            for c in schema.CHILD_TABLES).join(("SELECT sum(n) FROM (", ")")),
+            [sid] * len(schema.CHILD_TABLES))
+        if left:
+            raise InvalidInput(f"session id {sid!r} still has {left:,} row(s) of a deleted "
+                               "session (written after its delete); remove them with "
+                               "`tsanalysis sessions purge --resume`, or choose another id")
         cols = [c for c in t.column_names if c in record]
         self.execute(f"INSERT INTO {q(t.name)} ({', '.join(map(q, cols))}) "
                      f"VALUES ({', '.join(['%s'] * len(cols))})",
@@ -653,7 +676,7 @@ class QuestDBStore(Store):
 
     def tombstoned(self, session_id: str | None = None) -> set[str]:
         """Ids of sessions being deleted (invisible to every read), or just ``session_id``'s."""
-        sql = f"SELECT session_id FROM {q(schema.SESSIONS.name)} WHERE status = %s"
+        sql = f"SELECT session_id FROM {q(schema.SESSIONS.name)} WHERE status = %s AND {LIVE}"
         params = [DELETING]
         if session_id is not None:
             sql += " AND session_id = %s"
@@ -671,30 +694,46 @@ class QuestDBStore(Store):
                 raise InvalidInput(f"{t.name}: column {c.name!r} has "
                                    f"{data.column(c.name).null_count} missing value(s); "
                                    "it is required")
-        if data.num_rows:
-            ids = set(pc.unique(data.column("session_id")).to_pylist())
-            gone = sorted(ids & self.tombstoned())
-            if gone:
-                # Rows written after the purge would outlive the session.
-                raise StoreError(f"session {gone[0]!r} is being deleted; its rows are not "
-                                 "written")
         return data.to_pandas(types_mapper=_ILP_TYPES.get)
 
+    def _check_sessions_writable(self, ids: Iterable[str]) -> None:
+        """Refuse rows of sessions that do not exist or are being deleted.
+
+        Called after the writer registered (see :mod:`~tsanalysis.store.questdb_fence`): a
+        delete either sees the registration and waits for the rows, or the rows see its
+        tombstone here; no row can outlive its session.
+        """
+        wanted = sorted(set(ids))
+        marks = ", ".join(["%s"] * len(wanted))
+        status = dict(self.fetchall(f"SELECT session_id, status FROM "
+                                    f"{q(schema.SESSIONS.name)} WHERE session_id IN ({marks})",
+                                    wanted))
+        for sid in wanted:
+            if status.get(sid) == DELETING:
+                raise StoreError(f"session {sid!r} is being deleted; its rows are not written")
+            if sid not in status:
+                raise StoreError(f"session {sid!r} does not exist (deleted?); its rows are not "
+                                 "written")
+
     def _send(self, t: schema.Table, df: pd.DataFrame) -> None:
+        """Send rows in chunks, each as one atomic ILP request under the write barrier."""
         symbols = [c.name for c in t.columns if c.type == schema.SYMBOL]
         with self._lock:
             sender = self._ilp_sender()
             for lo in range(0, len(df), ILP_CHUNK_ROWS):
                 chunk = df.iloc[lo:lo + ILP_CHUNK_ROWS]
-                try:
-                    sender.dataframe(chunk, table_name=t.name, symbols=symbols, at=t.ts)
-                    sender.flush()
-                except Exception as e:
-                    # The buffer may hold the failed rows: start afresh next time.
-                    with contextlib.suppress(Exception):
-                        sender.close()
-                    self._sender = None
-                    raise self._ilp_error(e, t.name) from None
+                days = pd.unique(chunk[t.ts].dt.strftime("%Y-%m-%d"))
+                with fence.writing(self, t.name, days):
+                    self._check_sessions_writable(pd.unique(chunk["session_id"]))
+                    try:
+                        sender.dataframe(chunk, table_name=t.name, symbols=symbols, at=t.ts)
+                        sender.flush()
+                    except Exception as e:
+                        # The buffer may hold the failed rows: start afresh next time.
+                        with contextlib.suppress(Exception):
+                            sender.close()
+                        self._sender = None
+                        raise self._ilp_error(e, t.name) from None
 
     def write(self, table: str, frame: pd.DataFrame | pa.Table, mode: WriteMode = "append") -> int:
         """Write rows through ILP, then wait until the server has applied them.
@@ -740,8 +779,6 @@ class QuestDBStore(Store):
         for a moment; reads wait for the swap to end, and a read that a swap started
         during is repeated.
         """
-        from .questdb_purge import wait_no_swap
-
         for _ in range(5):
             gen = wait_no_swap(self)
             result = read()
@@ -872,8 +909,9 @@ class QuestDBStore(Store):
                 f"min(ts) AS first_ts, max(ts) AS last_ts FROM {q(t.name)} {where}"
                 for t in schema.CHILD_TABLES)
             rows = self.fetchall(sql)
-            if hidden and wanted is None:
-                rows = [r for r in rows if r[0] not in hidden]
+            if wanted is None:
+                rows = [r for r in rows if r[0] not in hidden and r[0] is not None
+                        and not r[0].startswith(DEAD_PREFIX)]
             rows.sort(key=lambda r: (r[0], r[1], r[2]))
             return arrow_to_pandas(rows_to_arrow(rows, out_schema))
 
@@ -977,17 +1015,59 @@ class QuestDBStore(Store):
                 self._row_delete = False
         return self._row_delete
 
-    def delete_session(self, session_id: str, progress: Progress | None = None) -> Any:
-        """Tombstone the session (invisible at once), then remove its rows physically.
+    def delete_session(self, session_id: str, progress: Progress | None = None
+                       ) -> DeleteOutcome:
+        """Hide the session at once, take its rows out of every table in commit order, then
+        reclaim their disk where it can (see :mod:`tsanalysis.store.questdb_purge`).
 
-        Returns a :class:`~tsanalysis.sessions.DeleteResult`: rows removed per table and
-        the partitions deferred because an active session may be writing them (finish
-        them later with :meth:`purge`).
+        Returns rows removed per table and the reclaiming left for :meth:`purge` (days an
+        active session may be writing, or a purge already running).
         """
-        from .questdb_purge import Purger
-
         check_session_id(session_id)
         return Purger(self).delete(session_id, progress)
+
+    def finish_interrupted_purge(self) -> bool:
+        """Finish partition rewrites of a purge that died (reads and writes that meet one
+        call this); False if another purge holds the lock for longer than the timeout."""
+        return Purger(self).finish_interrupted(self.config.timeout)
+
+    def seq_numbers(self, table: str, session_id: str, symbol: str) -> Callable[[int], int]:
+        """Numbers reserved on the server: concurrent writers get distinct ranges.
+
+        One row per table, session and symbol in a plain table holds the next free number;
+        a reservation is a compare-and-set UPDATE of it (atomic on a non-WAL table). The row
+        is created under a leased lock so that two writers cannot both create it.
+        """
+        t = check_table(table)
+        check_session_id(session_id)
+        check_symbol(symbol)
+        key = [t.name, session_id, symbol]
+        where = "tbl = %s AND session_id = %s AND symbol = %s"
+
+        def take(n: int) -> int:
+            for _ in range(200):
+                stored = self.max_seq(t.name, session_id, [symbol]).get(symbol, -1) + 1
+                nxt = self.scalar(f"SELECT max(next) FROM {SEQ_TABLE} WHERE {where}", key)
+                if nxt is None:
+                    lock = LeaseLock(self, SEQ_LOCK, 30.0, what="seq reservation")
+                    lock.acquire(self.config.timeout)
+                    try:
+                        if self.scalar(f"SELECT count() FROM {SEQ_TABLE} WHERE {where}", key):
+                            continue
+                        self.execute(f"INSERT INTO {SEQ_TABLE} VALUES (%s, %s, %s, %s)",
+                                     [*key, stored + n])
+                        return stored
+                    finally:
+                        lock.release()
+                start = max(int(nxt), stored)
+                _, changed = self.execute(f"UPDATE {SEQ_TABLE} SET next = %s WHERE {where} AND "
+                                          "next = %s", [start + n, *key, int(nxt)])
+                if changed > 0:
+                    return start
+            raise StoreError(f"could not reserve seq numbers for {session_id} {symbol}: too "
+                             "many concurrent writers")
+
+        return take
 
     def purge(self, *, dry_run: bool = False, progress: Progress | None = None) -> PurgeReport:
         """Finish interrupted purges, then purge days deferred earlier that are now free.
@@ -995,8 +1075,6 @@ class QuestDBStore(Store):
         ``dry_run`` lists the pending work (and what stays blocked) without changing
         anything. See :mod:`tsanalysis.store.questdb_purge`.
         """
-        from .questdb_purge import Purger
-
         return Purger(self).purge(dry_run=dry_run, progress=progress)
 
 
