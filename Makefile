@@ -59,7 +59,8 @@ bench: setup
 	$(BIN)/python benchmarks/bench_migrate.py
 	$(BIN)/python benchmarks/bench_quality.py
 	$(BIN)/python benchmarks/bench_indicators.py
-	PYTHON=$(PYTHON) scripts/with-questdb $(BIN)/python benchmarks/bench_questdb.py
+	PYTHON=$(PYTHON) scripts/with-questdb sh -c '$(BIN)/python benchmarks/bench_questdb.py && \
+		$(BIN)/python benchmarks/bench_concurrent_delete.py --deletes 100'
 
 questdb:
 	scripts/questdb start

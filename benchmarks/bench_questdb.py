@@ -9,7 +9,11 @@ timings on a shared machine are noisy:
 * read a 288,000-tick session into pandas by every path tried; target: ours at most 1 s;
 * delete a session of 1.7 million rows (ticks and quotes over 4 days) that shares those days
   with two other sessions; target: under 10 s, the other sessions intact (counts and
-  checksums over plain SQL).
+  checksums over plain SQL);
+* delete a 288,000-tick session (4 days shared with two others): the whole delete, and
+  its two parts (hiding the rows by relabelling them; reclaiming their disk);
+* what deleted rows cost until they are reclaimed: a neighbour's read of its day with
+  1.7 million deleted rows still in the partitions vs after the purge, and disk size.
 
 Run with ``make bench`` (a private server), or against a running one:
 ``python benchmarks/bench_questdb.py --url questdb://localhost`` (uses
@@ -175,18 +179,25 @@ def _rows(cfg: QuestDBConfig, where: str) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)
 
 
-def bench_delete(ws, cfg: QuestDBConfig, conn: psycopg.Connection) -> dict:
-    # Four days of their own (so that the neighbours are exactly the two sessions below).
+def _three_sessions(ws, per_day_x: int, quotes: bool = True
+                    ) -> tuple[pd.DatetimeIndex, str, str, str]:
+    """A session to delete and two neighbours on four days of their own."""
     start = pd.Timestamp("2040-01-01T00:00:00Z") + pd.Timedelta(
         days=int(np.random.default_rng().integers(0, 3000)))
     days = pd.date_range(start, periods=4, freq="D")
     tag = uuid.uuid4().hex[:6]
     x, a, b = f"bench-del-{tag}", f"bench-keep1-{tag}", f"bench-keep2-{tag}"
-    for sid, per_day, seed in ((x, 212_500, 1), (a, 72_000, 2), (b, 36_000, 3)):
+    for sid, per_day, seed in ((x, per_day_x, 1), (a, 72_000, 2), (b, 36_000, 3)):
         ws.create_session(["BTC/USDT"], sid, status="completed")
-        ticks, quotes = _frames(sid, days, per_day, seed)
+        ticks, quote_rows = _frames(sid, days, per_day, seed)
         ws.store.write("tick_prices", ticks)
-        ws.store.write("tick_orderbook", quotes)
+        if quotes:
+            ws.store.write("tick_orderbook", quote_rows)
+    return days, x, a, b
+
+
+def bench_delete(ws, cfg: QuestDBConfig, conn: psycopg.Connection) -> dict:
+    days, x, a, b = _three_sessions(ws, 212_500)
     before = ws.store.count_rows(x)
     span = (f"ts >= '{days[0].strftime('%Y-%m-%d')}' AND "
             f"ts < '{(days[-1] + pd.Timedelta(days=1)).strftime('%Y-%m-%d')}'")
@@ -206,13 +217,70 @@ def bench_delete(ws, cfg: QuestDBConfig, conn: psycopg.Connection) -> dict:
             "delete_kept_rows": len(kept), "delete_s": elapsed, "delete_others_intact": True}
 
 
+def _disk(conn: psycopg.Connection, table: str) -> int:
+    return int(conn.execute(f"SELECT sum(diskSize) FROM table_partitions('{table}')"
+                            ).fetchone()[0] or 0)
+
+
+def bench_delete_288k(ws, cfg: QuestDBConfig, conn: psycopg.Connection, repeat: int) -> dict:
+    """A 288,000-tick session on 4 days shared with two others: delete as a user does it
+    (hide, then reclaim), and the two parts on their own."""
+    from tsanalysis.store.questdb_purge import Purger
+
+    whole, hide, purge = [], [], []
+    for _ in range(repeat):
+        _, x, a, b = _three_sessions(ws, N_TICKS // 4, quotes=False)
+        t = time.perf_counter()
+        res = ws.delete_session(x)
+        whole.append(time.perf_counter() - t)
+        assert res.deleted["tick_prices"] == N_TICKS and not res.deferred
+        _, x2, a2, b2 = _three_sessions(ws, N_TICKS // 4, quotes=False)
+        t = time.perf_counter()
+        Purger(ws.store).delete(x2, reclaim=False)
+        hide.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        ws.purge()
+        purge.append(time.perf_counter() - t)
+        for sid in (a, b, a2, b2):
+            ws.delete_session(sid)
+    return {"delete_288k_s": min(whole), "delete_288k_hide_s": min(hide),
+            "delete_288k_reclaim_s": min(purge)}
+
+
+def bench_hidden_rows(ws, cfg: QuestDBConfig, conn: psycopg.Connection, repeat: int) -> dict:
+    """Reads of a neighbour while 1.7M deleted rows wait in its partitions, then after."""
+    from tsanalysis.store.questdb_purge import Purger
+
+    days, x, a, b = _three_sessions(ws, 212_500)
+    disk_before = _disk(conn, "tick_prices") + _disk(conn, "tick_orderbook")
+
+    def read_day() -> None:
+        ws.store.read("tick_prices", a, start=days[1], end=days[2])
+
+    clean = best(read_day, repeat)
+    Purger(ws.store).delete(x, reclaim=False)
+    with_dead = best(read_day, repeat)
+    disk_hidden = _disk(conn, "tick_prices") + _disk(conn, "tick_orderbook")
+    ws.purge()
+    after = best(read_day, repeat)
+    disk_after = _disk(conn, "tick_prices") + _disk(conn, "tick_orderbook")
+    for sid in (a, b):
+        ws.delete_session(sid)
+    return {"read_day_72k_clean_s": clean, "read_day_72k_with_1_7m_hidden_s": with_dead,
+            "read_day_72k_after_purge_s": after,
+            "disk_tick_tables_before_delete_mb": disk_before / 1e6,
+            "disk_tick_tables_rows_hidden_mb": disk_hidden / 1e6,
+            "disk_tick_tables_after_purge_mb": disk_after / 1e6}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", default=os.environ.get("TSANALYSIS_TEST_QUESTDB"),
                     help="questdb:// URL of the server (default $TSANALYSIS_TEST_QUESTDB)")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--skip", nargs="*", default=[], choices=["ingest", "read", "delete"])
+    ap.add_argument("--skip", nargs="*", default=[],
+                    choices=["ingest", "read", "delete", "delete288k", "hidden"])
     args = ap.parse_args()
     if not args.url:
         ap.error("no server: give --url questdb://host (or run `make bench`)")
@@ -227,12 +295,17 @@ def main() -> None:
         out.update(bench_read(ws, cfg, conn, args.repeat))
     if "delete" not in args.skip:
         out.update(bench_delete(ws, cfg, conn))
+    if "delete288k" not in args.skip:
+        out.update(bench_delete_288k(ws, cfg, conn, args.repeat))
+    if "hidden" not in args.skip:
+        out.update(bench_hidden_rows(ws, cfg, conn, args.repeat))
     conn.close()
     ws.close()
     targets = [
         ("ingest_ratio", 2.0, "ingest 288k ticks / bare questdb client (same frame)"),
         ("read_288k_s", 1.0, "read 288k ticks into pandas (s)"),
         ("delete_s", 10.0, "delete 1.7M rows over 4 shared days (s)"),
+        ("delete_288k_s", 6.0, "delete 288k ticks over 4 shared days (s; 2x the old 3.0)"),
     ]
     report(out, targets, "questdb.json", extra_format=".3f")
 

@@ -274,13 +274,14 @@ def delete(ctx: Context, session_id: str, yes: bool, force: bool, as_json: bool)
 @json_option
 @pass_ctx
 def purge(ctx: Context, resume: bool, as_json: bool) -> None:
-    """Finish removing deleted sessions: interrupted or deferred purges (QuestDB).
+    """Finish deletes and reclaim the disk of deleted rows (QuestDB).
 
-    On QuestDB a deleted session disappears at once and its rows are then removed by
-    rewriting the day partitions it touched. A purge killed part-way, and partitions
-    deferred because an active session may still be writing them, are finished by
-    `purge --resume`. Without --resume nothing changes: the pending work is listed.
-    On DuckDB deletes are complete at once and there is never anything to purge.
+    On QuestDB a deleted session disappears at once (its rows are relabelled in commit
+    order); their disk is reclaimed by rewriting the day partitions they are in. Deletes
+    killed part-way, rows that arrived for a session after its delete, and days left for
+    later (an active session may be writing them, or another purge was running) are
+    handled by `purge --resume`. Without --resume nothing changes: the pending work is
+    listed. On DuckDB deletes are complete at once and there is never anything to purge.
     """
     progress, done = progress_bar("purge", unit="partitions")
     try:
@@ -293,11 +294,13 @@ def purge(ctx: Context, resume: bool, as_json: bool) -> None:
     if resume:
         for sid, per_table in report.purged.items():
             click.echo(f"purged {sid}: {sum(per_table.values()):,} rows")
+        for table, n in report.reclaimed.items():
+            click.echo(f"reclaimed {table}: {n:,} deleted rows")
     elif report.pending:
         click.echo("pending (run `tsanalysis sessions purge --resume` to do it):")
         for line in report.pending:
             click.echo(f"  {line}")
     for line in report.deferred:
         click.echo(f"deferred: {line}", err=True)
-    if not (report.purged or report.pending or report.deferred):
+    if not (report.purged or report.reclaimed or report.pending or report.deferred):
         click.echo("nothing to purge")

@@ -27,13 +27,12 @@ is not stopped by the barrier; the purge detects its commits up to the drop (see
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from ..errors import StoreError
-from .questdb_lock import PURGE_LEASE_S, PURGE_LOCK, holder_alive, owner_gone
+from .questdb_lock import PURGE_LEASE_S, PURGE_LOCK, holder_alive, owner_gone, owner_id
 
 if TYPE_CHECKING:
     from .questdb import QuestDBStore
@@ -76,7 +75,8 @@ def open_writers(store: QuestDBStore, table: str) -> list[str]:
     rows = store.fetchall(
         f"SELECT writer, last(event) FROM {WRITERS_TABLE} WHERE tbl = %s AND "
         f"at > {_since(WRITE_LEASE_S)}", [table])
-    return [w for w, event in rows if event == "begin"]
+    # A writer of this machine whose process is gone will never end its registration.
+    return [w for w, event in rows if event == "begin" and not owner_gone(w)]
 
 
 @contextmanager
@@ -87,7 +87,7 @@ def writing(store: QuestDBStore, table: str, days: Iterable[str] | None) -> Iter
     day" (an UPDATE by session). Raises :class:`StoreError` when a fence is still there
     after the store's timeout.
     """
-    me = uuid.uuid4().hex
+    me = owner_id("writer")
     wanted = None if days is None else set(days)
     deadline = time.monotonic() + store.config.timeout
     healed = False

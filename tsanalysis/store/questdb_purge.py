@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -192,7 +191,7 @@ class Purger:
         try:
             self.reclaimer.resume()
             days = {(t.name, d) for t, d, _ in self.reclaimer.plan(label)}
-            _, deferred = self._reclaim(lambda t, d: (t.name, d) in days, None)
+            _, deferred = self._reclaim(None, days)
             return deferred
         except BaseException:
             self._mark_interrupted()
@@ -223,10 +222,12 @@ class Purger:
 
     # -- reclaiming ------------------------------------------------------------------
 
-    def _reclaim(self, wanted: Callable[[schema.Table, str], bool],
-                 progress: Progress | None) -> tuple[dict[str, int], list[str]]:
-        """Rewrite the wanted days that hold deleted rows; (rows removed, deferred lines)."""
-        plan = [(t, d, n) for t, d, n in self.reclaimer.plan() if wanted(t, d)]
+    def _reclaim(self, progress: Progress | None, only: set[tuple[str, str]] | None = None
+                 ) -> tuple[dict[str, int], list[str]]:
+        """Rewrite the days that hold deleted rows (``only`` these (table, day) if given);
+        returns (deleted rows removed per table, lines about days left for later)."""
+        # The days a delete just relabelled (with any older deleted rows in them), or all.
+        plan = self.reclaimer.plan() if only is None else self.reclaimer.plan_days(only)
         blocked_from = self.active_since()
         done: dict[str, int] = {}
         deferred = []
@@ -242,6 +243,7 @@ class Purger:
                 done[t.name] = done.get(t.name, 0) + n
             if progress:
                 progress(k + 1, len(plan))
+        self.reclaimer.drop_staging()
         return done, deferred
 
     def active_since(self) -> tuple[str, str] | None:
@@ -349,7 +351,7 @@ class Purger:
                 self._journal(sid, schema.SESSIONS.name, "deleted", 0, label)
                 report.purged[sid] = {t.name: got.get(t.name, 0) for t in schema.TABLES}
             if not self.store.supports_row_delete():
-                report.reclaimed, deferred = self._reclaim(lambda t, d: True, progress)
+                report.reclaimed, deferred = self._reclaim(progress)
                 report.deferred += deferred
             fence.prune(self.store)
         except BaseException:

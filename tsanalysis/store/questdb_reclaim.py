@@ -170,6 +170,8 @@ class Reclaimer:
         self.owner = owner
         self.purge_id = purge_id
         self.faults = faults
+        #: staging tables created by this purge (emptied between days, not recreated)
+        self._staging_ready: set[str] = set()
 
     def journal(self, table: str, day: str, step: str, rows: int | None, note: str = "",
                 purge_id: str | None = None) -> None:
@@ -196,6 +198,14 @@ class Reclaimer:
                 out.append((t, d.strftime("%Y-%m-%d"), int(n)))
         return out
 
+    def plan_days(self, days: set[tuple[str, str]]) -> list[tuple[schema.Table, str, int]]:
+        """(table, day, deleted rows) for the given (table name, day) pairs."""
+        out = []
+        for name, day in sorted(days):
+            t = schema.table(name)
+            out.append((t, day, self._dead(t, name, day)))
+        return [e for e in out if e[2]]
+
     def _dead(self, table: schema.Table, name: str, day: str) -> int:
         return int(self.store.scalar(
             f"SELECT count() FROM {q(name)} WHERE {day_filter(table, day)} AND {DEAD}") or 0)
@@ -221,12 +231,28 @@ class Reclaimer:
         return [(r[0], r[1]) for r in self.store.fetchall(
             f"SELECT \"column\", type FROM table_columns('{name}')")]
 
+    def drop_staging(self) -> None:
+        """Drop the staging tables of this purge once every day it rewrote is done."""
+        for name in sorted(self._staging_ready):
+            self.store.execute(f"DROP TABLE IF EXISTS {q(name)}")
+        self._staging_ready.clear()
+
     def _fresh_staging(self, table: schema.Table) -> str:
-        """The staging table, created anew from the table as it is now."""
+        """An empty staging table with the table's columns as they are now.
+
+        Created anew once per purge and table (a column added since is in it), emptied for
+        every further day; the columns are compared before anything is dropped.
+        """
         name = table.name + STAGING_SUFFIX
-        self.store.execute(f"DROP TABLE IF EXISTS {q(name)}")
-        self.store.execute(f"CREATE TABLE {q(name)} (LIKE {q(table.name)})")
+        if name in self._staging_ready:
+            self.store.execute(f"TRUNCATE TABLE {q(name)}")
+            self.store.wait_applied([name])
+        else:
+            self.store.execute(f"DROP TABLE IF EXISTS {q(name)}")
+            self.store.execute(f"CREATE TABLE {q(name)} (LIKE {q(table.name)})")
+            self._staging_ready.add(name)
         if self._columns(name) != self._columns(table.name):
+            self._staging_ready.discard(name)
             raise StoreError(f"staging table {name} does not have the columns of {table.name}; "
                              "nothing was dropped")
         return name
@@ -308,17 +334,20 @@ class Reclaimer:
         st = self.store
         name = table.name
         st.wait_applied([name, staging])
-        missing = self._missing(table, day, staging)
-        dead = self._dead(table, name, day)
-        if missing or dead:
+        # The re-insert is one commit: applied whole or not at all. With the day fenced and
+        # its deleted rows gone, at least `kept` live rows means every staged row is back.
+        live, dead = st.fetchone(
+            f"SELECT sum(CASE WHEN {DEAD} THEN 0 ELSE 1 END), sum(CASE WHEN {DEAD} THEN 1 "
+            f"ELSE 0 END) FROM {q(name)} WHERE {day_filter(table, day)}") or (0, 0)
+        live, dead = int(live or 0), int(dead or 0)
+        if live < kept or dead:
             raise StoreError(
-                f"purge of {name} {day}: after the swap {missing} staged row(s) are missing "
-                f"and {dead} deleted row(s) remain; the rows are kept in {staging}. Run "
+                f"purge of {name} {day}: after the swap {live} of {kept} rows are there and "
+                f"{dead} deleted row(s) remain; the rows are kept in {staging}. Run "
                 "`tsanalysis sessions purge --resume`")
         end_swap(st, self.owner)
         self.journal(name, day, "restored", kept, purge_id=purge_id)
         fence.fence(st, self.owner, name, day, "end")
-        st.execute(f"DROP TABLE IF EXISTS {q(staging)}")
         self.journal(name, day, "done", kept, purge_id=purge_id)
 
     # -- resuming --------------------------------------------------------------------
