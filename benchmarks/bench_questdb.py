@@ -225,7 +225,7 @@ def _disk(conn: psycopg.Connection, table: str) -> int:
 def bench_delete_288k(ws, cfg: QuestDBConfig, conn: psycopg.Connection, repeat: int) -> dict:
     """A 288,000-tick session on 4 days shared with two others: delete as a user does it
     (hide, then reclaim), and the two parts on their own."""
-    from tsanalysis.store.questdb_purge import Purger
+    from tsanalysis.store.questdb.purge import Purger
 
     whole, hide, purge = [], [], []
     for _ in range(repeat):
@@ -249,7 +249,7 @@ def bench_delete_288k(ws, cfg: QuestDBConfig, conn: psycopg.Connection, repeat: 
 
 def bench_hidden_rows(ws, cfg: QuestDBConfig, conn: psycopg.Connection, repeat: int) -> dict:
     """Reads of a neighbour while 1.7M deleted rows wait in its partitions, then after."""
-    from tsanalysis.store.questdb_purge import Purger
+    from tsanalysis.store.questdb.purge import Purger
 
     days, x, a, b = _three_sessions(ws, 212_500)
     disk_before = _disk(conn, "tick_prices") + _disk(conn, "tick_orderbook")

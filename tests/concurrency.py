@@ -36,7 +36,7 @@ import pandas as pd
 
 import tsanalysis
 from tsanalysis import schema
-from tsanalysis.store.questdb_reclaim import FAULT_ENV, FAULT_EXIT_CODE
+from tsanalysis.store.questdb.reclaim import FAULT_ENV, FAULT_EXIT_CODE
 
 from .questdb_support import fresh, plain_conn, plain_counts
 

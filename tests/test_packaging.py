@@ -58,3 +58,30 @@ def test_required_layout_exists():
     for p in ("notebooks", "tsanalysis", "plugins", "tests", "benchmarks", "environment.yml",
               "pyproject.toml", "README.md", "Makefile", ".ci/run"):
         assert (ROOT / p).exists(), p
+
+
+def test_the_store_layer_imports_nothing_above_it():
+    """tsanalysis/store/ may use the schema, ids, errors and time helpers, and itself; the
+    features (sessions, ingest, indicators, ...) sit above it and import it, not the
+    other way round."""
+    import ast
+
+    allowed = {"schema", "errors", "ids", "timeutil", "store"}
+    root = Path(__file__).resolve().parent.parent / "tsanalysis" / "store"
+    bad = []
+    for path in root.rglob("*.py"):
+        depth = len(path.relative_to(root).parts)  # 1: store/x.py, 2: store/questdb/x.py
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                up = node.level - depth  # levels above store/ reached (1 = the package)
+                if up >= 1:
+                    first = (node.module or "").split(".")[0]
+                    names = [first] if first else [a.name for a in node.names]
+                    bad += [f"{path.name}: {n}" for n in names if n not in allowed]
+            elif isinstance(node, ast.Import | ast.ImportFrom) and not getattr(
+                    node, "level", 0):
+                mod = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+                if mod and mod.startswith("tsanalysis.") and \
+                        mod.split(".")[1] not in allowed:
+                    bad.append(f"{path.name}: {mod}")
+    assert not bad, bad

@@ -2,7 +2,7 @@
 
 A delete hides the session at once, relabels its rows with UPDATEs that the server orders
 with every other commit, and reclaims disk by rewriting day partitions under a barrier
-that tsanalysis writers honour (tsanalysis/store/questdb_purge.py). Each of the failures
+that tsanalysis writers honour (tsanalysis/store/questdb/purge.py). Each of the failures
 found with the old partition-rewrite delete has a regression test here, next to kills at
 every step and a randomized race of writers, deletes, kills and resumes. Every check of
 what is stored uses plain SQL on a connection of its own, not tsanalysis.
@@ -23,10 +23,10 @@ import pytest
 
 import tsanalysis
 from tsanalysis import InvalidInput, SessionNotFound, StoreError, schema
-from tsanalysis.store import questdb_fence as fence
-from tsanalysis.store.questdb_lock import PURGE_LEASE_S, PURGE_LOCK, LeaseLock
-from tsanalysis.store.questdb_purge import journal_rows
-from tsanalysis.store.questdb_reclaim import FAULT_ENV, FAULT_EXIT_CODE, Reclaimer
+from tsanalysis.store.questdb import fence
+from tsanalysis.store.questdb.lock import PURGE_LEASE_S, PURGE_LOCK, LeaseLock
+from tsanalysis.store.questdb.purge import journal_rows
+from tsanalysis.store.questdb.reclaim import FAULT_ENV, FAULT_EXIT_CODE, Reclaimer
 
 from .concurrency import run_race
 from .helpers import indicator_rows, ticks

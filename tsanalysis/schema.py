@@ -1,7 +1,7 @@
 """The six tables of tsanalysis, declared once.
 
 Each backend renders its own DDL from these declarations (``store/duckdb.py``,
-``store/questdb.py``); every other module refers to tables and columns through them, so a
+``store/questdb/sql.py``); every other module refers to tables and columns through them, so a
 column added here reaches every backend, every reader and every exporter.
 
 Column types are logical:

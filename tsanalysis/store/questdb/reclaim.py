@@ -1,10 +1,10 @@
 """Reclaiming the disk that deleted rows take on QuestDB 9.3: a journaled partition rewrite.
 
-A delete hides rows at once by relabelling them (see :mod:`tsanalysis.store.questdb_purge`);
+A delete hides rows at once by relabelling them (see :mod:`tsanalysis.store.questdb.purge`);
 their bytes stay in the day partitions until a purge rewrites those days. Rewriting one
 day D of table T:
 
-1. **Fence** D (:mod:`tsanalysis.store.questdb_fence`) and wait until no tsanalysis writer
+1. **Fence** D (:mod:`tsanalysis.store.questdb.fence`) and wait until no tsanalysis writer
    of T is sending: from here on no tsanalysis commit lands in D.
 2. **Copy** D's live rows (every row not relabelled as deleted) into a staging table that
    is created afresh from T (so it has T's columns as they are now), check the count and
@@ -40,14 +40,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .. import schema
-from ..errors import StoreError
-from . import questdb_fence as fence
-from .questdb_lock import PURGE_LEASE_S, PURGE_LOCK, holder_alive
-from .questdb_sql import DEAD, JOURNAL_TABLE, LIVE, SWAP_TABLE, q
+from ... import schema
+from ...errors import StoreError
+from . import fence
+from .lock import PURGE_LEASE_S, PURGE_LOCK, holder_alive
+from .sql import DEAD, JOURNAL_TABLE, LIVE, SWAP_TABLE, q
 
 if TYPE_CHECKING:
-    from .questdb import QuestDBStore
+    from .store import QuestDBStore
 
 log = logging.getLogger(__name__)
 

@@ -16,40 +16,26 @@ What QuestDB 9.3 is like, and how this store copes (details in ``docs/questdb-no
 * Every psycopg connection uses ``autocommit=True, prepare_threshold=None``: with
   server-side prepared statements, 9.3.4 once re-ran a prepared ``ALTER TABLE ... DROP
   PARTITION`` against another table.
-* There is no row-level ``DELETE``; see :mod:`tsanalysis.store.questdb_purge` for how a
+* There is no row-level ``DELETE``; see :mod:`tsanalysis.store.questdb.purge` for how a
   session is removed (tombstone, then a journaled rewrite of the partitions it touches).
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import io
-import json
-import logging
 import re
-import socket
 import tempfile
-import threading
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, TypeVar
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import schema
-from ..errors import InvalidInput, StoreError, StoreUnavailable
-from ..ids import check_session_id, check_symbol
-from . import questdb_fence as fence
-from .base import (
+from ... import schema
+from ...errors import InvalidInput, StoreError
+from ...ids import check_session_id, check_symbol
+from ..base import (
     DeleteOutcome,
     Progress,
     PurgeReport,
@@ -63,10 +49,15 @@ from .base import (
     check_table,
     to_table_arrow,
 )
-from .questdb_lock import SEQ_LOCK, LeaseLock
-from .questdb_purge import Purger, create_internal_tables
-from .questdb_reclaim import wait_no_swap
-from .questdb_sql import (
+from . import fence
+from .config import QuestDBConfig
+from .convert import _ILP_TYPES, _param, _schema_from_description, conform, rows_to_arrow
+from .lock import SEQ_LOCK, LeaseLock
+from .purge import Purger, create_internal_tables
+from .reclaim import wait_no_swap
+from .sql import (
+    _TYPES,
+    _WRITES,
     DEAD_PREFIX,
     DELETING,
     JOURNAL_TABLE,
@@ -74,241 +65,32 @@ from .questdb_sql import (
     SEQ_TABLE,
     STATE_TABLE,
     SWAP_TABLE,
+    literal,
     q,
+    render_ddl,
+    translate_placeholders,
 )
-
-log = logging.getLogger(__name__)
+from .transport import Transport
 
 T = TypeVar("T")
-
-DEFAULT_USER = "admin"
-DEFAULT_PASSWORD = "quest"
-DEFAULT_PG_PORT = 8812
-DEFAULT_HTTP_PORT = 9000
-DEFAULT_DBNAME = "qdb"
-DEFAULT_TIMEOUT = 30.0
 
 #: Tables of tsanalysis' own bookkeeping on the server.
 INTERNAL_TABLES = (JOURNAL_TABLE, STATE_TABLE, SWAP_TABLE, SEQ_TABLE, fence.WRITERS_TABLE,
                    fence.FENCES_TABLE)
 
-_TYPES = {
-    schema.SYMBOL: "SYMBOL",
-    schema.STRING: "VARCHAR",
-    schema.TIMESTAMP: "TIMESTAMP",
-    schema.DOUBLE: "DOUBLE",
-    schema.LONG: "LONG",
-}
-
 #: Rows per ILP request: one request is atomic on the server, and bounded in memory.
 ILP_CHUNK_ROWS = 500_000
 
 
-def render_ddl(t: schema.Table) -> str:
-    """``CREATE TABLE IF NOT EXISTS`` for one table in QuestDB's dialect.
-
-    WAL, partitioned by day on the designated timestamp, and deduplicated on the table's
-    identity key (QuestDB requires the designated timestamp among the keys). Symbol-typed
-    columns are ``SYMBOL``. QuestDB has no NOT NULL: required columns are checked before
-    writing (:meth:`QuestDBStore.write`).
-    """
-    cols = ",\n  ".join(f"{q(c.name)} {_TYPES[c.type]}" for c in t.columns)
-    keys = [t.ts] + [k for k in t.key if k != t.ts]
-    return (f"CREATE TABLE IF NOT EXISTS {q(t.name)} (\n  {cols}\n) TIMESTAMP({q(t.ts)}) "
-            f"PARTITION BY DAY WAL DEDUP UPSERT KEYS({', '.join(map(q, keys))})")
-
-
-def literal(v: Any) -> str:
-    """A SQL literal for ``/exp`` queries, which take no bind parameters.
-
-    Strings are quoted with ``'`` doubled; instants become UTC ISO text, which QuestDB
-    compares with timestamps.
-    """
-    if v is None or v is pd.NaT:
-        return "NULL"
-    if isinstance(v, (bool, np.bool_)):
-        return "true" if v else "false"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        return "NULL" if not np.isfinite(v) else repr(float(v))
-    if isinstance(v, (pd.Timestamp, datetime, np.datetime64)):
-        ts = pd.Timestamp(v)
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-        return "'" + ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ") + "'"
-    if isinstance(v, str):
-        if "\x00" in v:
-            raise InvalidInput("text values cannot contain NUL characters")
-        return "'" + v.replace("'", "''") + "'"
-    raise InvalidInput(f"cannot use a value of type {type(v).__name__} in a filter")
-
-
-_PLACEHOLDER_SCAN = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/|\?|%""",
-                               re.DOTALL)
-
-
-def translate_placeholders(query: str) -> tuple[str, int]:
-    """Turn ``?`` placeholders into psycopg's ``%s``; return the query and their count.
-
-    ``?`` inside quoted text, quoted names and comments is left alone. Every ``%`` becomes
-    ``%%`` because psycopg reads ``%`` anywhere in a query that has parameters.
-    """
-    count = 0
-
-    def sub(m: re.Match[str]) -> str:
-        nonlocal count
-        tok = m.group(0)
-        if tok == "?":
-            count += 1
-            return "%s"
-        return tok.replace("%", "%%")
-
-    return _PLACEHOLDER_SCAN.sub(sub, query), count
-
-
-@dataclass(frozen=True)
-class QuestDBConfig:
-    """Where the server is and how to log in (every part defaults to QuestDB's default)."""
-
-    host: str = "localhost"
-    pg_port: int = DEFAULT_PG_PORT
-    http_port: int = DEFAULT_HTTP_PORT
-    user: str = DEFAULT_USER
-    password: str = DEFAULT_PASSWORD
-    dbname: str = DEFAULT_DBNAME
-    timeout: float = DEFAULT_TIMEOUT
-    #: credentials were given in the URL: send them on HTTP too (servers with HTTP auth)
-    explicit_auth: bool = False
-
-    @classmethod
-    def from_url(cls, url: str) -> QuestDBConfig:
-        """Parse ``questdb://user:pass@host:8812/qdb?http_port=9000&timeout=30``."""
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme.lower() != "questdb":
-            raise InvalidInput(f"not a questdb:// URL: {url!r}")
-        try:
-            port = parts.port
-        except ValueError:
-            raise InvalidInput(f"invalid port in {_redact(url)!r}") from None
-        query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
-        known = {"http_port", "timeout"}
-        unknown = sorted(set(query) - known)
-        if unknown:
-            raise InvalidInput(f"unknown option(s) {', '.join(unknown)} in {_redact(url)!r}; "
-                               f"known: {', '.join(sorted(known))}")
-
-        def one(name: str, conv: Callable[[str], T], default: T) -> T:
-            if name not in query:
-                return default
-            try:
-                return conv(query[name][-1])
-            except ValueError:
-                raise InvalidInput(f"invalid {name}={query[name][-1]!r} in {_redact(url)!r}"
-                                   ) from None
-
-        http_port = one("http_port", int, DEFAULT_HTTP_PORT)
-        timeout = one("timeout", float, DEFAULT_TIMEOUT)
-        if not 0 < http_port < 65536:
-            raise InvalidInput(f"invalid http_port {http_port} in {_redact(url)!r}")
-        if not timeout > 0:
-            raise InvalidInput(f"timeout must be positive, not {timeout}")
-        dbname = parts.path.lstrip("/") or DEFAULT_DBNAME
-        return cls(
-            host=parts.hostname or "localhost",
-            pg_port=port or DEFAULT_PG_PORT,
-            http_port=http_port,
-            user=urllib.parse.unquote(parts.username) if parts.username else DEFAULT_USER,
-            password=(urllib.parse.unquote(parts.password) if parts.password is not None
-                      else DEFAULT_PASSWORD),
-            dbname=urllib.parse.unquote(dbname),
-            timeout=timeout,
-            explicit_auth=parts.username is not None,
-        )
-
-    @property
-    def url(self) -> str:
-        """The canonical URL, without the password (safe to print)."""
-        user = urllib.parse.quote(self.user, safe="")
-        auth = f"{user}@" if self.user != DEFAULT_USER or self.explicit_auth else ""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        opts = {"http_port": self.http_port}
-        if self.timeout != DEFAULT_TIMEOUT:
-            opts["timeout"] = self.timeout  # type: ignore[assignment]
-        return (f"questdb://{auth}{host}:{self.pg_port}/{urllib.parse.quote(self.dbname)}?"
-                + urllib.parse.urlencode(opts))
-
-    @property
-    def pg_address(self) -> str:
-        return f"{self.host}:{self.pg_port}"
-
-    @property
-    def http_address(self) -> str:
-        return f"{self.host}:{self.http_port}"
-
-
-def _redact(url: str) -> str:
-    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
-
-
-# -- error translation -----------------------------------------------------------------
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
-
-
-def _pg_error(e: Exception, cfg: QuestDBConfig) -> StoreError:
-    """One clear sentence for a psycopg error (QuestDB's sqlstate is always 00000)."""
-    import psycopg
-
-    text = str(e)
-    where = f"QuestDB at {cfg.pg_address} (PG wire)"
-    if isinstance(e, psycopg.OperationalError):
-        low = text.lower()
-        if "invalid username/password" in low or "password authentication" in low:
-            return StoreUnavailable(f"{where} refused the login of user {cfg.user!r}: invalid "
-                                    "username/password (check the URL's user:password@)")
-        if "connection refused" in low or "could not connect" in low or \
-                "name or service not known" in low or "nodename nor servname" in low or \
-                "no route to host" in low or "network is unreachable" in low:
-            reason = ("unknown host" if "name or service" in low or "nodename" in low
-                      else "connection refused")
-            return StoreUnavailable(f"cannot reach {where}: {reason}; is the server running? "
-                                    "(start a local one with `make questdb`)")
-        if "timeout" in low or "timed out" in low:
-            return StoreUnavailable(f"timed out after {cfg.timeout:g}s connecting to {where}")
-        if "closed the connection" in low or "consuming input failed" in low or \
-                "connection is lost" in low or "the connection is closed" in low:
-            return StoreUnavailable(f"lost the connection to {where}: the server closed it "
-                                    "(restarted or stopped?)")
-        return StoreUnavailable(f"{where}: {_first_line(e)}")
-    m = re.search(r"table does not exist \[table=([^\]]*)\]", text) or \
-        re.search(r"table does not exist: (\S+)", text)
-    if m:
-        return StoreError(f"table {m.group(1)!r} does not exist on {where}")
-    return StoreError(f"QuestDB: {_first_line(e)}")
-
-
-class _TableMissing(StoreError):
-    pass
-
-
-# -- the store -------------------------------------------------------------------------
-
-
-class QuestDBStore(Store):
+class QuestDBStore(Transport, Store):
     """A store on a QuestDB server (9.3 or newer)."""
 
     backend = "questdb"
     transactional = False
 
     def __init__(self, config: QuestDBConfig | None = None, *, check_schema: bool = True):
-        self.config = config or QuestDBConfig()
+        Transport.__init__(self, config)
         self.url = self.config.url
-        self._lock = threading.RLock()
-        self._conn: Any = None
-        self._sender: Any = None
         self._schema_ready = False
         self._row_delete: bool | None = None
         if check_schema:
@@ -332,260 +114,6 @@ class QuestDBStore(Store):
 
     def __repr__(self) -> str:
         return f"<QuestDBStore {self.url}>"
-
-    # -- connections -----------------------------------------------------------------
-
-    def _connection(self) -> Any:
-        import psycopg
-
-        if self._conn is not None and not self._conn.closed and not self._conn.broken:
-            return self._conn
-        self._conn = None
-        cfg = self.config
-        try:
-            # prepare_threshold=None: see the module docstring (a re-run prepared ALTER
-            # hit another table on 9.3.4).
-            self._conn = psycopg.connect(
-                host=cfg.host, port=cfg.pg_port, user=cfg.user, password=cfg.password,
-                dbname=cfg.dbname, connect_timeout=max(1, int(round(cfg.timeout))),
-                autocommit=True, prepare_threshold=None)
-        except psycopg.Error as e:
-            raise _pg_error(e, cfg) from None
-        return self._conn
-
-    @contextlib.contextmanager
-    def _cursor(self) -> Iterator[Any]:
-        import psycopg
-
-        with self._lock:
-            conn = self._connection()
-            try:
-                with conn.cursor() as cur:
-                    yield cur
-            except psycopg.Error as e:
-                err = _pg_error(e, self.config)
-                if conn.broken or conn.closed:
-                    self._conn = None
-                raise err from None
-
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> tuple[str, int]:
-        """Run one statement (``%s`` parameters); return its status message and row count.
-
-        The count of ``INSERT ... SELECT`` comes from QuestDB's own tag
-        (``TAG_INSERT_AS_SELECT 0 N``), which psycopg does not parse. Counts of UPDATEs on
-        WAL tables are not reliable (QuestDB applies them later).
-
-        A statement refused with "table busy" (a plain table's writer is held by another
-        connection's statement; nothing was done) is tried again until the timeout.
-        """
-        deadline = time.monotonic() + self.config.timeout
-        delay = 0.005
-        while True:
-            try:
-                with self._cursor() as cur:
-                    cur.execute(sql, params)
-                    status, n = cur.statusmessage or "", cur.rowcount
-                    if n < 0:
-                        m = re.search(r"\s(\d+)$", status)
-                        n = int(m.group(1)) if m else -1
-                    return status, n
-            except StoreError as e:
-                if "table busy" not in str(e) or time.monotonic() >= deadline:
-                    raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
-
-    def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
-        """Rows of one query (``%s`` parameters).
-
-        A query is tried again once on a new connection when the old one was lost (the
-        server restarted since the last call, say); statements that write are not.
-        """
-        for attempt in (1, 2):
-            try:
-                with self._cursor() as cur:
-                    cur.execute(sql, params)
-                    return cur.fetchall()
-            except StoreUnavailable as e:
-                if attempt == 2 or not str(e).startswith("lost the connection"):
-                    raise
-        raise AssertionError("unreachable")
-
-    def fetchone(self, sql: str, params: Sequence[Any] | None = None) -> tuple[Any, ...] | None:
-        rows = self.fetchall(sql, params)
-        return rows[0] if rows else None
-
-    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        row = self.fetchone(sql, params)
-        return row[0] if row else None
-
-    def close(self) -> None:
-        with self._lock:
-            if self._sender is not None:
-                with contextlib.suppress(Exception):
-                    self._sender.close()
-                self._sender = None
-            if self._conn is not None:
-                with contextlib.suppress(Exception):
-                    self._conn.close()
-                self._conn = None
-
-    # -- HTTP ------------------------------------------------------------------------
-
-    def _http_headers(self) -> dict[str, str]:
-        if not self.config.explicit_auth:
-            return {}
-        token = f"{self.config.user}:{self.config.password}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(token).decode()}
-
-    def _http_get(self, path: str, params: dict[str, str], sink: Any = None) -> bytes:
-        """GET on the HTTP port; retried while the server says it is busy (HTTP 429).
-
-        With ``sink`` (a binary file) the body is streamed into it and ``b""`` returned.
-        """
-        cfg = self.config
-        url = f"http://{cfg.http_address}{path}?" + urllib.parse.urlencode(params)
-        deadline = time.monotonic() + cfg.timeout
-        delay = 0.02
-        while True:
-            req = urllib.request.Request(url, headers=self._http_headers())
-            try:
-                with urllib.request.urlopen(req, timeout=cfg.timeout) as resp:
-                    if sink is None:
-                        return resp.read()
-                    while chunk := resp.read(1 << 20):
-                        sink.write(chunk)
-                    return b""
-            except urllib.error.HTTPError as e:
-                body = e.read().decode("utf-8", "replace")
-                # Only 2 /exp requests may run at once (http.export.connection.limit).
-                if e.code == 429 and time.monotonic() < deadline:
-                    time.sleep(delay)
-                    delay = min(delay * 2, 0.5)
-                    continue
-                if e.code in (401, 403):
-                    raise StoreUnavailable(f"QuestDB at {cfg.http_address} (HTTP) refused the "
-                                           f"credentials of user {cfg.user!r}") from None
-                try:
-                    message = json.loads(body).get("error") or body
-                except ValueError:
-                    message = body or e.reason
-                m = re.search(r"table does not exist \[table=([^\]]*)\]", str(message))
-                if m:
-                    raise _TableMissing(f"table {m.group(1)!r} does not exist on QuestDB at "
-                                        f"{cfg.http_address}") from None
-                raise StoreError(f"QuestDB (HTTP {e.code}): {message}") from None
-            except (urllib.error.URLError, OSError) as e:
-                reason = getattr(e, "reason", e)
-                if isinstance(reason, socket.timeout) or isinstance(e, TimeoutError) or \
-                        "timed out" in str(reason):
-                    raise StoreUnavailable(f"timed out after {cfg.timeout:g}s waiting for "
-                                           f"QuestDB at {cfg.http_address} (HTTP)") from None
-                if "refused" in str(reason).lower():
-                    raise StoreUnavailable(f"cannot reach QuestDB at {cfg.http_address} (HTTP): "
-                                           "connection refused; is the server running, and is "
-                                           "http_port right?") from None
-                raise StoreUnavailable(f"QuestDB at {cfg.http_address} (HTTP): {reason}"
-                                       ) from None
-
-    def _export_params(self, sql: str, row_group_size: int | None = None) -> dict[str, str]:
-        params = {"query": sql, "fmt": "parquet", "compression_codec": "uncompressed"}
-        if row_group_size:
-            params["row_group_size"] = str(int(row_group_size))
-        return params
-
-    def select_arrow(self, sql: str) -> pa.Table:
-        """Run a query through ``/exp`` as Parquet: the fastest way to bulk rows.
-
-        ``/exp`` takes no parameters: build ``sql`` with :func:`literal` and validated ids.
-        """
-        body = self._http_get("/exp", self._export_params(sql))
-        return pq.read_table(io.BytesIO(body))
-
-    # -- ingestion client ----------------------------------------------------------
-
-    def _ilp_sender(self) -> Any:
-        from questdb import Sender
-
-        if self._sender is None:
-            cfg = self.config
-            conf = (f"http::addr={cfg.http_address};auto_flush=off;"
-                    f"request_timeout={int(cfg.timeout * 1000)};"
-                    f"retry_timeout={int(min(cfg.timeout, 10) * 1000)};")
-            if cfg.explicit_auth:
-                conf += f"username={cfg.user};password={cfg.password};"
-            try:
-                sender = Sender.from_conf(conf)
-                sender.establish()
-            except Exception as e:
-                raise self._ilp_error(e, None) from None
-            self._sender = sender
-        return self._sender
-
-    def _ilp_error(self, e: Exception, table: str | None) -> StoreError:
-        text = str(e)
-        where = f"QuestDB at {self.config.http_address} (ILP over HTTP)"
-        if "refused" in text.lower() or "could not detect server" in text.lower():
-            return StoreUnavailable(f"cannot reach {where}: connection refused; is the server "
-                                    "running, and is http_port right?")
-        if "401" in text or "403" in text or "unauthorized" in text.lower():
-            return StoreUnavailable(f"{where} refused the credentials of user "
-                                    f"{self.config.user!r}")
-        m = re.search(r'"message":"(.*?)","line"', text)
-        detail = m.group(1).replace("\\n", " ") if m else _first_line(e)
-        return StoreError(f"{where} refused rows for {table or 'a table'}: {detail}")
-
-    # -- WAL -------------------------------------------------------------------------
-
-    def wait_applied(self, tables: Iterable[str] | None = None, timeout: float | None = None
-                     ) -> float:
-        """Block until every commit to ``tables`` (all WAL tables if None) is readable.
-
-        Raises :class:`StoreError` if a table is suspended (its writes would never become
-        visible) or when ``timeout`` seconds pass. Returns the seconds waited.
-        """
-        wanted = None if tables is None else list(dict.fromkeys(tables))
-        limit = self.config.timeout if timeout is None else timeout
-        t0 = time.monotonic()
-        delay = 0.002
-        while True:
-            if wanted is None:
-                rows = self.fetchall("SELECT name, suspended, writerTxn, sequencerTxn, "
-                                     "errorMessage FROM wal_tables()")
-            else:
-                marks = ", ".join(["%s"] * len(wanted))
-                rows = self.fetchall("SELECT name, suspended, writerTxn, sequencerTxn, "
-                                     f"errorMessage FROM wal_tables() WHERE name IN ({marks})",
-                                     wanted)
-                missing = set(wanted) - {r[0] for r in rows}
-                if missing:
-                    raise StoreError(f"table(s) {', '.join(sorted(missing))} do not exist on "
-                                     f"QuestDB at {self.config.pg_address} (or are not WAL "
-                                     "tables)")
-            suspended = [r for r in rows if r[1]]
-            if suspended:
-                raise StoreError("; ".join(
-                    f"table {r[0]} is suspended on QuestDB at {self.config.pg_address}: its "
-                    f"writes cannot be applied ({r[4] or 'no reason given'}); fix the cause "
-                    f"and run ALTER TABLE {r[0]} RESUME WAL" for r in suspended))
-            lagging = [r for r in rows if r[2] < r[3]]
-            if not lagging:
-                return time.monotonic() - t0
-            if time.monotonic() - t0 >= limit:
-                raise StoreError(
-                    f"timed out after {limit:g}s waiting for QuestDB at "
-                    f"{self.config.pg_address} to apply writes to "
-                    + ", ".join(f"{r[0]} (applied txn {r[2]} of {r[3]})" for r in lagging)
-                    + "; the server may be overloaded (raise timeout= in the URL)")
-            time.sleep(delay)
-            delay = min(delay * 2, 0.01)
-
-    def sequencer_txn(self, table: str) -> int:
-        """The number of commits the server has accepted for ``table`` so far."""
-        v = self.scalar("SELECT sequencerTxn FROM wal_tables() WHERE name = %s", [table])
-        if v is None:
-            raise StoreError(f"table {table!r} is not a WAL table on QuestDB")
-        return int(v)
 
     # -- schema ----------------------------------------------------------------------
 
@@ -699,7 +227,7 @@ class QuestDBStore(Store):
     def _check_sessions_writable(self, ids: Iterable[str]) -> None:
         """Refuse rows of sessions that do not exist or are being deleted.
 
-        Called after the writer registered (see :mod:`~tsanalysis.store.questdb_fence`): a
+        Called after the writer registered (see :mod:`~tsanalysis.store.questdb.fence`): a
         delete either sees the registration and waits for the rows, or the rows see its
         tombstone here; no row can outlive its session.
         """
@@ -1018,7 +546,7 @@ class QuestDBStore(Store):
     def delete_session(self, session_id: str, progress: Progress | None = None
                        ) -> DeleteOutcome:
         """Hide the session at once, take its rows out of every table in commit order, then
-        reclaim their disk where it can (see :mod:`tsanalysis.store.questdb_purge`).
+        reclaim their disk where it can (see :mod:`tsanalysis.store.questdb.purge`).
 
         Returns rows removed per table and the reclaiming left for :meth:`purge` (days an
         active session may be writing, or a purge already running).
@@ -1073,82 +601,6 @@ class QuestDBStore(Store):
         """Finish interrupted purges, then purge days deferred earlier that are now free.
 
         ``dry_run`` lists the pending work (and what stays blocked) without changing
-        anything. See :mod:`tsanalysis.store.questdb_purge`.
+        anything. See :mod:`tsanalysis.store.questdb.purge`.
         """
         return Purger(self).purge(dry_run=dry_run, progress=progress)
-
-
-#: Statements that commit to a table, and the table: INSERT INTO t, UPDATE t, ...
-_WRITES = re.compile(r'\s*(INSERT\s+INTO|UPDATE|ALTER\s+TABLE|TRUNCATE\s+TABLE)\s+'
-                     r'(?:"((?:[^"]|"")+)"|([A-Za-z_][\w.]*))', re.IGNORECASE)
-
-# -- conversions -----------------------------------------------------------------------
-
-#: pandas dtypes for the ILP client: nullable integers (a float column would be refused by
-#: a LONG column) and pandas' string dtype.
-_ILP_TYPES = {pa.int64(): pd.Int64Dtype(), pa.string(): pd.StringDtype(na_value=np.nan)}
-
-_OID_TYPES = {
-    16: pa.bool_(), 20: pa.int64(), 21: pa.int16(), 23: pa.int32(), 700: pa.float32(),
-    701: pa.float64(), 25: pa.string(), 1043: pa.string(), 18: pa.string(),
-    1114: pa.timestamp("us", tz="UTC"), 1184: pa.timestamp("us", tz="UTC"),
-    1082: pa.date32(),
-}
-
-
-def _schema_from_description(desc: list[Any]) -> pa.Schema:
-    fields = []
-    for d in desc:
-        ty = _OID_TYPES.get(d.type_code)
-        fields.append(pa.field(d.name, ty if ty is not None else pa.null()))
-    return pa.schema(fields)
-
-
-def rows_to_arrow(rows: list[tuple[Any, ...]], target: pa.Schema) -> pa.Table:
-    """Rows from psycopg into Arrow with the given types.
-
-    QuestDB sends timestamps without zone; they are UTC. A ``null`` field type means
-    "infer from the values".
-    """
-    arrays = []
-    fields = []
-    for i, field in enumerate(target):
-        values = [r[i] for r in rows]
-        if pa.types.is_timestamp(field.type):
-            arr = pa.array(values, pa.timestamp("us")).cast(field.type)
-        elif pa.types.is_null(field.type):
-            arr = pa.array(values)
-            field = pa.field(field.name, arr.type)
-        else:
-            arr = pa.array(values, field.type)
-        arrays.append(arr)
-        fields.append(pa.field(field.name, field.type))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-
-
-def conform(got: pa.Table, target: pa.Schema) -> pa.Table:
-    """Cast a result to the contract's Arrow types (ts stays UTC microseconds)."""
-    arrays = []
-    for field in target:
-        arr = got.column(field.name)
-        if arr.type != field.type:
-            if pa.types.is_timestamp(field.type) and pa.types.is_timestamp(arr.type) and \
-                    arr.type.tz is None:
-                arr = arr.cast(pa.timestamp("us")).cast(field.type)
-            else:
-                arr = arr.cast(field.type)
-        arrays.append(arr)
-    return pa.Table.from_arrays(arrays, names=[f.name for f in target])
-
-
-def _param(v: Any) -> Any:
-    if v is None or v is pd.NaT:
-        return None
-    if isinstance(v, pd.Timestamp):
-        ts = v.tz_localize("UTC") if v.tzinfo is None else v
-        return ts.to_pydatetime()
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, float) and np.isnan(v):
-        return None
-    return v

@@ -21,7 +21,7 @@ reads the registrations. Whichever comes second sees the other, so either the wr
 the fence (and waits) or the purge sees the writer (and waits for its ``end``, after which
 the rows are committed and the copy includes them). A writer that does not use tsanalysis
 is not stopped by the barrier; the purge detects its commits up to the drop (see
-:mod:`tsanalysis.store.questdb_reclaim`).
+:mod:`tsanalysis.store.questdb.reclaim`).
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from ..errors import StoreError
-from .questdb_lock import PURGE_LEASE_S, PURGE_LOCK, holder_alive, owner_gone, owner_id
+from ...errors import StoreError
+from .lock import PURGE_LEASE_S, PURGE_LOCK, holder_alive, owner_gone, owner_id
 
 if TYPE_CHECKING:
-    from .questdb import QuestDBStore
+    from .store import QuestDBStore
 
 WRITERS_TABLE = "tsanalysis_writers"
 FENCES_TABLE = "tsanalysis_fences"

@@ -7,7 +7,7 @@ step that changes rows is ordered with those writes by the server:
    in commit order); every read of the store hides the session from then on, and every
    tsanalysis writer refuses rows for it.
 2. **Wait for writers in flight.** A tsanalysis writer registers before it checks the
-   session and sends rows (:mod:`tsanalysis.store.questdb_fence`); the delete waits until
+   session and sends rows (:mod:`tsanalysis.store.questdb.fence`); the delete waits until
    the writers registered on each table have finished, so rows that passed the check
    before the tombstone are committed before the next step.
 3. **Relabel.** ``UPDATE t SET session_id = '~<delete id>' WHERE session_id = X`` on each
@@ -18,7 +18,7 @@ step that changes rows is ordered with those writes by the server:
    and the next purge relabels any that come later). Nothing is copied or dropped, so no
    other row can be lost or reverted. After it, no query of any table finds the id.
 4. **Reclaim.** The relabelled rows still take disk until their day partitions are
-   rewritten (:mod:`tsanalysis.store.questdb_reclaim`), under the purge lock and a fence
+   rewritten (:mod:`tsanalysis.store.questdb.reclaim`), under the purge lock and a fence
    that keeps tsanalysis writers out of the day. A delete reclaims its own days when the
    lock is free; ``purge`` does the rest. Days that an active session may write are
    deferred (a recorder outside tsanalysis does not honour the fence).
@@ -38,14 +38,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .. import schema
-from ..errors import StoreError
-from . import questdb_fence as fence
-from . import questdb_lock
-from .base import DeleteOutcome, Progress, PurgeReport
-from .questdb_lock import PURGE_LEASE_S
-from .questdb_reclaim import FAULT_ENV, FAULT_EXIT_CODE, Faults, Reclaimer
-from .questdb_sql import (
+from ... import schema
+from ...errors import StoreError
+from ..base import DeleteOutcome, Progress, PurgeReport
+from . import fence
+from . import lock as locks
+from .lock import PURGE_LEASE_S
+from .reclaim import FAULT_ENV, FAULT_EXIT_CODE, Faults, Reclaimer, mark_interrupted
+from .sql import (
     DEAD_PREFIX,
     DELETING,
     JOURNAL_TABLE,
@@ -55,7 +55,7 @@ from .questdb_sql import (
 )
 
 if TYPE_CHECKING:
-    from .questdb import QuestDBStore
+    from .store import QuestDBStore
 
 __all__ = ["FAULT_ENV", "FAULT_EXIT_CODE", "Purger", "create_internal_tables", "journal_rows"]
 
@@ -71,7 +71,7 @@ def create_internal_tables(store: QuestDBStore) -> None:
         f"CREATE TABLE IF NOT EXISTS {JOURNAL_TABLE} (ts TIMESTAMP, purge_id SYMBOL, "
         "session_id SYMBOL, tbl SYMBOL, day SYMBOL, step SYMBOL, rows LONG, note VARCHAR) "
         "TIMESTAMP(ts) PARTITION BY MONTH WAL")
-    questdb_lock.create_table(store)
+    locks.create_table(store)
     # Plain tables (no designated timestamp): visible to every connection at once. Swaps
     # are announced by appending rows (an INSERT takes ~2 ms, an UPDATE ~40 ms).
     store.execute(f"CREATE TABLE IF NOT EXISTS {SWAP_TABLE} (gen LONG, tbl VARCHAR, "
@@ -91,7 +91,7 @@ class Purger:
                              else lock_timeout)
         self.faults = Faults()
         self.purge_id = uuid.uuid4().hex[:12]
-        self.lock = questdb_lock.LeaseLock(store, questdb_lock.PURGE_LOCK, PURGE_LEASE_S,
+        self.lock = locks.LeaseLock(store, locks.PURGE_LOCK, PURGE_LEASE_S,
                                            what="purge")
         self.reclaimer = Reclaimer(store, self.lock.owner, self.purge_id, self.faults)
 
@@ -216,8 +216,6 @@ class Purger:
             self.lock.release()
 
     def _mark_interrupted(self) -> None:
-        from .questdb_reclaim import mark_interrupted
-
         mark_interrupted(self.store, self.lock.owner)
 
     # -- reclaiming ------------------------------------------------------------------

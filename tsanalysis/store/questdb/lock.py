@@ -22,11 +22,11 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
-from ..errors import StoreError
-from .questdb_sql import STATE_TABLE
+from ...errors import StoreError
+from .sql import STATE_TABLE
 
 if TYPE_CHECKING:
-    from .questdb import QuestDBStore
+    from .store import QuestDBStore
 
 #: Rows of STATE_TABLE, one a lock.
 PURGE_LOCK = 1
