@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -213,3 +214,32 @@ def timestamp_forms(values: pd.Series) -> np.ndarray:
             lo, hi = _UNIT_RANGES[u]
             out[(mag >= lo) & (mag < hi)] = i
     return out
+
+
+# -- microseconds: the unit of every timestamp in the stores and kernels -----------------
+
+_US = pa.timestamp("us", tz="UTC")
+
+
+def micros(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An Arrow timestamp column as int64 microseconds since the epoch (UTC)."""
+    col = column.cast(_US) if column.type != _US else column
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    return np.asarray(col.view(pa.int64()).to_numpy(zero_copy_only=False))
+
+
+def from_micros(us: np.ndarray | int) -> Any:
+    """int64 microseconds -> UTC time: a Timestamp for a scalar, a DatetimeIndex for an array."""
+    if np.ndim(us) == 0:
+        return pd.Timestamp(int(us), unit="us", tz="UTC")
+    return pd.to_datetime(np.asarray(us, dtype="int64"), unit="us", utc=True)
+
+
+def to_micros(value: object) -> int:
+    """An instant (anything :func:`to_utc` takes) as int64 microseconds since the epoch."""
+    ts = to_utc(value)
+    return int((ts - _EPOCH) // pd.Timedelta(1, "us"))
+
+
+_EPOCH = pd.Timestamp(0, tz="UTC")

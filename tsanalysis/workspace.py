@@ -211,7 +211,7 @@ class Workspace:
         self.sessions.notify("data", sid)
         return self.sessions.complete(sid)
 
-    # -- export and import back (issue 6) ----------------------------------------------
+    # -- export and import back ---------------------------------------------------------
 
     def export(self, session_id: str, format: str, out: str | os.PathLike[str], *,
                symbols: str | Sequence[str] | None = None,
@@ -282,7 +282,7 @@ class Workspace:
                               batch_size=batch_size,
                               skip_errors=skip_errors, progress=progress, on_file=on_file)
 
-    # -- indicators (issue 4) -----------------------------------------------------------
+    # -- indicators ----------------------------------------------------------------------
 
     @property
     def indicators(self) -> Indicators:
@@ -291,7 +291,7 @@ class Workspace:
 
         return Indicators(self)
 
-    # -- data quality (issue 5) -----------------------------------------------------------
+    # -- data quality --------------------------------------------------------------------
 
     def quality(self, session_id: str, symbols: str | Sequence[str] | None = None, *,
                 checks: str | Sequence[str] | None = None,

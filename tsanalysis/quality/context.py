@@ -28,6 +28,7 @@ from .. import schema
 from ..sessions import SessionInfo
 from ..store.base import Store, arrow_to_pandas, gaps_in, out_of_order_in, positive_steps
 from ..store.base import arrow_schema as base_arrow_schema
+from ..timeutil import from_micros, micros
 
 TICKS = schema.TICK_PRICES.name
 QUOTES = schema.TICK_ORDERBOOK.name
@@ -80,11 +81,8 @@ class Chunk:
         return pd.DataFrame({"ts": micros_to_ts(self.ts), **self.columns})
 
 
-def micros_to_ts(micros: np.ndarray | int) -> Any:
-    """int64 microseconds -> UTC timestamps (an index for arrays, a Timestamp for a scalar)."""
-    if np.ndim(micros) == 0:
-        return pd.Timestamp(int(micros), unit="us", tz="UTC")
-    return pd.to_datetime(np.asarray(micros, dtype="int64"), unit="us", utc=True)
+#: int64 microseconds -> UTC timestamps (kept under this name for the checks).
+micros_to_ts = from_micros
 
 
 def _arrays(batch: pa.RecordBatch | pa.Table) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -92,7 +90,7 @@ def _arrays(batch: pa.RecordBatch | pa.Table) -> tuple[np.ndarray, dict[str, np.
     cols: dict[str, np.ndarray] = {}
     for name, col in zip(batch.schema.names, batch.columns, strict=True):
         if name == "ts":
-            ts = np.asarray(col.cast(pa.int64()).to_numpy())
+            ts = micros(col)
         elif pa.types.is_floating(col.type):
             cols[name] = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
         else:

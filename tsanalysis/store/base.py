@@ -25,7 +25,7 @@ import pyarrow as pa
 from .. import schema
 from ..errors import InvalidInput
 from ..ids import check_session_id, check_symbol, interval_seconds
-from ..timeutil import to_utc
+from ..timeutil import from_micros, micros, to_utc
 
 WriteMode = Literal["append", "upsert"]
 
@@ -193,7 +193,7 @@ class Store(ABC):
         produce no bar. Columns as ``aggregated_ohlcv``.
         """
 
-    # -- added for indicators (issue 4): generic versions, backends may push them down --
+    # -- for indicators: generic versions, backends may push them down ----------------
 
     def read_tail_arrow(self, table: str, session_id: str, *, symbol: str, n: int,
                         end: Any = None, columns: Sequence[str] | None = None,
@@ -298,7 +298,7 @@ class Store(ABC):
         for sym in self._symbols_with_rows(t, session_id, symbols):
             prev: int | None = None
             for batch in self.iter_arrow(t.name, session_id, symbols=[sym], columns=["ts"]):
-                ts = _micros(batch.column(0))
+                ts = micros(batch.column(0))
                 if prev is not None:
                     ts = np.concatenate([[prev], ts])
                 if len(ts) == 0:
@@ -322,7 +322,7 @@ class Store(ABC):
             steps: list[np.ndarray] = []
             prev: int | None = None
             for batch in self.iter_arrow(t.name, session_id, symbols=[sym], columns=["ts"]):
-                ts = _micros(batch.column(0))
+                ts = micros(batch.column(0))
                 if prev is not None:
                     ts = np.concatenate([[prev], ts])
                 if len(ts):
@@ -347,7 +347,7 @@ class Store(ABC):
         if not t.has_column("seq"):
             raise InvalidInput(f"{t.name} has no arrival order (seq)")
         data = self.read_arrow(t.name, session_id, symbols=[symbol], columns=["seq", "ts"])
-        return out_of_order_in(data.column("seq").to_numpy(), _micros(data.column("ts")),
+        return out_of_order_in(data.column("seq").to_numpy(), micros(data.column("ts")),
                                tolerance_us, limit)
 
 
@@ -515,13 +515,8 @@ def out_of_order_in(seq: np.ndarray, ts: np.ndarray, tolerance_us: int, limit: i
     return int(len(bad)), rows
 
 
-def _micros(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """A timestamp column as int64 microseconds since the epoch."""
-    return np.asarray(arr.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy())
-
-
-def _to_ts(micros: np.ndarray) -> pd.Series:
-    return pd.Series(pd.to_datetime(np.asarray(micros, dtype="int64"), unit="us", utc=True))
+def _to_ts(us: np.ndarray) -> pd.Series:
+    return pd.Series(from_micros(us))
 
 
 def _gap_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:

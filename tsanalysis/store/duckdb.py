@@ -500,7 +500,7 @@ class DuckDBStore(Store):
         with self.connection() as con:
             return arrow_to_pandas(con.sql(sql, params=[interval, *params]).to_arrow_table())
 
-    # -- contract additions with a DuckDB version (issue 7: migration) ----------------
+    # -- contract additions with a DuckDB version (migration) --------------------------
 
     def checkpoint(self) -> None:
         # Big appends sit in DuckDB's memory until a checkpoint, which otherwise comes at
@@ -581,7 +581,7 @@ class DuckDBStore(Store):
             return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
 
 
-    # -- indicators (issue 4): pushed-down versions of Store.read_tail_arrow,
+    # -- indicators: pushed-down versions of Store.read_tail_arrow,
     # -- Store.count and Store.indicator_stats ---------------------------------------------
 
     def read_tail_arrow(self, table: str, session_id: str, *, symbol: str, n: int,
