@@ -127,3 +127,20 @@ def test_env_var_selects_the_store(tmp_path, sid):
                         "BTC/USDT", "--id", sid], capture_output=True, text=True, env=env)
     assert p.returncode == 0, p.stderr
     assert (tmp_path / "env.duckdb").exists()
+
+
+def test_output_piped_into_head_ends_quietly_with_exit_0(tmp_path):
+    """`tsanalysis ... | head` : the reader closes the pipe early; the command stops with
+    exit 0 and no message (click alone ends it with exit 1)."""
+    url = f"duckdb:///{tmp_path}/pipe.duckdb"
+    sid = json.loads(ok(run(url, "demo", "--hours", "1", "--json")).stdout)["session_id"]
+    ok(run(url, "indicators", "compute", sid, "--symbol", "BTC/USDT", "--indicator", "rsi"))
+    env = {**os.environ, "TSANALYSIS_DB": url}
+    for fmt in ("", "--csv", "--json"):
+        p = subprocess.run(
+            ["bash", "-c", f'"{sys.executable}" -m tsanalysis indicators history "$0" '
+             f'--symbol BTC/USDT --indicator-id rsi_14 {fmt} | head -c 10 >/dev/null; '
+             'exit "${PIPESTATUS[0]}"', sid],
+            capture_output=True, text=True, env=env, timeout=300)
+        assert p.returncode == 0, (fmt, p.returncode, p.stderr)
+        assert p.stderr == "", (fmt, p.stderr)

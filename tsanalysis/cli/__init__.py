@@ -51,6 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         rv = cli.main(args=args, prog_name="tsanalysis", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
+    except SystemExit as e:
+        # click ends a command whose output pipe closed (`tsanalysis ... | head`) with
+        # exit 1 and no message, after wrapping stdout; the reader had all it wanted.
+        code = e.code if isinstance(e.code, int) else EXIT_FAILED
+        if code == 1 and type(sys.stdout).__name__ == "_PacifyFlushWrapper":
+            code = 0
     except click.exceptions.UsageError as e:
         e.show()
         code = EXIT_USAGE
