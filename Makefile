@@ -10,7 +10,6 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-export TSANALYSIS_LOAD_PLUGINS ?=
 
 .PHONY: setup lab demo test test-fast notebooks bench questdb questdb-stop lint clean
 

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -725,4 +726,80 @@ def test_a_failed_export_lets_go_of_the_store_at_once(ws, session, out_dir):
         plugins.unregister(name)
     assert len(kept) == 2 and _readers() == []
     assert ws.store.count_rows(session)["tick_prices"] == 600  # would hang on the lock
+    assert listing(out_dir) == []
+
+
+def _special_destinations(out_dir: Path) -> dict[str, Path]:
+    """A symlink to a file outside, a FIFO, a device node (root only) and a directory."""
+    victim = out_dir.parent / "victim.txt"
+    victim.write_text("keep me")
+    out = {"symlink": out_dir / "link.csv", "fifo": out_dir / "fifo.csv",
+           "directory": out_dir / "dir.csv"}
+    out["symlink"].symlink_to(victim)
+    os.mkfifo(out["fifo"])
+    out["directory"].mkdir()
+    try:
+        os.mknod(out_dir / "null.csv", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        out["device"] = out_dir / "null.csv"
+    except PermissionError:  # not root: no device node to try
+        pass
+    return out
+
+
+def test_out_that_is_not_a_regular_file_is_refused_even_with_overwrite(ws, session, out_dir):
+    targets = _special_destinations(out_dir)
+    before = {n: os.lstat(p) for n, p in targets.items()}
+    for name, path in targets.items():
+        for overwrite in (False, True):
+            with pytest.raises(InvalidInput, match="regular file|directory"):
+                ws.export(session, "csv", path, overwrite=overwrite)
+        after = os.lstat(path)
+        assert (after.st_mode, after.st_ino) == (before[name].st_mode, before[name].st_ino)
+    assert (out_dir.parent / "victim.txt").read_text() == "keep me"
+    assert not [p for p in out_dir.iterdir() if p.name.endswith(".part")]
+
+
+def test_cli_refuses_a_device_or_link_at_out_with_one_line(ws, session, out_dir, tmp_path):
+    targets = _special_destinations(out_dir)
+    url = ws.url
+    ws.close()
+    for name, path in targets.items():
+        p = subprocess.run([sys.executable, "-m", "tsanalysis", "--db", url, "export", session,
+                            "--format", "csv", "--out", str(path), "--overwrite"],
+                           capture_output=True, text=True, timeout=300)
+        if name == "directory":  # click's own check of --out: a usage error
+            assert p.returncode == 2 and "is a directory" in p.stderr, p.stderr
+            continue
+        assert p.returncode == 1 and p.stderr.count("\n") == 1, p.stderr
+        assert str(path) in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_during_an_export_leave_nothing(tmp_path, signame):
+    import signal
+    import time
+
+    from tsanalysis import connect
+
+    url = f"duckdb:///{tmp_path}/big.duckdb"
+    with connect(url) as w:
+        sid = w.create_session(["BTC/USDT"]).session_id
+        n = 2_000_000
+        w.store.write("tick_prices", pd.DataFrame({
+            "session_id": sid, "symbol": "BTC/USDT", "seq": np.arange(n, dtype="int64"),
+            "ts": pd.date_range(T0, periods=n, freq="10ms"), "price": 100.0, "volume": 1.0}))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "tsanalysis", "--db", url, "export", sid,
+                             "--format", "csv", "--out", str(out_dir / "t.csv")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(p.name.endswith(".part") for p in out_dir.iterdir()):
+        assert proc.poll() is None, "the export ended before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    proc.send_signal(getattr(signal, signame))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + getattr(signal, signame), err
+    assert f"terminated ({signame})" in err and "Traceback" not in err
     assert listing(out_dir) == []

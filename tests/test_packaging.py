@@ -85,3 +85,10 @@ def test_the_store_layer_imports_nothing_above_it():
                         mod.split(".")[1] not in allowed:
                     bad.append(f"{path.name}: {mod}")
     assert not bad, bad
+
+
+def test_make_lab_and_demo_load_the_users_plugins():
+    """Only the test suite narrows plugin loading (conftest.py); the lab and the demo that
+    the README starts load whatever plugins the user installed."""
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    assert "TSANALYSIS_LOAD_PLUGINS" not in makefile

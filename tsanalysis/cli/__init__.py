@@ -13,6 +13,7 @@ import contextlib
 import importlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -44,10 +45,27 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_name}").register(cli)
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C (temporary files go, transactions roll
+    back), then exit with 128 + the signal's number."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return (and exit with) its exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    if argv is None:  # the process is ours: its signals too
+        for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if sig is not None:
+                signal.signal(sig, _terminate)
     try:
         rv = cli.main(args=args, prog_name="tsanalysis", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
@@ -80,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
         code = 130
+    except Terminated as e:
+        click.echo(f"error: terminated ({signal.Signals(e.signum).name})", err=True)
+        code = 128 + e.signum
     except Exception as e:  # an internal error is still one line unless --debug
         if debug:
             raise

@@ -16,6 +16,7 @@ import hashlib
 import io
 import logging
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -73,16 +74,37 @@ class HashingFile(io.RawIOBase):
 
 
 def check_destination(dest: str | os.PathLike[str], overwrite: bool) -> Path:
-    """Refuse a destination that exists (unless ``overwrite``), is a directory, or lies in a
-    directory that does not exist. Returns the path."""
+    """Refuse a destination that is not a new path or a regular file: a directory, a
+    symbolic link, a device, a FIFO or a socket (with ``overwrite`` too: replacing one
+    would replace that directory entry, e.g. ``/dev/null``, or be led elsewhere by a
+    link); an existing file unless ``overwrite``; a directory that does not exist.
+    Returns the path."""
     p = Path(dest).expanduser()
-    if p.is_dir():
-        raise InvalidInput(f"{p} is a directory: give a file name")
-    if (p.exists() or p.is_symlink()) and not overwrite:
+    _check_kind(p)
+    if p.exists() and not overwrite:
         raise InvalidInput(f"{p} exists; pass --overwrite (overwrite=True) to replace it")
     if not p.parent.is_dir():
         raise InvalidInput(f"directory {p.parent} does not exist")
     return p
+
+
+def _check_kind(p: Path) -> None:
+    """Raise unless ``p`` does not exist or is a regular file (links are not followed)."""
+    try:
+        st = os.lstat(p)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise InvalidInput(f"cannot use {p}: {e.strerror or e}") from None
+    if stat.S_ISREG(st.st_mode):
+        return
+    kind = ("a directory: give a file name" if stat.S_ISDIR(st.st_mode) else
+            "a symbolic link" if stat.S_ISLNK(st.st_mode) else
+            "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else
+            "a FIFO" if stat.S_ISFIFO(st.st_mode) else "not a regular file")
+    raise InvalidInput(f"{p} is {kind}; exports write regular files only"
+                       + ("" if kind.startswith("a directory") else
+                          " (give a new path or an existing regular file)"))
 
 
 _UMASK: int | None = None
@@ -141,6 +163,7 @@ def atomic_file(dest: str | os.PathLike[str], *, overwrite: bool = False
 
 
 def _publish(tmp: Path, dest: Path, overwrite: bool) -> None:
+    _check_kind(dest)  # again: something may have been put there while we wrote
     if overwrite:
         os.replace(tmp, dest)
         return
