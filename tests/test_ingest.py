@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tsanalysis import InvalidInput, InvalidRows
+from tsanalysis import InvalidInput, InvalidRows, TsanalysisError
 from tsanalysis.readers import iter_csv
 
 from .helpers import T0, bars, quotes, ticks
@@ -325,3 +325,21 @@ def test_an_import_killed_mid_way_leaves_nothing(tmp_path):
                     "WHERE starts_with(table_name, '_tsa_stage_')")
     assert stages.empty
     ws.close()
+
+
+def test_a_refused_import_leaves_the_session_record_as_it_was(ws, sid, tmp_path):
+    """A bad last line or a missing file: no rows, and the session's symbols and data
+    types are unchanged (both backends)."""
+    ws.create_session(["BTC/USDT"], sid)
+    before = ws.session(sid)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ts,price,volume\n2026-01-05T00:00:00Z,100,1\n2026-01-05T00:00:01Z,oops,1\n")
+    with pytest.raises(InvalidRows):
+        ws.import_file(sid, bad, "ETH/USDT")
+    with pytest.raises(TsanalysisError):
+        ws.import_file(sid, tmp_path / "missing.csv", "SOL/USDT", kind="orderbook")
+    after = ws.session(sid)
+    assert (after.symbols, after.data_types) == (before.symbols, before.data_types)
+    assert after.total_rows == before.total_rows
+    ws.ingest(sid, "ETH/USDT", ticks(3))  # a write that lands does record them
+    assert "ETH/USDT" in ws.session(sid).symbols

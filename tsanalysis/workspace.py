@@ -102,9 +102,11 @@ class Workspace:
         :class:`~tsanalysis.errors.InvalidRows` and nothing is written, unless
         ``skip_invalid``. See :mod:`tsanalysis.ingest` for the rules.
         """
-        self._before_write(session_id, symbol, kind)
+        self._before_write(session_id, symbol)
         try:
-            return ingest_frame(self.store, session_id, symbol, data, kind, **options)
+            result = ingest_frame(self.store, session_id, symbol, data, kind, **options)
+            self._after_write(session_id, symbol, kind, result)
+            return result
         finally:
             self.sessions.notify("data", session_id)
 
@@ -115,17 +117,25 @@ class Workspace:
         fmt = fmt or readers.detect_format(path)
         chunks = lambda: readers.iter_file(path, fmt)  # noqa: E731 - re-readable source
         total = readers.count_rows(path, fmt)
-        self._before_write(session_id, symbol, kind)
+        self._before_write(session_id, symbol)
         try:
             ing = Ingestor(self.store, session_id, symbol, kind, source=str(path), **options)
-            return ing.run(chunks, total_rows=total)
+            result = ing.run(chunks, total_rows=total)
+            self._after_write(session_id, symbol, kind, result)
+            return result
         finally:
             self.sessions.notify("data", session_id)
 
-    def _before_write(self, session_id: str, symbol: str, kind: str) -> None:
+    def _before_write(self, session_id: str, symbol: str) -> None:
         check_symbol(symbol)
         self.sessions.get(session_id, stats=False)  # SessionNotFound before any work
-        self.sessions.add_symbols(session_id, [symbol], _DATA_TYPES.get(kind))
+
+    def _after_write(self, session_id: str, symbol: str, kind: str,
+                     result: IngestResult) -> None:
+        # The session's record changes only when its rows do: a refused or empty import
+        # leaves its symbols and data types as they were.
+        if result.rows_written:
+            self.sessions.add_symbols(session_id, [symbol], _DATA_TYPES.get(kind))
 
     # -- reading ----------------------------------------------------------------------
 
