@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -343,3 +347,55 @@ def test_a_refused_import_leaves_the_session_record_as_it_was(ws, sid, tmp_path)
     assert after.total_rows == before.total_rows
     ws.ingest(sid, "ETH/USDT", ticks(3))  # a write that lands does record them
     assert "ETH/USDT" in ws.session(sid).symbols
+
+
+def _import_peak_rss(csv_path, db_path) -> tuple[int, str]:
+    """Import ``csv_path`` in a fresh process; (peak RSS in kB, the error line)."""
+    code = textwrap.dedent(f"""
+        import resource, tsanalysis
+        ws = tsanalysis.connect("duckdb:///{db_path}")
+        sid = ws.create_session(["BTC/USDT"]).session_id
+        try:
+            ws.import_file(sid, {str(csv_path)!r}, "BTC/USDT")
+            msg = "imported"
+        except tsanalysis.InvalidRows as e:
+            msg = str(e)
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        print(msg)
+    """)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=600)
+    assert p.returncode == 0, p.stderr
+    peak, msg = p.stdout.split("\n", 1)
+    return int(peak), msg.strip()
+
+
+def test_many_malformed_rows_are_refused_in_flat_memory_with_short_messages(tmp_path):
+    """Memory does not grow with the number of bad rows (the first few are kept, the rest
+    counted per reason), and a huge bad value is shortened in the message."""
+    def write(path, n):
+        with open(path, "w") as f:
+            f.write("ts,price,volume\n")
+            for i in range(n):
+                f.write(f"2026-01-05T00:00:{i % 60:02d}Z,1,1,extra{i}\n")
+            f.write("2026-01-05T00:00:00Z,1,1," + "y" * 5_000_000 + "\n")
+
+    small, big = tmp_path / "small.csv", tmp_path / "big.csv"
+    write(small, 20_000)
+    write(big, 400_000)
+    peak_small, _ = _import_peak_rss(small, tmp_path / "a.duckdb")
+    peak_big, msg = _import_peak_rss(big, tmp_path / "b.duckdb")
+    assert peak_big < 1.5 * peak_small, (peak_small, peak_big)
+    assert msg.startswith(f"{big}: 400001 invalid row(s) of 400001: line 2: ")
+    assert "wrong number of fields: 400,001" in msg and len(msg) < 2000
+
+
+def test_a_huge_bad_value_is_shortened_in_the_report(ws, session):
+    f = ticks(3)
+    f["price"] = f["price"].astype(object)
+    f.loc[1, "price"] = "z" * 1_000_000
+    with pytest.raises(InvalidRows) as e:
+        ws.ingest(session, "BTC/USDT", f)
+    assert len(str(e.value)) < 500 and "1,000,002 chars" in str(e.value)
+    shown = e.value.report.to_dict()["errors"][0]["value"]
+    assert len(shown) < 300

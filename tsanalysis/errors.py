@@ -6,6 +6,7 @@ each into one line on stderr and the exit code it carries (see ``exit_code``).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 #: Exit codes of the ``tsanalysis`` command, shared by every subcommand.
@@ -75,7 +76,7 @@ class RowError:
 
     def describe(self) -> str:
         where = f"line {self.line}" if self.line is not None else f"row {self.row}"
-        return f"{where}: {self.column}={self.value!r}: {self.reason}"
+        return f"{where}: {self.column}={_shorten(repr(self.value), 80)}: {self.reason}"
 
 
 @dataclass
@@ -86,7 +87,9 @@ class ValidationReport:
     rows_invalid: int = 0
     errors: list[RowError] = field(default_factory=list)
     #: ``errors`` keeps at most this many entries; ``rows_invalid`` counts them all.
-    max_errors: int = 1000
+    max_errors: int = 100
+    #: failures per reason, over every row (a row failing two rules counts twice)
+    reasons: Counter[str] = field(default_factory=Counter)
 
     def add(self, errors: list[RowError], invalid_rows: int) -> None:
         self.rows_invalid += invalid_rows
@@ -102,12 +105,16 @@ class ValidationReport:
         shown = "; ".join(e.describe() for e in self.errors[:limit])
         more = self.rows_invalid - min(limit, len(self.errors))
         tail = f"; and {more} more" if more > 0 else ""
+        if more > 0 and self.reasons:
+            tail += " (" + ", ".join(f"{_shorten(r, 60)}: {n:,}" for r, n in
+                                     self.reasons.most_common(3)) + ")"
         return f"{self.rows_invalid} invalid row(s) of {self.rows_seen}: {shown}{tail}"
 
     def to_dict(self) -> dict:
         return {
             "rows_seen": self.rows_seen,
             "rows_invalid": self.rows_invalid,
+            "reasons": dict(self.reasons.most_common()),
             "errors": [
                 {"row": e.row, "line": e.line, "column": e.column, "value": _jsonable(e.value),
                  "reason": e.reason}
@@ -125,8 +132,18 @@ class InvalidRows(InvalidInput):
         self.source = source
 
 
+#: Characters of a bad value kept and shown in reports (a value may be megabytes).
+SHOWN_CHARS = 200
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} chars)"
+
+
 def _jsonable(value: object) -> object:
-    if value is None or isinstance(value, (bool, int, str)):
+    if isinstance(value, str):
+        return _shorten(value, SHOWN_CHARS)
+    if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
         return value if value == value and abs(value) != float("inf") else str(value)

@@ -26,6 +26,7 @@ of the input, when present, which makes re-importing an export idempotent).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,18 +104,22 @@ class IngestResult:
 class _Checker:
     """Collects failing rows rule by rule, then reports them in row order."""
 
-    def __init__(self, n: int, raw: pd.DataFrame, row_offset: int, lines: np.ndarray | None):
+    def __init__(self, n: int, raw: pd.DataFrame, row_offset: int, lines: np.ndarray | None,
+                 reasons: Counter[str] | None = None):
         self.bad = np.zeros(n, dtype=bool)
         self.raw = raw
         self.row_offset = row_offset
         self.lines = lines
+        self.reasons = reasons if reasons is not None else Counter()
         self._found: list[tuple[np.ndarray, str, str]] = []
 
     def fail(self, mask: np.ndarray, column: str, reason: str) -> None:
         mask = np.asarray(mask, dtype=bool)
         if mask.any():
             self.bad |= mask
-            self._found.append((np.flatnonzero(mask), column, reason))
+            idx = np.flatnonzero(mask)
+            self._found.append((idx, column, reason))
+            self.reasons[f"{column}: {reason}"] += len(idx)
 
     def errors(self, limit: int) -> list[RowError]:
         out: list[RowError] = []
@@ -173,7 +178,8 @@ def _size(v: np.ndarray, col: str, chk: _Checker, what: str) -> None:
 def prepare(raw: pd.DataFrame, kind: str, session_id: str, symbol: str, *,
             columns: Mapping[str, str] | None = None, ts_unit: str | None = None,
             interval: str | None = None, indicator_id: str | None = None, row_offset: int = 0,
-            lines: np.ndarray | None = None, max_errors: int = 1000) -> tuple[pd.DataFrame, np.ndarray, list[RowError]]:
+            lines: np.ndarray | None = None, max_errors: int = 100,
+            reasons: Counter[str] | None = None) -> tuple[pd.DataFrame, np.ndarray, list[RowError]]:
     """Validate and type raw input rows for ``kind``.
 
     ``columns`` maps schema names to input names (``{"ts": "timestamp"}``); input columns
@@ -203,7 +209,7 @@ def prepare(raw: pd.DataFrame, kind: str, session_id: str, symbol: str, *,
     frame = pd.DataFrame({c: raw[s] for c, s in used.items()})
     frame.index = pd.RangeIndex(len(frame))
     n = len(frame)
-    chk = _Checker(n, frame, row_offset, lines)
+    chk = _Checker(n, frame, row_offset, lines, reasons)
 
     try:
         ts = to_utc_series(frame["ts"], ts_unit)
@@ -355,6 +361,13 @@ class Chunk:
     #: Unit of epoch-number timestamps in this chunk, when the source knows it better than
     #: the ingestor's option (a reader that detected the form of a whole file).
     ts_unit: str | None = None
+    #: Malformed rows beyond those listed in ``malformed`` (counted, not kept).
+    malformed_more: int = 0
+
+    @property
+    def malformed_rows(self) -> int:
+        """How many rows the reader could not split, listed or not."""
+        return len(self.malformed) + self.malformed_more
 
 
 ChunkSource = Callable[[], Iterable[Chunk]]
@@ -397,10 +410,12 @@ class Ingestor:
             chunk.frame, self.kind, self.session_id, self.symbol, columns=self.columns,
             ts_unit=chunk.ts_unit or self.ts_unit, interval=self.interval,
             indicator_id=self.indicator_id, row_offset=offset, lines=chunk.lines,
-            max_errors=report.max_errors)
-        report.rows_seen += len(chunk.frame) + len(chunk.malformed)
+            max_errors=report.max_errors, reasons=report.reasons)
+        if chunk.malformed_rows:
+            report.reasons["*: wrong number of fields"] += chunk.malformed_rows
+        report.rows_seen += len(chunk.frame) + chunk.malformed_rows
         report.add(sorted(chunk.malformed + errors, key=lambda e: (e.line or 0, e.row)),
-                   int(bad.sum()) + len(chunk.malformed))
+                   int(bad.sum()) + chunk.malformed_rows)
         return typed, bad
 
     def scan(self, chunks: ChunkSource, progress: Progress | None = None,
@@ -437,7 +452,7 @@ class Ingestor:
                 failed = failed or (not result.report.ok and not self.skip_invalid)
                 if failed:
                     continue  # keep checking: the report names every bad row
-                result.rows_skipped += int(bad.sum()) + len(chunk.malformed)
+                result.rows_skipped += int(bad.sum()) + chunk.malformed_rows
                 good = typed[~bad] if bad.any() else typed
                 # Rows that bring their own seq (re-imports, migration) need no numbering
                 # and no look-up of the highest stored seq.
@@ -478,7 +493,7 @@ def ingest_frame(store: Store, session_id: str, symbol: str, data: pd.DataFrame 
 
 def prepare_table(raw: pd.DataFrame, table: str, session_id: str, symbol: str, *,
                   row_offset: int = 0, lines: np.ndarray | None = None,
-                  max_errors: int = 1000) -> tuple[pd.DataFrame, np.ndarray, list[RowError]]:
+                  max_errors: int = 100) -> tuple[pd.DataFrame, np.ndarray, list[RowError]]:
     """Validate and type raw rows of any child table by its schema (what :func:`prepare`
     does for the ingestion kinds, for tables that have none: indicators, backtests).
 

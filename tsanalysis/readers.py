@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,10 +21,15 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .errors import InvalidInput, RowError
+from .errors import SHOWN_CHARS, InvalidInput, RowError
 from .ingest import Chunk
 
 FORMATS = ("csv", "parquet", "jsonl", "json")
+#: A CSV header line longer than this is refused (a file without line ends, or not CSV).
+MAX_HEADER_BYTES = 1 << 20
+#: Malformed CSV rows whose text is kept for the report (the rest are counted).
+KEPT_MALFORMED = 100
+_UNKNOWN_LINE = 1 << 62  # Arrow gave no line number: attributed at the end of the file
 
 _COMPRESSED = ("", ".gz", ".zst")
 
@@ -67,10 +73,16 @@ def iter_csv(path: str | os.PathLike[str], block_bytes: int = 8 << 20,
         block_bytes = _block_for_rows(p, batch_rows)
     if delimiter is None:
         delimiter = "\t" if p.name.lower().endswith(".tsv") else ","
-    malformed: list[tuple[int | None, str, int, int]] = []
+    # Every malformed row's line number (8 bytes each), but the text of the first few
+    # only: a report shows those, and a file of a million bad rows must stay small.
+    bad_lines = array("q")
+    kept: dict[int, tuple[str, int, int]] = {}
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        malformed.append((row.number, row.text, row.expected_columns, row.actual_columns))
+        line = row.number if row.number is not None else _UNKNOWN_LINE
+        bad_lines.append(line)
+        if len(kept) < KEPT_MALFORMED:
+            kept[line] = (row.text[:SHOWN_CHARS], row.expected_columns, row.actual_columns)
         return "skip"
 
     header = _header(p, delimiter)
@@ -88,7 +100,6 @@ def iter_csv(path: str | os.PathLike[str], block_bytes: int = 8 << 20,
                 strings_can_be_null=True, quoted_strings_can_be_null=False),
         )
         next_line = 2  # line 1 is the header
-        consumed = 0
         while True:
             try:
                 batch = reader.read_next_batch()
@@ -98,29 +109,31 @@ def iter_csv(path: str | os.PathLike[str], block_bytes: int = 8 << 20,
                 raise InvalidInput(f"{p}: cannot parse CSV: {e}") from None
             n = batch.num_rows if batch is not None else 0
             # Arrow may parse ahead of the batch it returns: attribute malformed rows by
-            # their line numbers, which extend the batch's span one line each.
-            pending = sorted(malformed[consumed:], key=lambda b: b[0] or 0)
-            end = next_line + n
-            bad = []
-            for b in pending:
-                if batch is None or (b[0] is not None and b[0] < end):
-                    bad.append(b)
-                    end += 1
-            consumed += len(bad)
-            if batch is None and not bad:
+            # their line numbers (ascending), which extend the batch's span one line each:
+            # the j-th pending one belongs to this batch while line_j - j < next_line + n.
+            pending = np.array(bad_lines, dtype=np.int64)  # a copy: bad_lines shrinks below
+            k = len(pending) if batch is None else int(np.searchsorted(
+                pending - np.arange(len(pending)), next_line + n, side="left"))
+            mine = pending[:k]
+            del bad_lines[:k]
+            if batch is None and not k:
                 return
-            bad_lines = np.array([b[0] for b in bad if b[0] is not None], dtype="int64")
+            end = next_line + n + k
             span = np.arange(next_line, end, dtype="int64")
-            lines = span[~np.isin(span, bad_lines)][:n]
-            errors = [
-                RowError(row=(ln or 0) - 2, column="*", value=text,
-                         reason=f"expected {exp} fields, found {got}", line=ln)
-                for ln, text, exp, got in bad
-            ]
+            lines = span[~np.isin(span, mine)][:n]
+            errors = []
+            for ln in mine[:KEPT_MALFORMED].tolist():
+                if ln in kept:
+                    text, exp, got = kept.pop(ln)
+                    line = None if ln == _UNKNOWN_LINE else ln
+                    errors.append(RowError(row=(line or 0) - 2, column="*", value=text,
+                                           reason=f"expected {exp} fields, found {got}",
+                                           line=line))
             next_line = end
             frame = batch.to_pandas() if batch is not None else pa.table(
                 {h: pa.array([], pa.string()) for h in header}).to_pandas()
-            yield Chunk(frame=frame, lines=lines, malformed=errors)
+            yield Chunk(frame=frame, lines=lines, malformed=errors,
+                        malformed_more=k - len(errors))
             if batch is None:
                 return
 
@@ -140,14 +153,21 @@ def _block_for_rows(p: Path, rows: int) -> int:
 
 def _header(p: Path, delimiter: str) -> list[str] | None:
     """The header line's column names (None for an empty file)."""
+    pieces: list[bytes] = []
+    size = 0
     with pa.input_stream(str(p), compression="detect") as stream:
-        first = b""
-        while b"\n" not in first:
+        while True:
             piece = stream.read(1 << 16)
             if not piece:
                 break
-            first += piece
-    first = first.split(b"\n", 1)[0]
+            pieces.append(piece)
+            size += len(piece)
+            if b"\n" in piece:
+                break
+            if size > MAX_HEADER_BYTES:
+                raise InvalidInput(f"{p}: no end of the header line in its first "
+                                   f"{MAX_HEADER_BYTES >> 20} MiB: is this a CSV file?")
+    first = b"".join(pieces).split(b"\n", 1)[0]
     if not first.strip():
         return None
     try:

@@ -130,9 +130,9 @@ def _load_table(store: Store, session_id: str, mem: manifest.Member, path: Path,
             typed, bad, errors = prepare_table(chunk.frame, mem.table, session_id, mem.symbol,
                                                row_offset=offset, lines=chunk.lines,
                                                max_errors=report.max_errors)
-            report.rows_seen += len(chunk.frame) + len(chunk.malformed)
+            report.rows_seen += len(chunk.frame) + chunk.malformed_rows
             report.add(sorted(chunk.malformed + errors, key=lambda e: (e.line or 0, e.row)),
-                       int(bad.sum()) + len(chunk.malformed))
+                       int(bad.sum()) + chunk.malformed_rows)
             offset += len(chunk.frame)
             if report.ok:
                 yield typed

@@ -48,11 +48,13 @@ def _only(chunks: Iterable[Chunk], symbol: str, first: bool) -> Iterator[Chunk]:
     for c in chunks:
         mask = (c.frame[SYMBOL_COLUMN] == symbol).to_numpy(dtype=bool)
         malformed = c.malformed if first else []
+        more = c.malformed_more if first else 0
         if mask.all():
-            yield Chunk(c.frame, c.lines, malformed)
-        elif mask.any() or malformed:
+            yield Chunk(c.frame, c.lines, malformed, malformed_more=more)
+        elif mask.any() or malformed or more:
             yield Chunk(c.frame[mask].reset_index(drop=True),
-                        None if c.lines is None else c.lines[mask], malformed)
+                        None if c.lines is None else c.lines[mask], malformed,
+                        malformed_more=more)
 
 
 def import_by_symbol(store: Store, session_id: str, path: str | os.PathLike[str],
@@ -80,8 +82,8 @@ def import_by_symbol(store: Store, session_id: str, path: str | os.PathLike[str]
                 _, bad, errors = prepare(c.frame, kind, session_id, sym, row_offset=offset,
                                          lines=c.lines, **{k: options[k] for k in keys
                                                            if options.get(k) is not None})
-                report.add(c.malformed + errors, int(bad.sum()) + len(c.malformed))
-                report.rows_seen += len(c.frame) + len(c.malformed)
+                report.add(c.malformed + errors, int(bad.sum()) + c.malformed_rows)
+                report.rows_seen += len(c.frame) + c.malformed_rows
                 offset += len(c.frame)
         if not report.ok:
             raise InvalidRows(report, source)
