@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -399,3 +400,54 @@ def test_a_huge_bad_value_is_shortened_in_the_report(ws, session):
     assert len(str(e.value)) < 500 and "1,000,002 chars" in str(e.value)
     shown = e.value.report.to_dict()["errors"][0]["value"]
     assert len(shown) < 300
+
+
+@pytest.mark.parametrize("value, unit", [("253402300800", "s"), ("-1000", "s"),
+                                         ("2300-01-01T00:00:00Z", None),
+                                         ("1969-12-31T23:59:59Z", None)])
+def test_timestamps_outside_the_stored_range_are_refused_with_the_line(ws, session, tmp_path,
+                                                                      value, unit):
+    f = tmp_path / "t.csv"
+    f.write_text(f"ts,price,volume\n2026-01-05T00:00:00Z,100,1\n{value},100,1\n")
+    with pytest.raises(InvalidRows, match=r"line 3: ts=.*timestamp outside 1970-01-01"):
+        ws.import_file(session, f, "BTC/USDT", ts_unit=unit)
+    assert ws.store.count_rows(session)["tick_prices"] == 0
+
+
+def test_every_timestamp_in_range_exports_and_imports_back(ws, session, tmp_path):
+    edge = pd.to_datetime(["1970-01-01T00:00:00Z", "2261-12-31T23:59:59.999999Z"], utc=True,
+                          format="ISO8601")
+    ws.ingest(session, "BTC/USDT", pd.DataFrame({"ts": edge, "price": [1.0, 2.0]}))
+    for fmt in ("csv", "jsonl", "parquet"):
+        out = tmp_path / f"e.{fmt}"
+        ws.export(session, fmt, out)
+        back = ws.create_session(["BTC/USDT"]).session_id
+        ws.import_file_by_symbol(back, out)
+        got = ws.read("tick_prices", back)["ts"].tolist()
+        assert got == edge.tolist(), fmt
+
+
+@pytest.mark.parametrize("content, line", [
+    (b"ts,price,volume\n2026-01-05T00:00:00Z,100,1\n2026-01-05T00:00:01Z,1\xff0,1\n", 3),
+    (b"ts,pr\xffice,volume\n2026-01-05T00:00:00Z,100,1\n", 1)])
+def test_non_utf8_csv_is_a_line_numbered_error(ws, session, tmp_path, content, line):
+    f = tmp_path / "bad.csv"
+    f.write_bytes(content)
+    with pytest.raises(InvalidInput, match=rf"line {line}: text that is not UTF-8"):
+        ws.import_file(session, f, "BTC/USDT")
+    assert ws.store.count_rows(session)["tick_prices"] == 0
+
+
+def test_non_utf8_csv_on_the_command_line_is_one_line(tmp_path):
+    f = tmp_path / "bad.csv"
+    f.write_bytes(b"ts,price,volume\n2026-01-05T00:00:00Z,100,1\n2026-01-05T00:00:01Z,\xff,1\n")
+    url = f"duckdb:///{tmp_path}/t.duckdb"
+    run = [sys.executable, "-m", "tsanalysis", "--db", url]
+    sid = subprocess.run([*run, "sessions", "create", "--symbols", "BTC/USDT", "--json"],
+                         capture_output=True, text=True, timeout=300).stdout
+    sid = json.loads(sid)["session_id"]
+    p = subprocess.run([*run, "sessions", "import", sid, str(f), "--symbol", "BTC/USDT"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 1 and p.stderr.count("\n") == 1, p.stderr
+    assert "line 3: text that is not UTF-8" in p.stderr
+    assert "internal error" not in p.stderr and "Exception ignored" not in p.stderr

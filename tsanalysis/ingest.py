@@ -40,7 +40,7 @@ from . import schema
 from .errors import InvalidInput, InvalidRows, RowError, ValidationReport
 from .ids import check_indicator_id, check_session_id, check_symbol, interval_seconds
 from .store.base import Progress, Store
-from .timeutil import EPOCH_UNITS, iso, to_utc_series
+from .timeutil import EPOCH_UNITS, TS_RANGE_TEXT, iso, out_of_range, to_utc_series
 
 KINDS = tuple(schema.KIND_TABLES)
 
@@ -216,6 +216,7 @@ def prepare(raw: pd.DataFrame, kind: str, session_id: str, symbol: str, *,
     except InvalidInput as e:
         raise InvalidInput(f"column {src['ts']!r}: {e}") from None
     chk.fail(ts.isna().to_numpy(), "ts", "unparseable or missing timestamp")
+    chk.fail(out_of_range(ts), "ts", f"timestamp outside {TS_RANGE_TEXT}")
 
     t = schema.KIND_TABLES[kind]
     out: dict[str, Any] = {"session_id": session_id, "symbol": symbol}
@@ -528,6 +529,7 @@ def prepare_table(raw: pd.DataFrame, table: str, session_id: str, symbol: str, *
         if c.type == schema.TIMESTAMP:
             v = to_utc_series(s)
             chk.fail(given & v.isna().to_numpy(), c.name, "unparseable timestamp")
+            chk.fail(out_of_range(v), c.name, f"timestamp outside {TS_RANGE_TEXT}")
             present = v.notna().to_numpy()
         elif c.type == schema.DOUBLE:
             v = _numeric(frame, c.name, chk)

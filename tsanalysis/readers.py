@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from array import array
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -88,7 +90,7 @@ def iter_csv(path: str | os.PathLike[str], block_bytes: int = 8 << 20,
     header = _header(p, delimiter)
     if header is None:
         return
-    with pa.input_stream(str(p), compression="detect") as stream:
+    with pa.input_stream(str(p), compression="detect") as stream, _csv_errors(p):
         reader = pacsv.open_csv(
             stream,
             # Single-threaded: Arrow then reports the line number of malformed rows.
@@ -105,8 +107,6 @@ def iter_csv(path: str | os.PathLike[str], block_bytes: int = 8 << 20,
                 batch = reader.read_next_batch()
             except StopIteration:
                 batch = None
-            except pa.ArrowInvalid as e:
-                raise InvalidInput(f"{p}: cannot parse CSV: {e}") from None
             n = batch.num_rows if batch is not None else 0
             # Arrow may parse ahead of the batch it returns: attribute malformed rows by
             # their line numbers (ascending), which extend the batch's span one line each:
@@ -136,6 +136,25 @@ def iter_csv(path: str | os.PathLike[str], block_bytes: int = 8 << 20,
                         malformed_more=k - len(errors))
             if batch is None:
                 return
+
+
+@contextmanager
+def _csv_errors(p: Path) -> Iterator[None]:
+    """Arrow's CSV errors as one line naming the file (and the line, where Arrow says)."""
+    try:
+        yield
+    except pa.ArrowInvalid as e:
+        text = str(e)
+        m = re.search(r"Row #(\d+)", text)
+        where = f"line {m.group(1)}: " if m else ""
+        if "invalid UTF8" in text:
+            raise InvalidInput(f"{p}: {where}text that is not UTF-8 (save the file as UTF-8)"
+                               ) from None
+        if "straddling" in text or "block" in text.lower():
+            raise InvalidInput(f"{p}: {where}a line longer than the reader's block "
+                               f"({text.splitlines()[0][:200]})") from None
+        raise InvalidInput(f"{p}: {where}cannot parse CSV: {text.splitlines()[0][:200]}"
+                           ) from None
 
 
 def _block_for_rows(p: Path, rows: int) -> int:
@@ -173,7 +192,10 @@ def _header(p: Path, delimiter: str) -> list[str] | None:
     try:
         names = next(csv.reader([first.decode("utf-8-sig").rstrip("\r\n")],
                                 delimiter=delimiter))
-    except (UnicodeDecodeError, csv.Error) as e:
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{p}: line 1: text that is not UTF-8 (save the file as UTF-8)"
+                           ) from None
+    except csv.Error as e:
         raise InvalidInput(f"{p}: cannot read the CSV header: {e}") from None
     if len(set(names)) != len(names) or not all(n.strip() for n in names):
         raise InvalidInput(f"{p}: the header needs distinct, non-empty column names: {names}")

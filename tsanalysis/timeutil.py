@@ -47,6 +47,18 @@ def infer_epoch_unit(values: np.ndarray) -> str:
     return found[0]
 
 
+#: Timestamps tsanalysis stores: from the epoch to the end of 2261 (every reader and
+#: writer of the formats it exports, nanosecond-based pandas included, handles these).
+TS_MIN = pd.Timestamp("1970-01-01T00:00:00Z")
+TS_END = pd.Timestamp("2262-01-01T00:00:00Z")
+TS_RANGE_TEXT = "1970-01-01..2261-12-31"
+
+
+def out_of_range(ts: pd.Series) -> np.ndarray:
+    """Mask of parsed timestamps outside :data:`TS_MIN` .. :data:`TS_END` (NaT is not)."""
+    return (ts.notna() & ((ts < TS_MIN) | (ts >= TS_END))).to_numpy(dtype=bool)
+
+
 def to_utc_series(values: pd.Series, unit: str | None = None) -> pd.Series:
     """Convert a column of timestamps to ``datetime64[us, UTC]``; invalid values become NaT.
 
