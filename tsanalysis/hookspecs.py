@@ -12,8 +12,11 @@ The built-in indicators, quality checks and exporters are registered through the
 hooks (``tsanalysis/default_plugins/``), so anything a built-in does a plugin can do.
 
 Every registration hook receives a ``register`` callback. Call it once per thing you
-provide; registering a name that another plugin already registered is an error naming
-both plugins, unless you use a namespace (``"myplugin.name"``).
+provide. Names are first come, first served (built-ins first): registering a name that
+another plugin already registered, or something of the wrong type, makes tsanalysis skip
+that item with a :class:`tsanalysis.plugins.PluginWarning` naming both plugins, and
+``tsanalysis plugins`` lists it with the reason; a namespace (``"myplugin.name"``) avoids
+clashes.
 """
 
 from __future__ import annotations
@@ -140,8 +143,8 @@ def register_exporters(register: Callable[[Any], None]) -> None:
         The export machinery resolves the scope (tables, symbols, time range, columns),
         streams the rows from the store in bounded batches, writes to a temporary file
         beside the destination and renames it only after your writer has finished, so a
-        writer never handles paths, partial files or clean-up. Names must be unique:
-        prefix yours with a namespace (``"myplugin.tsv"``).
+        writer never handles paths, partial files or clean-up. A name already taken is
+        skipped with a warning: prefix yours with a namespace (``"myplugin.tsv"``).
 
     The return value is ignored.
 

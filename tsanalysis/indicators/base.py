@@ -103,7 +103,12 @@ class InvalidParameter(InvalidInput):
 
 
 class IndicatorConflict(TsanalysisError):
-    """Two plugins registered the same indicator name."""
+    """Two plugins registered the same indicator name.
+
+    No longer raised by the registry, which skips a clashing third-party indicator with a
+    :class:`~tsanalysis.plugins.PluginWarning` (see :class:`tsanalysis.plugins.Registry`);
+    kept for code that catches it.
+    """
 
     def __init__(self, name: str, first: str, second: str):
         ns = second.split(".")[-1].replace("-", "_")
