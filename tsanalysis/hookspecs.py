@@ -39,7 +39,8 @@ def register_indicators(register: Callable[[Any], None]) -> None:
     :param register: call ``register(indicator)`` once for each indicator this plugin
         provides, where ``indicator`` is a :class:`tsanalysis.indicators.Indicator`: a
         name (namespace it, ``"myplugin.name"``, unless you mean to be the only one), typed
-        parameters (:class:`tsanalysis.indicators.Param`: name, type, default, bounds),
+        parameters (:class:`tsanalysis.params.Param`, also importable from
+        ``tsanalysis.indicators``: name, type, default, bounds, choices, doc),
         the input series it reads (``open``, ``high``, ``low``, ``close``, ``volume``;
         on ticks all four prices are the tick's price), its named outputs, its warm-up
         length (``lookback``: leading NaNs, a number or a function of the parameters) and
@@ -78,7 +79,8 @@ def register_quality_checks(register: Callable[[Any], None]) -> None:
     :param register: call ``register(check)`` once for each check this plugin provides.
         ``check`` is a :class:`tsanalysis.quality.QualityCheck`: a ``name`` (what
         ``tsanalysis quality --check`` takes), a ``run`` function, documented ``params``
-        (name -> default, or a :class:`tsanalysis.quality.Param` with a doc and bounds),
+        (name -> default, or a :class:`tsanalysis.params.Param`, as ``tsanalysis.quality``
+        exports it, with a doc and bounds),
         the ``tables`` it reads (the check is skipped for a symbol with no rows in any of
         them), a ``doc`` line, and its ``weight`` in the 0-100 score (default 5).
 
@@ -125,8 +127,9 @@ def register_exporters(register: Callable[[Any], None]) -> None:
     :param register: call ``register(exporter)`` once for each format this plugin
         provides. ``exporter`` is a :class:`tsanalysis.export.Exporter`: a format name
         (what ``tsanalysis export --format`` and ``ws.export(sid, format, ...)`` take), a
-        file suffix, a one-line ``doc``, optional ``options`` with their defaults, and
-        either
+        file suffix, a one-line ``doc``, optional ``options`` (name -> default, or a
+        :class:`tsanalysis.params.Param` with a doc and choices, shown by the export
+        panel's form), and either
 
         - ``writer``, for a format that holds one table: called as
           ``writer(fileobj, schema, options)``, it returns an object with
