@@ -281,8 +281,9 @@ class Registry:
 
     def skipped(self) -> list[Skipped]:
         """What was left out at the last build, and why."""
-        self.entries()
-        return list(self._skipped)
+        with self._lock:
+            self.entries()
+            return list(self._skipped)
 
     def view(self) -> Any:
         """The ``view`` of the accepted registrations (built once per rebuild)."""
@@ -346,11 +347,6 @@ def describe_items(hook_name: str, namer: Callable[[Any], str]) -> None:
     """Tell :func:`list_plugins` how to name the items of a hook that has no
     :class:`Registry` (a registry names its items by their ``name``)."""
     _ITEM_NAMES[hook_name] = namer
-
-
-def registries() -> dict[str, Registry]:
-    """Every registry by hook name (those whose module has been imported)."""
-    return dict(_REGISTRIES)
 
 
 @dataclass
