@@ -30,7 +30,9 @@ import pytest
 from tsanalysis import hookimpl, hookspecs, plugins, schema
 from tsanalysis.errors import ExportFailed, InvalidInput, SessionNotFound
 from tsanalysis.export import Exporter, export_session, exporters
+from tsanalysis.export.registry import exporter_plugin
 from tsanalysis.export.runner import BUNDLE_TABLES
+from tsanalysis.plugins import PluginWarning
 
 from .helpers import T0, backtest_rows, indicator_rows, quotes
 
@@ -522,7 +524,7 @@ def test_documented_example_plugin_works_from_python(ws, session, tmp_path):
     assert "myplugin.tsv" not in exporters()
 
 
-def test_two_plugins_registering_one_name_is_an_error_naming_both(ws, session, tmp_path):
+def test_a_plugin_registering_a_builtin_name_is_skipped_naming_both(ws, session, tmp_path):
     class Clash:
         @staticmethod
         @hookimpl
@@ -531,8 +533,12 @@ def test_two_plugins_registering_one_name_is_an_error_naming_both(ws, session, t
 
     name = plugins.register(Clash(), "clash")
     try:
-        with pytest.raises(InvalidInput, match="registered by both.*clash"):
-            ws.export(session, "csv", tmp_path / "x.csv")
+        with pytest.warns(PluginWarning, match="'clash': export format 'csv' is registered "
+                                               "already by 'tsanalysis.default_plugins"):
+            res = ws.export(session, "csv", tmp_path / "x.csv")  # the built-in csv
+        assert res.rows > 0 and exporter_plugin("csv") == "tsanalysis.default_plugins.exporters"
+        assert [s.name for s in {p.name: p for p in plugins.list_plugins()}["clash"].skipped] \
+            == ["csv"]
     finally:
         plugins.unregister(name)
 

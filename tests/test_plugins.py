@@ -18,7 +18,7 @@ import pytest
 
 import tsanalysis
 from tsanalysis import hookspecs, plugins
-from tsanalysis.indicators import Indicator, IndicatorConflict, compute, registry
+from tsanalysis.indicators import Indicator, compute, registry
 from tsanalysis.plugins import PluginWarning
 
 from .helpers import ticks
@@ -160,20 +160,112 @@ def test_plugin_whose_hook_raises_is_skipped_as_a_whole(site, monkeypatch):
     assert "raises.first" not in reg and "rsi" in reg
 
 
-def test_duplicate_name_names_both_plugins_unless_namespaced(site, monkeypatch):
+def test_a_name_a_builtin_has_warns_naming_both_and_the_builtin_wins(site, monkeypatch, duckdb_ws,
+                                                                     sid):
     make_dist(site, "tsanalysis-clash", "0.1", {"clash": "tsa_clash"},
               {"tsa_clash": SPREAD_PLUGIN.format(name="RSI")})  # case does not matter
     allow(monkeypatch, "clash")
-    with pytest.raises(IndicatorConflict) as err:
-        registry()
-    assert BUILTIN in str(err.value) and "'clash'" in str(err.value)
-    assert err.value.plugins == (BUILTIN, "clash")
-    plugins.reset()
+    with pytest.warns(PluginWarning, match=rf"'clash': indicator 'RSI' is registered already "
+                                           rf"by '{BUILTIN}'.*skipped") as caught:
+        reg = registry()
+    assert len(caught) == 1
+    assert reg.entry("rsi").plugin == BUILTIN and reg.entry("RSI").plugin == BUILTIN
+    assert reg.get("rsi").inputs == ("close",)  # the built-in, not the plugin's high - low
+    duckdb_ws.create_session(["BTC/USDT"], sid)
+    duckdb_ws.ingest(sid, "BTC/USDT", ticks(300))
+    assert compute(duckdb_ws.store, sid, "BTC/USDT", "rsi").outputs == {"real": "rsi_14"}
+    # listed as skipped, with the reason, by list_plugins (no second warning: already built)
+    info = by_name()["clash"]
+    assert info.registered == {}
+    assert [(s.hook, s.name) for s in info.skipped] == [("register_indicators", "RSI")]
+    assert BUILTIN in info.skipped[0].reason and "namespace" in info.skipped[0].reason
+    assert info.to_dict()["skipped"] == [s.to_dict() for s in info.skipped]
+    assert "skipped" not in by_name()[BUILTIN].to_dict()
+    # a namespace avoids the clash
     make_dist(site, "tsanalysis-ns", "0.1", {"ns": "tsa_ns"},
               {"tsa_ns": SPREAD_PLUGIN.format(name="ns.rsi")})
     allow(monkeypatch, "ns")
     reg = registry()
     assert reg.entry("ns.rsi").plugin == "ns" and reg.entry("rsi").plugin == BUILTIN
+
+
+def test_two_third_parties_with_one_name_the_first_by_entry_point_name_wins(site, monkeypatch):
+    """Entry points load sorted by name, so which one wins does not depend on the disk."""
+    for ep in ("zeta", "alpha"):
+        make_dist(site, f"tsanalysis-{ep}", "0.1", {ep: f"tsa_{ep}"},
+                  {f"tsa_{ep}": SPREAD_PLUGIN.format(name="shared.hl")})
+    allow(monkeypatch, "zeta,alpha")
+    with pytest.warns(PluginWarning, match="'zeta': indicator 'shared.hl' is registered "
+                                           "already by 'alpha'"):
+        assert registry().entry("shared.hl").plugin == "alpha"
+    infos = by_name()
+    assert infos["alpha"].registered == {"register_indicators": ["shared.hl"]}
+    assert infos["zeta"].registered == {} and infos["zeta"].skipped[0].name == "shared.hl"
+    # at run time, too, the first registration wins
+    class Late:
+        @tsanalysis.hookimpl
+        def register_indicators(self, register):
+            register(Indicator(name="shared.hl", compute=lambda x: x["close"]))
+
+    name = plugins.register(Late(), name="late")
+    try:
+        with pytest.warns(PluginWarning) as caught:  # zeta's warning again, and late's
+            assert registry().entry("shared.hl").plugin == "alpha"
+        assert [str(w.message).split(":")[0] for w in caught] == [
+            "tsanalysis plugin 'zeta'", "tsanalysis plugin 'late'"]
+    finally:
+        plugins.unregister(name)
+
+
+def test_an_item_of_the_wrong_type_is_skipped_with_a_warning(site, monkeypatch):
+    make_dist(site, "tsanalysis-wrong", "0.1", {"wrong": "tsa_wrong"}, {"tsa_wrong": """
+        from tsanalysis import hookimpl
+        from tsanalysis.indicators import Indicator
+
+        @hookimpl
+        def register_indicators(register):
+            register("wrong.not_an_indicator")
+            register(Indicator(name="wrong.ok", compute=lambda x: x["close"]))
+
+        @hookimpl
+        def register_exporters(register):
+            register(Indicator(name="wrong.fmt", compute=lambda x: x["close"]))
+    """})
+    allow(monkeypatch, "wrong")
+    with pytest.warns(PluginWarning, match=r"'wrong': registered 'wrong.not_an_indicator' "
+                                           r"through register_indicators.*Indicator"):
+        reg = registry()
+    assert "wrong.ok" in reg and "rsi" in reg
+    with pytest.warns(PluginWarning, match="'wrong': registered <Indicator wrong.fmt.*Exporter"):
+        skipped = by_name()["wrong"].skipped
+    assert [(s.hook, s.name) for s in skipped] == [("register_exporters", "wrong.fmt"),
+                                                   ("register_indicators",
+                                                    "'wrong.not_an_indicator'")]
+    assert by_name()["wrong"].registered == {"register_indicators": ["wrong.ok"]}
+
+
+def test_a_builtin_clash_or_wrong_type_is_a_bug_and_raises(monkeypatch):
+    from tsanalysis.export import Exporter, exporters
+
+    class Fake:
+        @tsanalysis.hookimpl
+        def register_exporters(self, register):
+            register(Exporter(name="csv", suffix=".csv", writer=lambda f, s, o: None))
+
+        @tsanalysis.hookimpl
+        def register_indicators(self, register):
+            register("not an indicator")
+
+    monkeypatch.setattr(plugins, "is_builtin", lambda p: p in BUILTINS or p == "fake-builtin")
+    name = plugins.register(Fake(), name="fake-builtin")
+    try:
+        with pytest.raises(plugins.PluginConflict, match="export format 'csv' is registered by "
+                                                         "both.*'fake-builtin'"):
+            exporters()
+        with pytest.raises(TypeError, match="'fake-builtin' registered 'not an indicator'"):
+            registry()
+    finally:
+        plugins.unregister(name)
 
 
 def test_runtime_register_and_unregister_rebuild_the_registry():
@@ -228,6 +320,28 @@ def test_plugins_command_lists_an_installed_plugin(site):
         [r for r in registry() if r.plugin == BUILTIN])
     table = run("plugins")
     assert table.returncode == 0 and re.search(r"spread\s+1\.2\.3\s+no", table.stdout)
+    assert "skipped" not in listed["spread"] and "\nskipped:" not in table.stdout
+
+
+def test_plugins_command_shows_what_was_skipped_and_why(site):
+    make_dist(site, "tsanalysis-clash", "0.1", {"clash": "tsa_clash"},
+              {"tsa_clash": SPREAD_PLUGIN.format(name="rsi")})
+    env = {**os.environ, "PYTHONPATH": str(site), plugins.ENV_LOAD_PLUGINS: "clash"}
+    run = lambda *a: subprocess.run([sys.executable, "-W", "ignore::UserWarning",  # noqa: E731
+                                     "-m", "tsanalysis", *a],
+                                    capture_output=True, text=True, env=env, timeout=300)
+    out = run("plugins", "--json")
+    assert out.returncode == 0, out.stderr
+    listed = {p["name"]: p for p in json.loads(out.stdout)}
+    assert listed["clash"]["registered"] == {}
+    [skipped] = listed["clash"]["skipped"]
+    assert skipped["hook"] == "register_indicators" and skipped["name"] == "rsi"
+    assert BUILTIN in skipped["reason"]
+    table = run("plugins")
+    assert table.returncode == 0, table.stderr
+    assert re.search(r"clash\s+0\.1\s+no\s+register_indicators\s+1", table.stdout)
+    assert re.search(rf"skipped:\n  clash: indicators 'rsi': .*{re.escape(BUILTIN)}",
+                     table.stdout)
 
 
 # -- the hooks are documented for outsiders -------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 import tsanalysis
 from tsanalysis import hookimpl, plugins
 from tsanalysis.errors import InvalidInput, SessionNotFound
+from tsanalysis.plugins import PluginWarning
 from tsanalysis.quality import (
     CheckResult,
     Finding,
@@ -19,6 +20,7 @@ from tsanalysis.quality import (
     available_checks,
 )
 from tsanalysis.quality import score as qscore
+from tsanalysis.quality.registry import owner
 from tsanalysis.quality.runner import parse_duration
 
 from .quality_data import at, plant
@@ -93,17 +95,24 @@ def test_a_check_registered_at_run_time_appears_in_the_report(ws, sid, third_par
     plugins.register(RoundPrices(), name=third_party)  # for the fixture's teardown
 
 
-def test_a_name_registered_twice_names_both_plugins(third_party):
+def test_a_name_registered_twice_warns_naming_both_plugins_and_the_first_wins(third_party):
     class Again:
         @hookimpl
         def register_quality_checks(self, register):
             register(QualityCheck(name="thirdparty.round_prices", run=lambda ctx: []))
+            register(QualityCheck(name="prices", run=lambda ctx: []))  # a built-in's name
 
     plugins.register(Again(), name="again")
     try:
-        with pytest.raises(InvalidInput, match="registered by both") as e:
-            available_checks()
-        assert "'thirdparty'" in str(e.value) and "'again'" in str(e.value)
+        with pytest.warns(PluginWarning) as caught:
+            checks = available_checks()
+        messages = [str(w.message) for w in caught]
+        assert len(messages) == 2 and all("'again'" in m for m in messages)
+        assert "'thirdparty'" in messages[0] and "tsanalysis.default_plugins.quality" in \
+            messages[1]
+        assert owner("thirdparty.round_prices") == "thirdparty"
+        assert owner("prices") == "tsanalysis.default_plugins.quality"
+        assert checks["prices"].run is not None and len(checks) == len(BUILTINS) + 1
     finally:
         plugins.unregister("again")
 

@@ -12,8 +12,11 @@ The built-in indicators, quality checks and exporters are registered through the
 hooks (``tsanalysis/default_plugins/``), so anything a built-in does a plugin can do.
 
 Every registration hook receives a ``register`` callback. Call it once per thing you
-provide; registering a name that another plugin already registered is an error naming
-both plugins, unless you use a namespace (``"myplugin.name"``).
+provide. Names are first come, first served (built-ins first): registering a name that
+another plugin already registered, or something of the wrong type, makes tsanalysis skip
+that item with a :class:`tsanalysis.plugins.PluginWarning` naming both plugins, and
+``tsanalysis plugins`` lists it with the reason; a namespace (``"myplugin.name"``) avoids
+clashes.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ def register_indicators(register: Callable[[Any], None]) -> None:
     :param register: call ``register(indicator)`` once for each indicator this plugin
         provides, where ``indicator`` is a :class:`tsanalysis.indicators.Indicator`: a
         name (namespace it, ``"myplugin.name"``, unless you mean to be the only one), typed
-        parameters (:class:`tsanalysis.indicators.Param`: name, type, default, bounds),
+        parameters (:class:`tsanalysis.params.Param`, also importable from
+        ``tsanalysis.indicators``: name, type, default, bounds, choices, doc),
         the input series it reads (``open``, ``high``, ``low``, ``close``, ``volume``;
         on ticks all four prices are the tick's price), its named outputs, its warm-up
         length (``lookback``: leading NaNs, a number or a function of the parameters) and
@@ -75,7 +79,8 @@ def register_quality_checks(register: Callable[[Any], None]) -> None:
     :param register: call ``register(check)`` once for each check this plugin provides.
         ``check`` is a :class:`tsanalysis.quality.QualityCheck`: a ``name`` (what
         ``tsanalysis quality --check`` takes), a ``run`` function, documented ``params``
-        (name -> default, or a :class:`tsanalysis.quality.Param` with a doc and bounds),
+        (name -> default, or a :class:`tsanalysis.params.Param`, as ``tsanalysis.quality``
+        exports it, with a doc and bounds),
         the ``tables`` it reads (the check is skipped for a symbol with no rows in any of
         them), a ``doc`` line, and its ``weight`` in the 0-100 score (default 5).
 
@@ -122,8 +127,9 @@ def register_exporters(register: Callable[[Any], None]) -> None:
     :param register: call ``register(exporter)`` once for each format this plugin
         provides. ``exporter`` is a :class:`tsanalysis.export.Exporter`: a format name
         (what ``tsanalysis export --format`` and ``ws.export(sid, format, ...)`` take), a
-        file suffix, a one-line ``doc``, optional ``options`` with their defaults, and
-        either
+        file suffix, a one-line ``doc``, optional ``options`` (name -> default, or a
+        :class:`tsanalysis.params.Param` with a doc and choices, shown by the export
+        panel's form), and either
 
         - ``writer``, for a format that holds one table: called as
           ``writer(fileobj, schema, options)``, it returns an object with
@@ -140,8 +146,8 @@ def register_exporters(register: Callable[[Any], None]) -> None:
         The export machinery resolves the scope (tables, symbols, time range, columns),
         streams the rows from the store in bounded batches, writes to a temporary file
         beside the destination and renames it only after your writer has finished, so a
-        writer never handles paths, partial files or clean-up. Names must be unique:
-        prefix yours with a namespace (``"myplugin.tsv"``).
+        writer never handles paths, partial files or clean-up. A name already taken is
+        skipped with a warning: prefix yours with a namespace (``"myplugin.tsv"``).
 
     The return value is ignored.
 

@@ -8,6 +8,15 @@ one broken plugin never breaks the package.
 ``TSANALYSIS_LOAD_PLUGINS`` controls which third-party plugins load: unset loads every
 installed one; a comma-separated list of entry-point or distribution names loads only
 those; an empty string loads none (the built-ins always load).
+
+What plugins register through a ``register_*`` hook lands in a :class:`Registry` (one per
+hook: indicators, quality checks, export formats). A registry keeps one item per name; an
+item of the wrong type, or with a name already taken, is skipped with a
+:class:`PluginWarning` naming both plugins, and listed by :func:`list_plugins` (and
+``tsanalysis plugins``) with the reason. The first registration of a name wins: built-ins,
+then third-party entry-point plugins in the order of their entry-point names, then plugins
+registered at run time (:func:`register`) in the order registered. A built-in that clashes
+or registers the wrong type is our bug and raises.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .errors import TsanalysisError
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +53,7 @@ _lock = threading.RLock()
 
 
 class PluginWarning(UserWarning):
-    """A third-party plugin could not be loaded and was skipped."""
+    """A third-party plugin, or one thing it registered, could not be used and was skipped."""
 
 
 def _new_manager() -> pluggy.PluginManager:
@@ -67,7 +77,8 @@ def _allowed(ep: md.EntryPoint) -> bool:
 
 
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
-    for ep in md.entry_points(group=ENTRY_POINT_GROUP):
+    # sorted by name: which of two clashing plugins wins must not depend on the file system
+    for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         if not _allowed(ep) or pm.has_plugin(ep.name):
             continue
         try:
@@ -147,12 +158,12 @@ class Registration:
     item: Any
 
 
-def collect(hook_name: str) -> list[Registration]:
+def collect(hook_name: str, skipped: list[Skipped] | None = None) -> list[Registration]:
     """Call a ``register_*`` hook on every plugin and return what each registered.
 
     Items keep the plugins' registration order: built-ins first. A third-party plugin
     whose hook raises is skipped as a whole with a :class:`PluginWarning` (an error in a
-    built-in is our bug and propagates).
+    built-in is our bug and propagates), and recorded in ``skipped`` when it is given.
     """
     pm = get_plugin_manager()
     out: list[Registration] = []
@@ -164,53 +175,240 @@ def collect(hook_name: str) -> list[Registration]:
         try:
             impl.function(register=items.append)
         except Exception as e:
-            if name in DEFAULT_PLUGINS:
+            if is_builtin(name):
                 raise
-            warnings.warn(f"tsanalysis plugin {name!r} failed in {hook_name} and was "
-                          f"skipped: {type(e).__name__}: {e}", PluginWarning, stacklevel=2)
+            reason = f"failed in {hook_name}: {type(e).__name__}: {e}"
+            warnings.warn(f"tsanalysis plugin {name!r} {reason} (the plugin's {hook_name} "
+                          "was skipped)", PluginWarning, stacklevel=2)
+            if skipped is not None:
+                skipped.append(Skipped(hook_name, name, "*", reason))
             continue
         out.extend(Registration(name, item) for item in items)
     return out
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """Something a plugin registered that was left out, and why.
+
+    ``name`` is the item's name (``"*"`` when the plugin's whole hook failed).
+    """
+
+    hook: str
+    plugin: str
+    name: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON-ready: hook, plugin, name, reason."""
+        return {"hook": self.hook, "plugin": self.plugin, "name": self.name,
+                "reason": self.reason}
+
+
+class PluginConflict(TsanalysisError):
+    """Two built-in plugins registered the same name (a bug in tsanalysis itself)."""
+
+
+def is_builtin(plugin: str) -> bool:
+    """True for the plugins tsanalysis ships (:data:`DEFAULT_PLUGINS`)."""
+    return plugin in DEFAULT_PLUGINS
+
+
+#: hook name -> the registry of what it registers (see :class:`Registry`)
+_REGISTRIES: dict[str, Registry] = {}
+
+
+class Registry:
+    """What plugins registered through one ``register_*`` hook, one item per name.
+
+    Built from :func:`collect` on first use and rebuilt after :func:`register`,
+    :func:`unregister` or :func:`reset`. ``kind`` is the type every item must have (its
+    ``name`` names it); ``normalize(name)`` is the key names are compared by (``str.lower``
+    for indicators: ``RSI`` and ``rsi`` are one name). The first registration of a key
+    wins (built-ins first); a later one, or an item that is not a
+    ``kind``, is skipped with a :class:`PluginWarning` naming the plugins, and listed in
+    :meth:`skipped`. ``view(registrations)``, if given, turns the accepted registrations
+    into the object :meth:`view` returns (built once per rebuild, e.g. an index).
+
+    Example (as :mod:`tsanalysis.quality.registry` does)::
+
+        checks = Registry("register_quality_checks", QualityCheck, what="quality check")
+        checks.items()          # name -> check, built-ins first
+        checks.plugin("gaps")   # the plugin that registered it
+    """
+
+    def __init__(self, hook: str, kind: type, *, what: str,
+                 normalize: Callable[[str], str] = str,
+                 view: Callable[[list[Registration]], Any] | None = None):
+        if not hasattr(hookspecs, hook):
+            raise ValueError(f"no hook {hook!r} in tsanalysis.hookspecs")
+        self.hook, self.kind, self.what = hook, kind, what
+        self._normalize, self._make_view = normalize, view
+        self._lock = threading.RLock()
+        self._entries: dict[str, Registration] | None = None
+        self._skipped: list[Skipped] = []
+        self._view: Any = None
+        _REGISTRIES[hook] = self
+        on_reset(self.forget)
+
+    def forget(self) -> None:
+        """Drop what was built; the next use collects the hook again."""
+        with self._lock:
+            self._entries, self._view, self._skipped = None, None, []
+
+    def entries(self) -> dict[str, Registration]:
+        """key -> the accepted registration (plugin and item), in registration order."""
+        with self._lock:
+            if self._entries is None:
+                self._build()
+            assert self._entries is not None
+            return self._entries
+
+    def items(self) -> dict[str, Any]:
+        """key -> item, in registration order (built-ins first); a new dict."""
+        return {k: r.item for k, r in self.entries().items()}
+
+    def lookup(self, name: str) -> Registration | None:
+        """The registration of ``name`` (compared through ``normalize``), or None."""
+        if not isinstance(name, str):
+            return None
+        return self.entries().get(self._normalize(name))
+
+    def plugin(self, name: str) -> str | None:
+        """The plugin that registered ``name``, or None."""
+        found = self.lookup(name)
+        return found.plugin if found is not None else None
+
+    def skipped(self) -> list[Skipped]:
+        """What was left out at the last build, and why."""
+        with self._lock:
+            self.entries()
+            return list(self._skipped)
+
+    def view(self) -> Any:
+        """The ``view`` of the accepted registrations (built once per rebuild)."""
+        with self._lock:
+            entries = self.entries()
+            if self._view is None:
+                regs = list(entries.values())
+                self._view = self._make_view(regs) if self._make_view is not None else regs
+            return self._view
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        skipped: list[Skipped] = []
+        regs = collect(self.hook, skipped)
+        regs.sort(key=lambda r: not is_builtin(r.plugin))  # stable: built-ins first
+        found: dict[str, Registration] = {}
+        for reg in regs:
+            item = reg.item
+            if not isinstance(item, self.kind):
+                reason = (f"registered {item!r} through {self.hook}, which takes a "
+                          f"{self.kind.__module__}.{self.kind.__qualname__}")
+                if is_builtin(reg.plugin):
+                    raise TypeError(f"plugin {reg.plugin!r} {reason}")
+                self._skip(skipped, reg, _display(item), reason)
+                continue
+            name = _display(item)
+            key = self._normalize(name)
+            prior = found.get(key)
+            if prior is not None:
+                if is_builtin(reg.plugin):
+                    raise PluginConflict(f"{self.what} {name!r} is registered by both "
+                                         f"{prior.plugin!r} and {reg.plugin!r}")
+                ns = reg.plugin.split(".")[-1].replace("-", "_")
+                suggestion = f"{ns}.{name.split('.')[-1]}"
+                reason = (f"{self.what} {name!r} is registered already by {prior.plugin!r}, "
+                          f"which wins; use a namespace (e.g. {suggestion!r}), or leave one "
+                          "of the plugins out with TSANALYSIS_LOAD_PLUGINS")
+                self._skip(skipped, reg, name, reason)
+                continue
+            found[key] = reg
+        self._entries, self._skipped, self._view = found, skipped, None
+
+    def _skip(self, skipped: list[Skipped], reg: Registration, name: str, reason: str) -> None:
+        warnings.warn(f"tsanalysis plugin {reg.plugin!r}: {reason}; skipped", PluginWarning,
+                      stacklevel=4)
+        skipped.append(Skipped(self.hook, reg.plugin, name, reason))
+
+
+def _display(item: Any) -> str:
+    name = getattr(item, "name", None)
+    return name if isinstance(name, str) else repr(item)
+
+
+#: hook name -> function giving a registered item's display name, for hooks without a
+#: :class:`Registry`
+_ITEM_NAMES: dict[str, Callable[[Any], str]] = {}
+
+
+def describe_items(hook_name: str, namer: Callable[[Any], str]) -> None:
+    """Tell :func:`list_plugins` how to name the items of a hook that has no
+    :class:`Registry` (a registry names its items by their ``name``)."""
+    _ITEM_NAMES[hook_name] = namer
+
+
 @dataclass
 class PluginInfo:
-    """What ``tsanalysis plugins`` shows for one plugin."""
+    """What ``tsanalysis plugins`` shows for one plugin.
+
+    ``registered``: hook -> the names in effect; ``skipped``: what was left out and why
+    (a clash with an earlier plugin's name, a wrong type, a hook that raised).
+    """
 
     name: str
     version: str | None
     hooks: list[str]
     builtin: bool
     registered: dict[str, list[str]] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "hooks": self.hooks,
-                "builtin": self.builtin, "registered": self.registered}
+        """JSON-ready; ``skipped`` only appears when something was skipped."""
+        d: dict[str, Any] = {"name": self.name, "version": self.version, "hooks": self.hooks,
+                             "builtin": self.builtin, "registered": self.registered}
+        if self.skipped:
+            d["skipped"] = [s.to_dict() for s in self.skipped]
+        return d
 
 
-#: hook name -> function giving a registered item's display name
-_ITEM_NAMES: dict[str, Callable[[Any], str]] = {}
-
-
-def describe_items(hook_name: str, namer: Callable[[Any], str]) -> None:
-    """Tell :func:`list_plugins` how to name the items a registration hook returns."""
-    _ITEM_NAMES[hook_name] = namer
+#: Modules that create the registries, imported by :func:`list_plugins` so every hook's
+#: registrations are checked the same way they are when used.
+REGISTRY_MODULES: tuple[str, ...] = (
+    "tsanalysis.indicators.registry",
+    "tsanalysis.quality.registry",
+    "tsanalysis.export.registry",
+)
 
 
 def list_plugins() -> list[PluginInfo]:
-    """Every loaded plugin: name, version, hooks, and what each hook registered."""
+    """Every loaded plugin: name, version, hooks, what each hook registered, and what was
+    skipped (and why)."""
     from . import __version__
 
+    for module in REGISTRY_MODULES:
+        importlib.import_module(module)
     pm = get_plugin_manager()
     infos: list[PluginInfo] = []
     by_plugin: dict[str, dict[str, list[str]]] = {}
+    skipped: dict[str, list[Skipped]] = {}
     for spec_name in sorted(n for n in dir(hookspecs) if n.startswith("register_")):
-        for reg in collect(spec_name):
-            namer = _ITEM_NAMES.get(spec_name, lambda i: str(getattr(i, "name", i)))
-            by_plugin.setdefault(reg.plugin, {}).setdefault(spec_name, []).append(namer(reg.item))
+        reg_of_hook = _REGISTRIES.get(spec_name)
+        if reg_of_hook is not None:
+            accepted = list(reg_of_hook.entries().values())
+            for s in reg_of_hook.skipped():
+                skipped.setdefault(s.plugin, []).append(s)
+        else:
+            accepted = collect(spec_name)
+        namer = _ITEM_NAMES.get(spec_name, _display)
+        for reg in accepted:
+            by_plugin.setdefault(reg.plugin, {}).setdefault(spec_name, []).append(
+                namer(reg.item))
     for name, plugin in pm.list_name_plugin():
-        builtin = name in DEFAULT_PLUGINS
+        builtin = is_builtin(name)
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
         version = __version__ if builtin else (_DISTS.get(name, (None, None))[1])
-        infos.append(PluginInfo(name, version, hooks, builtin, by_plugin.get(name, {})))
+        infos.append(PluginInfo(name, version, hooks, builtin, by_plugin.get(name, {}),
+                                skipped.get(name, [])))
     return infos

@@ -14,11 +14,12 @@ def register(cli: click.Group) -> None:
 @click.command()
 @json_option
 def plugins(as_json: bool) -> None:
-    """Loaded plugins: name, version, hooks, and what each registered.
+    """Loaded plugins: name, version, hooks, what each registered and what was skipped.
 
     Third-party plugins come from the ``tsanalysis`` entry-point group of installed
     distributions; TSANALYSIS_LOAD_PLUGINS (comma-separated names, empty for none) limits
-    which load. Built-ins are always loaded.
+    which load. Built-ins are always loaded. A registration whose name another plugin took
+    first (built-ins win), or of the wrong type, is skipped; the reasons follow the table.
     """
     from ..plugins import list_plugins
 
@@ -29,5 +30,12 @@ def plugins(as_json: bool) -> None:
     print_table([{"name": i.name, "version": i.version, "builtin": "yes" if i.builtin else "no",
                   "hooks": ", ".join(i.hooks),
                   "registered": "; ".join(f"{h.removeprefix('register_')}: {len(items)}"
-                                          for h, items in i.registered.items())}
-                 for i in infos], ["name", "version", "builtin", "hooks", "registered"])
+                                          for h, items in i.registered.items()),
+                  "skipped": len(i.skipped) or ""}
+                 for i in infos], ["name", "version", "builtin", "hooks", "registered", "skipped"])
+    skipped = [s for i in infos for s in i.skipped]
+    if skipped:
+        click.echo("\nskipped:")
+        for s in skipped:
+            click.echo(f"  {s.plugin}: {s.hook.removeprefix('register_')} {s.name!r}: "
+                       f"{s.reason}")

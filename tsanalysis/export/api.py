@@ -24,6 +24,7 @@ from typing import IO, Any, Protocol, runtime_checkable
 import pyarrow as pa
 
 from ..errors import InvalidInput
+from ..params import Param, as_param
 from ..store.base import Progress
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.\-]{0,63}$")
@@ -66,9 +67,14 @@ class Exporter:
     doc: str = ""
     #: IANA media type of the file (used in Frictionless data packages).
     media_type: str = "application/octet-stream"
-    #: The options the format accepts, with their defaults. Values given on the command
-    #: line (``--option key=value``) arrive as text.
+    #: The options the format accepts: name -> default, or a
+    #: :class:`~tsanalysis.params.Param` (``Param("snappy", "the codec")``) with a doc, bounds
+    #: or choices, which forms show. After construction ``options`` holds the defaults and
+    #: :attr:`params` the declarations. Values given on the command line
+    #: (``--option key=value``) arrive as text.
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: The options as :class:`~tsanalysis.params.Param` s, by name (set from ``options``).
+    params: Mapping[str, Param] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not NAME_PATTERN.match(self.name):
@@ -79,6 +85,9 @@ class Exporter:
                                "(one table) or bundle= (several tables)")
         if not self.suffix.startswith("."):
             raise InvalidInput(f"export format {self.name!r}: suffix must start with '.'")
+        params = {k: as_param(v) for k, v in self.options.items()}
+        object.__setattr__(self, "params", params)
+        object.__setattr__(self, "options", {k: p.default for k, p in params.items()})
 
     @property
     def single_table(self) -> bool:

@@ -1,6 +1,7 @@
 """What an indicator declares, and how its stored ``indicator_id`` is derived.
 
-An :class:`Indicator` is a name, typed :class:`Param` s with defaults and bounds, the input
+An :class:`Indicator` is a name, typed :class:`~tsanalysis.params.Param` s (the one
+parameter type, shared with quality checks and export formats) with defaults and bounds, the input
 series it needs, its named outputs, its warm-up length (``lookback``) and a vectorised
 ``compute`` function. Plugins register indicators through the ``register_indicators`` hook
 (see :mod:`tsanalysis.hookspecs`).
@@ -56,7 +57,6 @@ Update
 from __future__ import annotations
 
 import math
-import operator
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +65,9 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import InvalidInput, TsanalysisError
+from ..params import PARAM_PATTERN as PARAM_PATTERN
+from ..params import InvalidParameter as InvalidParameter
+from ..params import Param as Param
 
 #: The series an indicator may read (TA-Lib's names).
 INPUT_NAMES = ("open", "high", "low", "close", "volume")
@@ -74,7 +77,6 @@ UPDATE_MODES = ("window", "cumulative", "full")
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)?$")
 OUTPUT_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
-PARAM_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 TEXT_VALUE_PATTERN = re.compile(r"^[a-z0-9]+$")
 #: What a derived id looks like: lower case, and within tsanalysis.ids.INDICATOR_ID_PATTERN.
 INDICATOR_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_.\-]{0,127}$")
@@ -91,19 +93,13 @@ class UnknownIndicator(InvalidInput):
         self.suggestions = list(suggestions)
 
 
-class InvalidParameter(InvalidInput):
-    """A parameter value is of the wrong type or outside its bounds."""
-
-    def __init__(self, indicator: str, param: str, value: object, expected: str):
-        super().__init__(f"{indicator}: parameter {param} must be {expected}, got {value!r}")
-        self.indicator = indicator
-        self.param = param
-        self.value = value
-        self.expected = expected
-
-
 class IndicatorConflict(TsanalysisError):
-    """Two plugins registered the same indicator name."""
+    """Two plugins registered the same indicator name.
+
+    No longer raised by the registry, which skips a clashing third-party indicator with a
+    :class:`~tsanalysis.plugins.PluginWarning` (see :class:`tsanalysis.plugins.Registry`);
+    kept for code that catches it.
+    """
 
     def __init__(self, name: str, first: str, second: str):
         ns = second.split(".")[-1].replace("-", "_")
@@ -113,118 +109,6 @@ class IndicatorConflict(TsanalysisError):
             "or leave one of the plugins out with TSANALYSIS_LOAD_PLUGINS")
         self.name = name
         self.plugins = (first, second)
-
-
-_TYPE_NAMES = {int: "int", float: "float", str: "str"}
-
-
-@dataclass(frozen=True)
-class Param:
-    """A typed parameter of an indicator, with a default and optional bounds.
-
-    ``type`` is ``int``, ``float`` or ``str``. ``minimum``/``maximum`` are inclusive bounds
-    for numbers; ``choices`` restricts text values (or use ``check`` for any other rule:
-    a function that returns an error description, or None when the value is fine).
-    """
-
-    name: str
-    type: type = int
-    default: Any = None
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[Any, ...] | None = None
-    doc: str = ""
-    check: Callable[[Any], str | None] | None = field(default=None, compare=False)
-
-    def __post_init__(self) -> None:
-        if not PARAM_PATTERN.match(self.name):
-            raise ValueError(f"invalid parameter name {self.name!r}: lower-case letters, "
-                             "digits and '_'")
-        if self.type not in _TYPE_NAMES:
-            raise ValueError(f"parameter {self.name}: type must be int, float or str")
-
-    @property
-    def type_name(self) -> str:
-        return _TYPE_NAMES[self.type]
-
-    def expected(self) -> str:
-        """What a valid value looks like, e.g. ``an integer in [2, 100000]``."""
-        kind = {"int": "an integer", "float": "a number", "str": "text"}[self.type_name]
-        if self.choices is not None:
-            return f"one of {', '.join(map(str, self.choices))}"
-        lo, hi = self.minimum, self.maximum
-        if lo is not None and hi is not None:
-            return f"{kind} in [{_num(lo)}, {_num(hi)}]"
-        if lo is not None:
-            return f"{kind} >= {_num(lo)}"
-        if hi is not None:
-            return f"{kind} <= {_num(hi)}"
-        return kind
-
-    def coerce(self, value: Any, indicator: str = "indicator") -> Any:
-        """Validate ``value`` (text from the command line is parsed); return it typed."""
-        v = self._parse(value)
-        if v is None:
-            raise InvalidParameter(indicator, self.name, value, self.expected())
-        if self.choices is not None and v not in self.choices:
-            raise InvalidParameter(indicator, self.name, value, self.expected())
-        if (self.minimum is not None and v < self.minimum) or \
-                (self.maximum is not None and v > self.maximum):
-            raise InvalidParameter(indicator, self.name, value, self.expected())
-        if self.check is not None:
-            problem = self.check(v)
-            if problem:
-                raise InvalidParameter(indicator, self.name, value, problem)
-        return v
-
-    def _parse(self, value: Any) -> Any:
-        if isinstance(value, bool) or value is None:
-            return None
-        if self.type is str:
-            return value.strip().lower() if isinstance(value, str) and value.strip() else None
-        if isinstance(value, str):
-            text = value.strip()
-            try:
-                value = int(text) if self.type is int else float(text)
-            except ValueError:
-                if self.type is int:
-                    try:  # "14.0" is an integer written as a float
-                        value = float(text)
-                    except ValueError:
-                        return None
-                else:
-                    return None
-        if self.type is int:
-            if isinstance(value, (float, np.floating)):
-                if not math.isfinite(value) or value != int(value):
-                    return None
-                return int(value)
-            try:
-                return operator.index(value)
-            except TypeError:
-                return None
-        try:
-            f = float(value)
-        except (TypeError, ValueError):
-            return None
-        return f if math.isfinite(f) else None
-
-    def token(self, value: Any) -> str:
-        """The value as it appears in an indicator id."""
-        if self.type is float:
-            text = repr(float(value)).replace("e+", "e")
-            return text[:-2] if text.endswith(".0") else text
-        return str(value).lower()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type_name, "default": self.default,
-                "minimum": self.minimum, "maximum": self.maximum,
-                "choices": list(self.choices) if self.choices is not None else None,
-                "doc": self.doc}
-
-
-def _num(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
 
 
 class Inputs(Mapping[str, np.ndarray]):

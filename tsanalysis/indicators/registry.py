@@ -1,16 +1,17 @@
 """The indicator registry: every indicator registered by a plugin, by name.
 
-Built from the ``register_indicators`` hook on first use and rebuilt when plugins change
-(:func:`tsanalysis.plugins.register`, :func:`tsanalysis.plugins.reset`). Names are unique
-regardless of case (they become lower-case ids): two plugins registering the same name is
-an :class:`IndicatorConflict` naming both; a plugin avoids it with a namespace
+A :class:`tsanalysis.plugins.Registry` of the ``register_indicators`` hook: built on first
+use and rebuilt when plugins change (:func:`tsanalysis.plugins.register`,
+:func:`tsanalysis.plugins.reset`). Names are unique regardless of case (they become
+lower-case ids): a third-party indicator whose name is taken (``rsi``, ``RSI``) is skipped
+with a :class:`~tsanalysis.plugins.PluginWarning` naming both plugins, and the first
+registration (the built-in) keeps working; a plugin avoids it with a namespace
 (``talib.RSI``).
 """
 
 from __future__ import annotations
 
 import difflib
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -19,7 +20,6 @@ from ..ids import INTERVAL_PATTERN
 from .base import (
     INDICATOR_ID_PATTERN,
     Indicator,
-    IndicatorConflict,
     InvalidParameter,
     UnknownIndicator,
 )
@@ -36,19 +36,15 @@ class Registered:
 
 
 class IndicatorRegistry:
-    """Registered indicators by name (case-insensitive)."""
+    """Registered indicators by name (case-insensitive): lookups, suggestions, ids.
+
+    Built from the accepted registrations of :data:`REGISTRY` (which has already skipped
+    clashes and items of the wrong type).
+    """
 
     def __init__(self, registrations: list[plugins.Registration]):
-        self._by_key: dict[str, Registered] = {}
-        for reg in registrations:
-            ind = reg.item
-            if not isinstance(ind, Indicator):
-                raise TypeError(f"plugin {reg.plugin!r} registered {ind!r} with "
-                                f"{HOOK}; expected a tsanalysis.indicators.Indicator")
-            prior = self._by_key.get(ind.key)
-            if prior is not None:
-                raise IndicatorConflict(ind.name, prior.plugin, reg.plugin)
-            self._by_key[ind.key] = Registered(ind, reg.plugin)
+        self._by_key: dict[str, Registered] = {
+            reg.item.key: Registered(reg.item, reg.plugin) for reg in registrations}
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._by_key
@@ -60,6 +56,7 @@ class IndicatorRegistry:
         return len(self._by_key)
 
     def names(self) -> list[str]:
+        """The registered names, as declared, built-ins first."""
         return [r.indicator.name for r in self._by_key.values()]
 
     def entry(self, name: str) -> Registered:
@@ -70,6 +67,7 @@ class IndicatorRegistry:
         return found
 
     def get(self, name: str) -> Indicator:
+        """The indicator ``name``; :class:`UnknownIndicator` with the closest names."""
         return self.entry(name).indicator
 
     def closest(self, name: str, n: int = 5) -> list[str]:
@@ -130,24 +128,10 @@ class ParsedId:
     interval: str | None
 
 
-_lock = threading.RLock()
-_registry: IndicatorRegistry | None = None
+REGISTRY = plugins.Registry(HOOK, Indicator, what="indicator", normalize=str.lower,
+                            view=IndicatorRegistry)
 
 
 def registry() -> IndicatorRegistry:
     """The registry of every loaded plugin's indicators (built on first use)."""
-    global _registry
-    with _lock:
-        if _registry is None:
-            _registry = IndicatorRegistry(plugins.collect(HOOK))
-        return _registry
-
-
-def _forget() -> None:
-    global _registry
-    with _lock:
-        _registry = None
-
-
-plugins.on_reset(_forget)
-plugins.describe_items(HOOK, lambda ind: getattr(ind, "name", str(ind)))
+    return REGISTRY.view()

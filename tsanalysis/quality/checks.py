@@ -20,6 +20,8 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InvalidInput
+from ..params import Param as Param
+from ..params import as_param
 from ..timeutil import iso, to_utc
 
 SEVERITIES = ("info", "warning", "critical")
@@ -91,55 +93,15 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
-class Param:
-    """A documented parameter of a check: its default, what it means, its bounds."""
-
-    default: Any
-    doc: str = ""
-    minimum: float | None = None
-    maximum: float | None = None
-
-    def validate(self, check: str, name: str, value: Any) -> Any:
-        """Return ``value`` converted to the default's type, or raise :class:`InvalidInput`."""
-        kind = type(self.default)
-        try:
-            if kind is bool:
-                if not isinstance(value, bool):
-                    raise TypeError
-                v: Any = value
-            elif kind is int:
-                if isinstance(value, bool) or float(value) != int(value):
-                    raise TypeError
-                v = int(value)
-            elif kind is float:
-                if isinstance(value, bool):
-                    raise TypeError
-                v = float(value)
-                if not math.isfinite(v):
-                    raise TypeError
-            else:
-                v = kind(value) if self.default is not None else value
-        except (TypeError, ValueError):
-            raise InvalidInput(f"check {check}: parameter {name} must be a "
-                               f"{kind.__name__}, not {value!r}") from None
-        if self.minimum is not None and v < self.minimum:
-            raise InvalidInput(f"check {check}: parameter {name} must be >= {self.minimum}, "
-                               f"not {value!r}")
-        if self.maximum is not None and v > self.maximum:
-            raise InvalidInput(f"check {check}: parameter {name} must be <= {self.maximum}, "
-                               f"not {value!r}")
-        return v
-
-
-@dataclass(frozen=True)
 class QualityCheck:
     """A data-quality check, as registered through ``register_quality_checks``.
 
     :param name: unique name (third parties: ``"myplugin.name"``); what ``--check`` takes.
     :param run: ``run(ctx, **params)`` -> :class:`CheckResult` or an iterable of
         :class:`Finding`; called once per symbol.
-    :param params: parameter name -> default value, or a :class:`Param` with its doc and
-        bounds. Callers override them by name; unknown names are refused.
+    :param params: parameter name -> default value, or a :class:`~tsanalysis.params.Param`
+        (usually ``Param(default, doc, minimum=..., maximum=...)``) with its doc and bounds.
+        Callers override them by name; unknown names are refused.
     :param tables: the tables the check reads; it is skipped (not scored) for a symbol
         with no rows in any of them.
     :param doc: one paragraph for ``tsanalysis plugins`` and the report.
@@ -165,13 +127,13 @@ class QualityCheck:
             raise InvalidInput(f"check {self.name}: weight must be a finite number >= 0")
         if not (self.tolerance > 0):
             raise InvalidInput(f"check {self.name}: tolerance must be > 0")
-        norm = {k: v if isinstance(v, Param) else Param(v) for k, v in self.params.items()}
+        norm = {k: as_param(v) for k, v in self.params.items()}
         object.__setattr__(self, "params", norm)
         object.__setattr__(self, "tables", tuple(self.tables))
 
     @property
     def defaults(self) -> dict[str, Any]:
-        return {k: p.default for k, p in self.params.items()}  # type: ignore[union-attr]
+        return {k: p.default for k, p in self.params.items()}
 
     def resolve(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The defaults updated with ``overrides``, each validated against its ``Param``."""
@@ -189,7 +151,7 @@ class QualityCheck:
         """JSON-ready description: name, doc, weight, tables and parameters."""
         return {"name": self.name, "doc": self.doc, "weight": self.weight,
                 "tables": list(self.tables),
-                "params": {k: {"default": p.default, "doc": p.doc}  # type: ignore[union-attr]
+                "params": {k: {"default": p.default, "doc": p.doc}
                            for k, p in self.params.items()}}
 
 

@@ -1,67 +1,30 @@
 """A form generated from declared parameters: one field per parameter, checked as typed.
 
-Quality checks, indicators and export formats each declare their parameters their own way
-(:class:`tsanalysis.quality.Param`, :class:`tsanalysis.indicators.Param`, an exporter's
-``options``). Each panel turns its declarations into :class:`Field` s, whose ``check`` is
-the feature's own validation, so the form refuses exactly what the core would refuse and
-shows the core's message (which names the bound) next to the field. A form with an error
-is not :attr:`ParamForm.valid`; panels keep their action button disabled meanwhile, and
-their actions call :meth:`ParamForm.values`, which raises, because ``Button.click()`` from
-code ignores ``disabled``.
+Indicators, quality checks and export formats all declare their parameters as
+:class:`tsanalysis.params.Param` s; :class:`ParamForm` is the one mapping from a Param to a
+widget (IntText, FloatText, Checkbox, Text; a Dropdown when it has ``choices``). Each value
+is checked by the feature's own validation (``Param.coerce`` by default, or the ``check``
+a panel gives), so the form refuses exactly what the core would refuse and shows the core's
+message (which names the bound) next to the field. A form with an error is not
+:attr:`ParamForm.valid`; panels keep their action button disabled meanwhile, and their
+actions call :meth:`ParamForm.values`, which raises, because ``Button.click()`` from code
+ignores ``disabled``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as widgets
 
 from ..errors import InvalidInput, TsanalysisError
+from ..params import Param
 from ._base import esc
 
 
-@dataclass(frozen=True)
-class Field:
-    """One parameter as the form shows it.
-
-    ``kind`` is ``int``, ``float``, ``bool`` or ``str`` (the widget: IntText, FloatText,
-    Checkbox, Text; a Dropdown when ``choices`` are given). ``check(value)`` returns the
-    value the core will use, or raises :class:`~tsanalysis.errors.InvalidInput` with the
-    message to show.
-    """
-
-    name: str
-    kind: type
-    default: Any
-    doc: str = ""
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[Any, ...] | None = None
-    check: Callable[[Any], Any] | None = None
-
-    @property
-    def bounds(self) -> str:
-        """The bounds as text (``>= 2``, ``in [2, 100000]``, ``one of a, b``), or ``""``."""
-        if self.choices is not None:
-            return "one of " + ", ".join(map(str, self.choices))
-        lo, hi = self.minimum, self.maximum
-        if lo is not None and hi is not None:
-            return f"in [{_num(lo)}, {_num(hi)}]"
-        if lo is not None:
-            return f">= {_num(lo)}"
-        if hi is not None:
-            return f"<= {_num(hi)}"
-        return ""
-
-
-def _num(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
-
-
-def _initial(field: Field, w: widgets.ValueWidget) -> Any:
+def _initial(field: Param, w: widgets.ValueWidget) -> Any:
     """The value widget ``w`` of ``field`` starts with."""
     if isinstance(w, widgets.Dropdown):
         options = list(field.choices or ())
@@ -73,20 +36,21 @@ def _initial(field: Field, w: widgets.ValueWidget) -> Any:
     return field.default
 
 
-def _widget(field: Field) -> widgets.ValueWidget:
-    common = {"description": field.name, "tooltip": field.doc or None,
+def _widget(name: str, field: Param) -> widgets.ValueWidget:
+    """The one mapping from a declared parameter to its input widget."""
+    common = {"description": name, "tooltip": field.doc or None,
               "style": {"description_width": "11em"},
               "layout": widgets.Layout(width="22em")}
     if field.choices is not None:
         options = list(field.choices)
         value = field.default if field.default in options else (options[0] if options else None)
         return widgets.Dropdown(options=options, value=value, **common)
-    if field.kind is bool:
+    if field.type is bool:
         return widgets.Checkbox(value=bool(field.default), indent=False,
-                                description=field.name, tooltip=field.doc or None)
-    if field.kind is int and isinstance(field.default, int):
+                                description=name, tooltip=field.doc or None)
+    if field.type is int and isinstance(field.default, int):
         return widgets.IntText(value=field.default, **common)
-    if field.kind is float and isinstance(field.default, (int, float)) \
+    if field.type is float and isinstance(field.default, (int, float)) \
             and math.isfinite(field.default):
         return widgets.FloatText(value=float(field.default), **common)
     # text, or a number without a usable default: typed as text, parsed by `check`
@@ -94,21 +58,30 @@ def _widget(field: Field) -> widgets.ValueWidget:
 
 
 class ParamForm:
-    """Widgets for a list of :class:`Field` s, validated on every change.
+    """Widgets for declared :class:`~tsanalysis.params.Param` s, validated on every change.
 
+    ``params`` is a sequence of named Params (an indicator's) or a mapping name -> Param
+    (a check's, an export format's). ``check(name, value)`` returns the value the core
+    will use or raises :class:`~tsanalysis.errors.InvalidInput` with the message to show;
+    by default the Param's own :meth:`~tsanalysis.params.Param.coerce`, naming ``owner``.
     ``check_all(values)``, if given, validates the parameters together (e.g. a fast period
     below the slow one) once each is valid. ``on_change()`` is called after every change,
     when :attr:`valid` may have changed.
 
-    >>> form = ParamForm([Field("window", int, 31, minimum=3, check=...)])
+    >>> form = ParamForm([Param("window", int, 31, minimum=3)], owner="mine")
     >>> form.set(window=1); form.valid, form.errors
-    (False, {'window': '... must be >= 3 ...'})
+    (False, {'window': 'mine: parameter window must be an integer >= 3, got 1'})
     """
 
-    def __init__(self, fields: Sequence[Field], *,
+    def __init__(self, params: Sequence[Param] | Mapping[str, Param], *,
+                 check: Callable[[str, Any], Any] | None = None, owner: str = "parameter",
                  check_all: Callable[[dict[str, Any]], Any] | None = None,
                  on_change: Callable[[], None] | None = None):
-        self.fields = {f.name: f for f in fields}
+        #: The declared parameters, by name (``fields[name].bounds``: the bounds as text).
+        self.fields: dict[str, Param] = dict(params) if isinstance(params, Mapping) \
+            else {p.name: p for p in params}
+        self._check = check if check is not None else \
+            (lambda name, value: self.fields[name].coerce(value, owner))
         self._check_all = check_all
         self._on_change = on_change
         self._errors: dict[str, str] = {}
@@ -117,20 +90,20 @@ class ParamForm:
         self.inputs: dict[str, widgets.ValueWidget] = {}
         self._messages: dict[str, widgets.HTML] = {}
         rows: list[widgets.Widget] = []
-        for f in fields:
-            w = _widget(f)
-            w.add_class(f"tsanalysis-param-{f.name}")
-            self.inputs[f.name] = w
+        for name, f in self.fields.items():
+            w = _widget(name, f)
+            w.add_class(f"tsanalysis-param-{name}")
+            self.inputs[name] = w
             msg = widgets.HTML()
             msg.add_class("tsanalysis-param-error")
-            self._messages[f.name] = msg
+            self._messages[name] = msg
             hint = " · ".join(x for x in (esc(f.doc), esc(f.bounds)) if x)
             help_ = widgets.HTML(f'<span style="color:#6b7280;font-size:11px">{hint}</span>')
             rows.append(widgets.HBox([w, msg, help_]))
             w.observe(lambda _c: self._changed(), names="value")
         self._form_message = widgets.HTML()
         self._form_message.add_class("tsanalysis-form-error")
-        if not fields:
+        if not self.fields:
             rows.append(widgets.HTML("<i>No parameters.</i>"))
         self.widget = widgets.VBox([*rows, self._form_message])
         self.widget.add_class("tsanalysis-param-form")
@@ -190,10 +163,10 @@ class ParamForm:
         errors: dict[str, str] = {}
         for name, f in self.fields.items():
             value = self.inputs[name].value
-            if isinstance(self.inputs[name], widgets.Text) and f.kind is not str:
+            if isinstance(self.inputs[name], widgets.Text) and f.type is not str:
                 value = value.strip() or None
             try:
-                checked[name] = f.check(value) if f.check is not None else value
+                checked[name] = self._check(name, value)
             except TsanalysisError as e:
                 errors[name] = str(e)
         self._form_error = ""
@@ -208,17 +181,3 @@ class ParamForm:
             msg.value = f'<span style="color:#cf222e">{esc(text)}</span>' if text else ""
         self._form_message.value = (f'<span style="color:#cf222e">{esc(self._form_error)}'
                                     "</span>" if self._form_error else "")
-
-
-def fields_from_defaults(defaults: Mapping[str, Any],
-                         check: Callable[[str, Any], Any] | None = None) -> list[Field]:
-    """Fields for plain ``name -> default`` options (an exporter's), typed by the default."""
-    out = []
-    for name, default in defaults.items():
-        kind = type(default) if isinstance(default, (bool, int, float, str)) else str
-
-        def one(value: Any, _name: str = name) -> Any:
-            return check(_name, value) if check is not None else value
-
-        out.append(Field(name, kind, default, check=one))
-    return out

@@ -13,7 +13,7 @@ from .. import schema
 from ..errors import InvalidInput
 from ..timeutil import iso, to_utc
 from ._base import Panel, esc, fmt_ts, html_table, plain_text
-from ._form import ParamForm, fields_from_defaults
+from ._form import ParamForm
 
 if TYPE_CHECKING:
     from ..export import Exporter, ExportResult
@@ -265,7 +265,8 @@ class ExportPanel(Panel):
         if old is None or chosen == _default_tables(old) or \
                 (new.single_table and len(chosen) > 1):
             self._tables.value = _default_tables(new)
-        self._form = ParamForm(fields_from_defaults(new.options),
+        # the core takes options as given (a writer parses its own): so does the form
+        self._form = ParamForm(new.params, check=lambda _name, value: value,
                                on_change=self._update_controls)
         self._options_box.children = [widgets.HTML(f"<b>{esc(new.name)} options</b>"),
                                       self._form.widget] if new.options else []

@@ -13,7 +13,7 @@ from ..bars import STANDARD_INTERVALS
 from ..errors import InvalidInput
 from . import _plot
 from ._base import Panel, esc, fmt_ts, html_table, plain_text
-from ._form import Field, ParamForm
+from ._form import ParamForm
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -22,19 +22,6 @@ if TYPE_CHECKING:
 
 #: Rows of an indicator's history listed in the panel (the newest; the store has them all).
 HISTORY_ROWS = 20
-
-
-def indicator_fields(ind: Indicator) -> list[Field]:
-    """Form fields for an indicator's declared parameters, checked by the indicator's own
-    rules (type, bounds, choices, its ``check``), so the messages name the bound."""
-    fields = []
-    for p in ind.params:
-        def check(value: Any, _p: Any = p) -> Any:
-            return _p.coerce(value, ind.name)
-
-        fields.append(Field(p.name, p.type, p.default, p.doc, p.minimum, p.maximum,
-                            tuple(p.choices) if p.choices is not None else None, check))
-    return fields
 
 
 class IndicatorPanel(Panel):
@@ -354,7 +341,7 @@ class IndicatorPanel(Panel):
             def together(values: dict[str, Any], _ind: Indicator = ind) -> None:
                 _ind.check_params(values)
 
-            self._form = ParamForm(indicator_fields(ind), check_all=together,
+            self._form = ParamForm(ind.params, owner=ind.name, check_all=together,
                                    on_change=self._update_controls)
             self._form_box.children = [self._form.widget]
         self._update_controls()

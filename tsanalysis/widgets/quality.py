@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import ipywidgets as widgets
@@ -10,7 +10,7 @@ import ipywidgets as widgets
 from ..errors import InvalidInput
 from . import _plot
 from ._base import Panel, esc, html_table, plain_text
-from ._form import Field, ParamForm
+from ._form import ParamForm
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -23,18 +23,12 @@ _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 _SEVERITY_COLOUR = {"info": "#6b7280", "warning": "#9a6700", "critical": "#cf222e"}
 
 
-def check_fields(check: QualityCheck) -> list[Field]:
-    """Form fields for a check's declared parameters, validated by the check's own rules."""
-    fields = []
-    for name, p in check.params.items():
-        kind = type(p.default) if isinstance(p.default, (bool, int, float)) else str
-
-        def validate(value: Any, _name: str = name, _p: Any = p) -> Any:
-            return _p.validate(check.name, _name, value)
-
-        fields.append(Field(name, kind, p.default, p.doc, p.minimum, p.maximum,
-                            check=validate))
-    return fields
+def _check_form(check: QualityCheck, on_change: Callable[[], None]) -> ParamForm:
+    """A form for a check's declared parameters, validated by the check's own rules."""
+    return ParamForm(check.params,
+                     check=lambda name, value: check.params[name].validate(check.name, name,
+                                                                           value),
+                     on_change=on_change)
 
 
 def _score_colour(score: float | None) -> str:
@@ -181,8 +175,7 @@ class QualityPanel(Panel):
                 box.add_class(f"tsanalysis-check-{n.replace('.', '-')}")
                 box.observe(lambda _: self._update_controls(), names="value")
             self._boxes[n] = box
-            self._forms[n] = old_forms.get(n) or ParamForm(check_fields(check),
-                                                           on_change=self._update_controls)
+            self._forms[n] = old_forms.get(n) or _check_form(check, self._update_controls)
         self._names = names
         self._checks_box.children = list(self._boxes.values())
         self._params.children = [self._forms[n].widget for n in names]
