@@ -809,3 +809,32 @@ def test_sigterm_and_sighup_during_an_export_leave_nothing(tmp_path, signame):
     assert proc.returncode == 128 + getattr(signal, signame), err
     assert f"terminated ({signame})" in err and "Traceback" not in err
     assert listing(out_dir) == []
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("status", "deleting", "invalid status"),
+    ("symbols", "BTC/USDT,x'; DROP TABLE t; --", "invalid symbol"),
+    ("data_types", "ticks,evil", "unknown data type"),
+    ("notes", "n" * 5_000_000, "characters long"),
+    ("metadata", "{not json", "not JSON"),
+    ("metadata", "[1, 2]", "not a JSON object"),
+    ("cadence_s", "NaN", "invalid cadence_s"),
+])
+def test_bundle_manifest_session_fields_are_validated(ws, session, tmp_path, field, value,
+                                                      message):
+    out = tmp_path / "b.zip"
+    ws.export(session, "zip", out)
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(out) as src, zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "manifest.json":
+                man = json.loads(data)
+                man["session"][field] = value
+                data = json.dumps(man).encode()
+            dst.writestr(info, data)
+    target = f"{session}-m"
+    with pytest.raises(InvalidInput, match=message):
+        ws.import_bundle(bad, target)
+    assert ws.store.session_rows(target).empty
+    assert ws.store.count_rows(target) == {t.name: 0 for t in schema.TABLES}

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -54,7 +55,19 @@ class Terminated(BaseException):
         self.signum = signum
 
 
+#: Seconds a terminated command gets to unwind before the process ends regardless.
+UNWIND_SECONDS = 15.0
+
+
 def _terminate(signum: int, frame: object) -> None:
+    # A second signal, or an unwinding that hangs (a native call that never returns),
+    # ends the process at once: a service manager's stop must not wait for ever.
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, lambda n, f: os._exit(128 + n))
+    watchdog = threading.Timer(UNWIND_SECONDS, os._exit, args=(128 + signum,))
+    watchdog.daemon = True
+    watchdog.start()
     raise Terminated(signum)
 
 

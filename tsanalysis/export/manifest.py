@@ -24,6 +24,8 @@ import pandas as pd
 
 from .. import schema
 from ..errors import InvalidInput
+from ..ids import check_symbols
+from ..sessions import STATUSES
 from ..timeutil import iso, to_utc
 from .api import ExportedFile, Exporter
 
@@ -65,8 +67,17 @@ def session_record(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Longest notes or metadata text a bundle may bring (the CLI's own inputs are short).
+MAX_TEXT_CHARS = 65_536
+
+
 def session_row(record: Mapping[str, Any], session_id: str) -> dict[str, Any]:
-    """Back from :func:`session_record` to values for ``Store.insert_session``."""
+    """Back from :func:`session_record` to values for ``Store.insert_session``.
+
+    The manifest is input like any other: each field is checked as the command line checks
+    it (a status a user may set, valid symbols, known data types, a finite cadence, text
+    of bounded length, metadata that is a JSON object); anything else is refused.
+    """
     out: dict[str, Any] = {}
     for c in schema.SESSIONS.columns:
         v = record.get(c.name)
@@ -77,13 +88,55 @@ def session_row(record: Mapping[str, Any], session_id: str) -> dict[str, Any]:
         elif c.type == schema.TIMESTAMP:
             v = to_utc(v, c.name)
         elif c.type == schema.DOUBLE:
-            v = float(v)
-        elif c.name == "metadata" and not isinstance(v, str):
-            v = json.dumps(v, default=str)
+            try:
+                v = float(v)
+            except (TypeError, ValueError):
+                v = math.nan
+            if not math.isfinite(v) or v <= 0:
+                raise InvalidInput(f"bundle manifest: invalid {c.name} {record[c.name]!r}")
+        elif c.name == "status":
+            if v not in STATUSES:
+                raise InvalidInput(f"bundle manifest: invalid status {str(v)[:40]!r}: one of "
+                                   f"{', '.join(STATUSES)}")
+        elif c.name == "symbols":
+            v = ",".join(check_symbols(_text(v, c.name)))
+        elif c.name == "data_types":
+            kinds = [k for k in _text(v, c.name).split(",") if k]
+            bad = [k for k in kinds if k not in SESSION_DATA_TYPES]
+            if bad:
+                raise InvalidInput(f"bundle manifest: unknown data type {bad[0][:40]!r}: one "
+                                   f"of {', '.join(SESSION_DATA_TYPES)}")
+            v = ",".join(kinds)
+        elif c.name == "metadata":
+            if isinstance(v, str):
+                try:
+                    v = json.loads(_text(v, c.name))
+                except ValueError:
+                    raise InvalidInput("bundle manifest: the session's metadata is not JSON"
+                                       ) from None
+            if not isinstance(v, dict):
+                raise InvalidInput("bundle manifest: the session's metadata is not a JSON "
+                                   "object")
+            v = _text(json.dumps(v, default=str), c.name)
+        elif c.type == schema.STRING:
+            v = _text(v, c.name)
         if v is None and not c.nullable:
             raise InvalidInput(f"bundle manifest: the session has no {c.name}")
         out[c.name] = v
     return out
+
+
+#: Data types a session record may list.
+SESSION_DATA_TYPES = ("ticks", "orderbook", "ohlcv", "indicators", "backtests")
+
+
+def _text(v: Any, name: str) -> str:
+    if not isinstance(v, str):
+        raise InvalidInput(f"bundle manifest: the session's {name} is not text")
+    if len(v) > MAX_TEXT_CHARS:
+        raise InvalidInput(f"bundle manifest: the session's {name} is {len(v):,} characters "
+                           f"long (at most {MAX_TEXT_CHARS:,})")
+    return v
 
 
 # -- members -------------------------------------------------------------------------

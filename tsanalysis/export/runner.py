@@ -203,8 +203,10 @@ def read_ahead(make: Callable[[], Iterator[Any]], depth: int = 2) -> Iterator[An
                 close()
 
     worker = threading.Thread(target=produce, name="tsanalysis-export-read", daemon=True)
-    worker.start()
     try:
+        # Started inside the try: an interrupt (Ctrl-C, SIGTERM) right after the start
+        # must still stop the worker, which holds the store while it waits to hand over.
+        worker.start()
         while True:
             item = q.get()
             if item is _END:
@@ -214,7 +216,8 @@ def read_ahead(make: Callable[[], Iterator[Any]], depth: int = 2) -> Iterator[An
             yield item
     finally:
         stop.set()
-        worker.join()
+        if worker.ident is not None:
+            worker.join()
 
 
 def _auto_progress(desc: str) -> tuple[Progress, Callable[[], None]]:
