@@ -142,7 +142,8 @@ def _ma_unstable(*matypes: str) -> Callable[..., int]:
 def builtin_indicators() -> list[Indicator]:
     """Every built-in indicator, in the order ``tsanalysis indicators list`` shows them:
     the hand-declared ones, then the rest of TA-Lib's catalogue."""
-    return curated_indicators() + catalogue_indicators()
+    curated = curated_indicators()
+    return curated + catalogue_indicators(frozenset(i.name for i in curated))
 
 
 def curated_indicators() -> list[Indicator]:
