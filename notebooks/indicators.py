@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -106,8 +106,8 @@ ws.indicators.stored(sid)[["symbol", "indicator_id", "rows", "indicator", "inter
 # %% [markdown]
 # ## The Indicators panel
 #
-# Pick any registered indicator (plugins included: with `tsanalysis-talib` installed, all
-# of TA-Lib as `talib.*`); its parameters appear as a form with their bounds, a value out
+# Pick any registered indicator (TA-Lib's whole catalogue is built in, and plugins are
+# listed too); its parameters appear as a form with their bounds, a value out
 # of bounds is refused with the indicator's own message. Choose ticks or bars and the
 # symbols, press *Compute & store*: a progress bar, then the lines over the price (or in a
 # pane below for oscillators) and the stored ids with their row counts.

@@ -100,7 +100,7 @@ def test_compute_history_update(session):
     (["--indicator", "rsi", "--param", "period=3"], 1, ["unknown parameter", "timeperiod"]),
     (["--indicator", "rsi", "--param", "timeperiod"], 1, ["name=value"]),
     (["--indicator", "rsi", "--interval", "1x"], 1, ["invalid interval"]),
-    (["--indicator", "bbands", "--param", "matype=3"], 1, ["matype", "[0, 0]"]),
+    (["--indicator", "bbands", "--param", "matype=14"], 1, ["matype", "[0, 13]"]),
 ])
 def test_compute_errors(session, args, code, needles):
     url, sid = session

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ from tsanalysis.indicators import (
 )
 
 talib = pytest.importorskip("talib.abstract")
+from tsanalysis.ta._talib import bounds as ta_bounds  # noqa: E402
 
 TALIB_FUNCTIONS = set(pytest.importorskip("talib").get_functions())
 BUILTINS = builtin_indicators()
@@ -71,6 +73,9 @@ def test_declared_bounds_are_the_kernels_bounds(ind):
     for p in ind.params:
         if p.type is not int or p.choices is not None:
             continue
+        if p.minimum is None:  # the catalogue declares no bounds: TA-Lib's are checked
+            p = replace(p, minimum=ta_bounds(ind.name.upper(), p.name)[0],
+                        maximum=ta_bounds(ind.name.upper(), p.name)[1])
         ok = {**ind.defaults, p.name: int(p.minimum)}
         ind.check_params(ok)
         bad = {**ind.defaults, p.name: int(p.minimum) - 1}
@@ -125,7 +130,12 @@ def test_indicator_ids(name, params, interval, expected):
 def _random_params(ind: Indicator, rng: random.Random) -> dict:
     out = {}
     for p in ind.params:
-        if p.choices is not None:
+        if p.minimum is None and p.maximum is None and p.choices is None and p.type is not str:
+            # the catalogue declares no bounds: TA-Lib checks them (validate)
+            lo, hi = ta_bounds(ind.name.upper(), p.name)
+            out[p.name] = (rng.randint(int(lo), min(int(hi), int(lo) + 60)) if p.type is int
+                           else round(rng.uniform(max(lo, -5.0), min(hi, 5.0)), 2))
+        elif p.choices is not None:
             out[p.name] = rng.choice(p.choices)
         elif p.type is int:
             out[p.name] = rng.randint(int(p.minimum), min(int(p.maximum), int(p.minimum) + 60))
@@ -182,8 +192,9 @@ def test_parameter_coercion_and_errors():
     assert bb.check_params({"nbdevup": "1"})["nbdevup"] == 1.0
     with pytest.raises(InvalidParameter, match="nbdevup must be a number"):
         bb.check_params({"nbdevup": "inf"})
-    with pytest.raises(InvalidParameter, match=r"matype must be an integer in \[0, 0\]"):
-        bb.check_params({"matype": 1})
+    assert bb.check_params({"matype": 1})["matype"] == 1  # every TA-Lib MA_Type
+    with pytest.raises(InvalidParameter, match=r"matype must be an integer in \[0, 13\]"):
+        bb.check_params({"matype": 14})
     with pytest.raises(InvalidParameter, match="ddof must be one of 0, 1"):
         get("rolling_zscore").check_params({"ddof": 2})
     with pytest.raises(InvalidParameter, match="anchor must be an interval such as 1d"):

@@ -85,8 +85,6 @@ def test_price_scales(spec: Spec, params: dict[str, Any], start: float, scale: f
 @pytest.mark.parametrize(("spec", "params"), SPEC_CASES, ids=CASE_IDS)
 def test_near_flat_and_rounding_level_data(spec: Spec, params: dict[str, Any]) -> None:
     """TA-Lib 0.8's zero tests (exact, absolute or scaled) are reproduced."""
-    if spec.name == "cci":
-        pytest.skip("documented limit: CCI of windows varying only at rounding level")
     for seed in range(60):
         data = near_flat(int(np.random.default_rng(seed).integers(5, 60)), seed)
         ours, theirs = run_both(spec, params, data)
@@ -205,14 +203,17 @@ def test_rejects_what_talib_rejects(spec: Spec) -> None:
                 spec.ours(*args, **{pname: bad})
 
 
-def test_other_matypes_are_not_implemented() -> None:
-    x = random_walk(50, 0)
-    with pytest.raises(NotImplementedError):
-        ta.bbands(x["close"], matype=1)
-    with pytest.raises(NotImplementedError):
-        ta.stoch(x["high"], x["low"], x["close"], slowk_matype=1)
-    with pytest.raises(NotImplementedError):
-        ta.stoch(x["high"], x["low"], x["close"], slowd_matype=2)
+@pytest.mark.parametrize("matype", range(14))
+def test_every_matype_is_talibs(matype: int) -> None:
+    """Every TA-Lib moving-average type (0..13 in TA-Lib 0.8) is available, with TA-Lib's numbers."""
+    x = random_walk(400, 0)
+    h, lo, c = x["high"], x["low"], x["close"]
+    assert_matches(tuple(ta.bbands(c, matype=matype)), talib.BBANDS(c, matype=matype))
+    assert_matches(tuple(ta.stoch(h, lo, c, slowk_matype=matype, slowd_matype=matype)),
+                   talib.STOCH(h, lo, c, slowk_matype=matype, slowd_matype=matype))
+    assert_matches((ta.ma(c, 10, matype),), (talib.MA(c, 10, matype),))
+    with pytest.raises(ValueError):
+        ta.bbands(c, matype=14)
 
 
 def test_input_validation() -> None:

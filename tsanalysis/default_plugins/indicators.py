@@ -1,11 +1,14 @@
 """The built-in indicators, registered through the same hook as any plugin.
 
-Names, parameter names, defaults and output names are TA-Lib's (lower-case function
-names), and the numbers are TA-Lib 0.8.2's: the arithmetic lives in :mod:`tsanalysis.ta`
-(numba kernels tested against TA-Lib and the StockCharts tables); this module only
-declares them. Indicators TA-Lib does not have (Bollinger %B and width, session and
-rolling VWAP, rolling volatility and z-score) follow the published definitions stated in
-their docs.
+TA-Lib's whole catalogue is built in, under TA-Lib's lower-case function names, with its
+parameter names (every ``matype``), defaults and output names, and the numbers are
+TA-Lib's: :mod:`tsanalysis.ta` calls TA-Lib once per contiguous run of points. The common
+ones are declared by hand below (bounds, docs, how ``update`` resumes them); the rest of
+the catalogue is declared from TA-Lib's abstract API (:func:`catalogue_indicators`), so a
+TA-Lib release with new functions brings them along. Indicators TA-Lib does not have
+(Bollinger %B and width, anchored and rolling VWAP, rolling volatility and z-score) are
+written with numpy and pandas (:mod:`tsanalysis.ta.extras`) and follow the published
+definitions stated in their docs.
 
 NaN policy (all built-ins): a point is missing when one of its inputs is NaN (a tick
 without a size, for the volume indicators). Each maximal run of non-missing points is
@@ -25,7 +28,7 @@ import numpy as np
 from ..errors import InvalidInput
 from ..hookspecs import hookimpl
 from ..ids import INTERVAL_PATTERN, interval_seconds
-from ..indicators.base import Indicator, Inputs, Param, decay_length
+from ..indicators.base import Indicator, Inputs, InvalidParameter, Param, decay_length
 
 MAX_PERIOD = 100_000
 HLC = ("high", "low", "close")
@@ -33,8 +36,12 @@ HLCV = ("high", "low", "close", "volume")
 
 
 def _ta() -> Any:
-    # Imported on first computation, so listing plugins does not load numba.
+    # Imported on first computation (it loads TA-Lib, and TA-Lib loads pandas).
     return importlib.import_module("tsanalysis.ta")
+
+
+def _talib() -> Any:
+    return importlib.import_module("tsanalysis.ta._talib")
 
 
 def _period(name: str = "timeperiod", default: int = 14, minimum: int = 2,
@@ -65,18 +72,22 @@ def _ema(p: int) -> float:
 def _ind(name: str, inputs: tuple[str, ...], params: tuple[Param, ...], doc: str, *,
          outputs: tuple[str, ...] = ("real",), unstable: Callable[..., int] | int = 0,
          update: str = "window", compute: Callable[..., Any] | None = None,
-         lookback: Callable[..., int] | None = None) -> Indicator:
+         lookback: Callable[..., int] | None = None,
+         validate: Callable[[dict[str, Any]], None] | None = None) -> Indicator:
     return Indicator(name=name, compute=compute or _kernel(name, inputs), inputs=inputs,
                      outputs=outputs, params=params,
                      lookback=_lookback(name) if lookback is None else lookback,
-                     unstable=unstable, update=update, doc=doc)  # type: ignore[arg-type]
+                     unstable=unstable, update=update, doc=doc,  # type: ignore[arg-type]
+                     validate=validate)
 
 
-_MATYPE_DOC = "moving-average type; only 0 (SMA) is implemented (talib.* has the others)"
+_MATYPE_DOC = ("moving-average type (TA-Lib's MA_Type): 0 SMA, 1 EMA, 2 WMA, 3 DEMA, 4 TEMA, "
+               "5 TRIMA, 6 KAMA, 7 MAMA, 8 T3, 9 Hull, 10 none, 11 the function's default, "
+               "12 zero-lag EMA, 13 Wilder")
 
 
-def _matype(name: str = "matype") -> Param:
-    return Param(name, int, 0, minimum=0, maximum=0, doc=_MATYPE_DOC)
+def _matype(name: str = "matype", default: int = 0) -> Param:
+    return Param(name, int, default, minimum=0, maximum=_talib().MAX_MATYPE, doc=_MATYPE_DOC)
 
 
 def _bbands_params() -> tuple[Param, ...]:
@@ -117,8 +128,26 @@ def _rolling_volatility(x: Inputs, timeperiod: int, periods_per_year: float) -> 
                                     periods_per_year=periods_per_year or None)
 
 
+def _ma_unstable(*matypes: str) -> Callable[..., int]:
+    """Extra history for ``update`` when a moving-average type other than SMA (most are
+    recursive) smooths over the longest period."""
+    def unstable(**p: Any) -> int:
+        if not any(p[m] for m in matypes):
+            return 0
+        longest = max(int(v) for k, v in p.items() if k.endswith("period"))
+        return decay_length(1.0 - 1.0 / longest, order=2) if longest >= 2 else 0
+    return unstable
+
+
 def builtin_indicators() -> list[Indicator]:
-    """Every built-in indicator, in the order ``tsanalysis indicators list`` shows them."""
+    """Every built-in indicator, in the order ``tsanalysis indicators list`` shows them:
+    the hand-declared ones, then the rest of TA-Lib's catalogue."""
+    curated = curated_indicators()
+    return curated + catalogue_indicators(frozenset(i.name for i in curated))
+
+
+def curated_indicators() -> list[Indicator]:
+    """The built-ins declared by hand: the common TA-Lib functions and those TA-Lib lacks."""
     close = ("close",)
     return [
         # -- overlap studies --------------------------------------------------------------
@@ -146,15 +175,17 @@ def builtin_indicators() -> list[Indicator]:
              unstable=decay_length(1.0 - (2.0 / 31.0) ** 2)),
         _ind("bbands", close, _bbands_params(),
              "Bollinger Bands (TA-Lib BBANDS): middle band = SMA(timeperiod); upper/lower = "
-             "middle +/- nbdev * the population standard deviation (ddof=0) of the window.",
-             outputs=("upperband", "middleband", "lowerband")),
+             "middle +/- nbdev * the population standard deviation (ddof=0) of the window; "
+             "matype picks another moving average for the middle band.",
+             outputs=("upperband", "middleband", "lowerband"), unstable=_ma_unstable("matype")),
         _ind("bbands_percent_b", close, _bbands_params(),
              "Bollinger %B: (close - lowerband) / (upperband - lowerband), a fraction (0 on "
              "the lower band, 1 on the upper); NaN when the bands have zero width. Bands as "
-             "bbands (population standard deviation)."),
+             "bbands (population standard deviation).", unstable=_ma_unstable("matype")),
         _ind("bbands_bandwidth", close, _bbands_params(),
              "Bollinger BandWidth: (upperband - lowerband) / middleband, a fraction "
-             "(StockCharts shows it x100); NaN when the middle band is 0."),
+             "(StockCharts shows it x100); NaN when the middle band is 0.",
+             unstable=_ma_unstable("matype")),
         # -- momentum -----------------------------------------------------------------
         _ind("rsi", close, (_period(),),
              "Relative Strength Index (TA-Lib RSI): Wilder smoothing of gains and losses "
@@ -177,8 +208,8 @@ def builtin_indicators() -> list[Indicator]:
               _matype("slowd_matype")),
              "Slow stochastic (TA-Lib STOCH): fastk = 100 * (close - lowest low) / (highest "
              "high - lowest low) over fastk_period, slowk = SMA(fastk, slowk_period), slowd "
-             "= SMA(slowk, slowd_period).",
-             outputs=("slowk", "slowd")),
+             "= SMA(slowk, slowd_period) (other moving averages with the matypes).",
+             outputs=("slowk", "slowd"), unstable=_ma_unstable("slowk_matype", "slowd_matype")),
         _ind("willr", HLC, (_period(),),
              "Williams %R (TA-Lib WILLR): -100 * (highest high - close) / (highest high - "
              "lowest low) over timeperiod, in [-100, 0]."),
@@ -249,7 +280,8 @@ def builtin_indicators() -> list[Indicator]:
              "((close - low) - (high - close)) / (high - low) x volume.",
              update="cumulative"),
         _ind("vwap", HLCV, (),
-             "Volume-weighted average price over the whole recording session (TA-Lib VWAP): "
+             "Volume-weighted average price over the whole recording session (TA-Lib VWAP; "
+             "NaN, not TA-Lib's 0, before any volume): "
              "sum(tp x volume) / sum(volume) since the first point, tp = (high + low + "
              "close) / 3 (the price itself on ticks); NaN while the volume sum is 0.",
              compute=lambda x: _vwap(x, None), update="full"),
@@ -271,6 +303,81 @@ def builtin_indicators() -> list[Indicator]:
              "timeperiod values, the current one included; population standard deviation "
              "(ddof=0) by default; NaN on a flat window."),
     ]
+
+
+# -- the rest of TA-Lib's catalogue, declared from its abstract API -----------------------
+
+#: Running totals: ``update`` resumes them from the last stored value.
+CUMULATIVE = frozenset({"AD", "OBV", "CUMSUM", "PVT", "WAD"})
+#: Path-dependent in ways a tail cannot resume (products, stop-and-reverse state, totals
+#: since the first bar, the Hilbert transform's adaptive period, positions in the series):
+#: ``update`` recomputes them from the start, writing only new rows.
+FROM_START = frozenset({"NVI", "PVI", "SAR", "SAREXT", "SUPERTREND", "VWAP",
+                        "HT_DCPERIOD", "HT_DCPHASE", "HT_PHASOR", "HT_SINE", "HT_TRENDLINE",
+                        "HT_TRENDMODE", "MAMA", "MAXINDEX", "MININDEX", "MINMAXINDEX"})
+#: TA-Lib functions that read a series sessions do not have (MAVP's per-bar ``periods``):
+#: available as ``tsanalysis.ta.mavp``, not as indicators.
+NOT_INDICATORS = frozenset({"MAVP"})
+
+
+def _talib_inputs(info: dict[str, Any]) -> tuple[str, ...]:
+    """TA-Lib's input series, flattened: {'prices': ['high', 'low']} -> ('high', 'low')."""
+    out: list[str] = []
+    for value in info["input_names"].values():
+        out += value if isinstance(value, list) else [value]
+    return tuple(out)
+
+
+def _talib_validator(name: str) -> Callable[[dict[str, Any]], None]:
+    """TA-Lib's own verdict on the parameters, reported with the range TA-Lib accepts."""
+    def validate(params: dict[str, Any]) -> None:
+        problem = _talib().refusal(name, params)
+        if problem is not None:
+            param, value, expected = problem
+            raise InvalidParameter(name.lower(), param, value, expected)
+    return validate
+
+
+def _talib_unstable(params: tuple[str, ...]) -> Callable[..., int]:
+    """Extra history for ``update``: enough for a Wilder or EMA recursion over the longest
+    period to forget its seed (``update`` checks, and widens when that is not enough)."""
+    periods = [p for p in params if "period" in p and "matype" not in p]
+
+    def unstable(**values: Any) -> int:
+        longest = max([int(values[p]) for p in periods] or [0])
+        return decay_length(1.0 - 1.0 / longest, order=2) if longest >= 2 else 0
+
+    return unstable
+
+
+def _talib_param(name: str, param: str, default: Any) -> Param:
+    if "matype" in param:
+        return _matype(param, default)
+    return Param(param, type(default), default, doc=f"TA-Lib {name} {param}")
+
+
+def catalogue_indicators(exclude: frozenset[str] | None = None) -> list[Indicator]:
+    """TA-Lib's functions that are not declared by hand, from its abstract API."""
+    talib = _talib()
+    skip = exclude if exclude is not None else frozenset(
+        i.name for i in curated_indicators())
+    out = []
+    for name in talib.talib_names():
+        if name.lower() in skip or name in NOT_INDICATORS:
+            continue
+        info = talib.info(name)
+        defaults = dict(info["parameters"])
+        flags = ", ".join(info.get("function_flags") or [])
+        update = ("cumulative" if name in CUMULATIVE else "full" if name in FROM_START
+                  else "window")
+        out.append(_ind(
+            name.lower(), _talib_inputs(info),
+            tuple(_talib_param(name, p, d) for p, d in defaults.items()),
+            f"{info['display_name']} (TA-Lib {name}, {info['group']})."
+            + (f" {flags}." if flags else ""),
+            outputs=tuple(info["output_names"]), unstable=_talib_unstable(tuple(defaults)),
+            update=update, validate=_talib_validator(name)))
+    return out
 
 
 @hookimpl

@@ -1,25 +1,22 @@
-"""Shared plumbing for the indicator kernels: input coercion, parameter checks,
-the NaN policy and the lookback registry.
+"""Shared plumbing of :mod:`tsanalysis.ta`: input coercion, the NaN policy (the gap
+policy, :func:`run_segments`) and the lookback registry.
 
 NaN policy (applies to every public function of :mod:`tsanalysis.ta`)
 ----------------------------------------------------------------------
-A bar is *missing* when any of the function's input arrays is NaN at that
-index.  Each indicator is computed independently on every maximal run of
-consecutive non-missing bars, exactly as if that run were a series of its
-own, and the results are written back in place; missing bars, and the first
-``lookback`` bars of every run, are NaN.
+A bar is *missing* when any of the function's input arrays is NaN at that index. Each
+indicator is computed independently on every maximal run of consecutive non-missing bars,
+exactly as if that run were a series of its own (TA-Lib is called once per run), and the
+results are written back in place; missing bars, and the first ``lookback`` bars of every
+run, are NaN.
 
-* For window indicators (SMA, WMA, BBANDS, WILLR, STOCH, CCI, MFI, ROC, ...)
-  this is the same as "the output is NaN wherever its window touches a NaN".
-* For recursive indicators (EMA, Wilder smoothing in RSI/ATR/ADX, KAMA, MACD,
-  OBV, AD, the cumulative VWAP) the recursion restarts after a gap, with the
-  usual seed and warm-up, instead of being poisoned for the rest of the
-  series.
-* Leading NaNs (e.g. the warm-up of another indicator fed in as input) are
-  skipped exactly as the TA-Lib Python wrapper skips them, so chaining
-  indicators gives the same numbers as TA-Lib.
-* A NaN is never replaced by a number, and ``+/-inf`` is not treated as
-  missing (it flows through the arithmetic like in TA-Lib).
+* For window indicators (SMA, WMA, BBANDS, WILLR, STOCH, CCI, MFI, ROC, ...) this is the
+  same as "the output is NaN wherever its window touches a NaN".
+* For recursive indicators (EMA, Wilder smoothing in RSI/ATR/ADX, KAMA, MACD, OBV, AD,
+  VWAP) the recursion restarts after a gap, with the usual seed and warm-up, instead of
+  being poisoned for the rest of the series (TA-Lib alone would be).
+* Leading NaNs (e.g. the warm-up of another indicator fed in as input) are skipped exactly
+  as the TA-Lib Python wrapper skips them, so chaining indicators gives TA-Lib's numbers.
+* A NaN is never replaced by a number, and ``+/-inf`` is not treated as missing.
 """
 
 from __future__ import annotations
@@ -30,7 +27,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -38,9 +34,6 @@ ArrayLike = npt.ArrayLike
 
 #: TA-Lib's largest accepted period.
 MAX_PERIOD = 100_000
-
-#: TA-Lib's ``TA_EPSILON`` used by its ``TA_IS_ZERO`` tests.
-TA_EPSILON = 1e-14
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -68,55 +61,31 @@ def as_float_arrays(**named: ArrayLike) -> tuple[FloatArray, ...]:
     return arrays
 
 
-def check_period(name: str, value: Any, minimum: int, maximum: int = MAX_PERIOD) -> int:
-    """Validate an integer period against TA-Lib's accepted range; return it as ``int``."""
+def check_int(name: str, value: Any) -> int:
+    """An integer parameter (``bool`` and non-integral numbers are a ``TypeError``)."""
     if isinstance(value, bool):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     try:
-        ivalue = operator.index(value)
+        return operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an integer, got {value!r}") from None
+
+
+def check_period(name: str, value: Any, minimum: int, maximum: int = MAX_PERIOD) -> int:
+    """Validate an integer period against an accepted range; return it as ``int``."""
+    ivalue = check_int(name, value)
     if not minimum <= ivalue <= maximum:
         raise ValueError(f"{name} must be in [{minimum}, {maximum}], got {ivalue}")
     return ivalue
 
 
-def check_real(name: str, value: Any, bound: float = 3e37) -> float:
-    """Validate a real parameter against TA-Lib's ``[-3e37, 3e37]`` range."""
-    fvalue = float(value)
-    if not -bound <= fvalue <= bound:
-        raise ValueError(f"{name} must be in [{-bound}, {bound}], got {fvalue}")
-    return fvalue
-
-
-def check_matype(name: str, value: Any) -> int:
-    """Only ``matype=0`` (SMA) is implemented; reject anything else."""
-    ivalue = operator.index(value)
-    if ivalue != 0:
-        raise NotImplementedError(f"{name}={ivalue} is not supported: only 0 (SMA) is implemented")
-    return 0
-
-
-@njit(cache=True)
-def _has_nan(x: FloatArray) -> bool:
-    # A scan that stops at the first NaN and allocates nothing: on the common
-    # NaN-free path this is the whole cost of the NaN policy.
-    for v in x:
-        if v != v:
-            return True
-    return False
-
-
 def missing_mask(inputs: tuple[FloatArray, ...]) -> BoolArray | None:
     """Boolean mask of bars where any input is NaN, or ``None`` if there are none."""
+    bad: BoolArray | None = None
     for x in inputs:
-        if _has_nan(x):
-            break
-    else:
-        return None
-    bad = np.isnan(inputs[0])
-    for x in inputs[1:]:
-        bad |= np.isnan(x)
+        m = np.isnan(x)
+        if m.any():
+            bad = m if bad is None else bad | m
     return bad
 
 
@@ -125,16 +94,19 @@ def run_segments(
     inputs: tuple[FloatArray, ...],
     lookback: int,
     n_outputs: int,
+    *,
+    pass_start: bool = False,
 ) -> tuple[FloatArray, ...]:
-    """Apply ``kernel`` under the package NaN policy.
+    """Apply ``kernel`` under the package NaN policy (once per contiguous run of bars).
 
-    ``kernel(*inputs)`` must accept NaN-free arrays of any length and return a
-    tuple of ``n_outputs`` arrays of the same length whose first ``lookback``
-    entries are NaN (all NaN when the input is not longer than ``lookback``).
+    ``kernel(*inputs)`` must accept NaN-free arrays of any length and return a tuple of
+    ``n_outputs`` arrays of the same length whose first ``lookback`` entries are NaN (all
+    NaN when the input is not longer than ``lookback``). With ``pass_start`` it is also
+    given ``start=``, the index of the run's first bar (for outputs that are indices).
     """
     bad = missing_mask(inputs)
     if bad is None:
-        return kernel(*inputs)
+        return kernel(*inputs, start=0) if pass_start else kernel(*inputs)
     n = inputs[0].shape[0]
     outs = tuple(np.full(n, np.nan) for _ in range(n_outputs))
     edges = np.diff(np.concatenate(([0], (~bad).view(np.int8), [0])))
@@ -143,7 +115,8 @@ def run_segments(
     for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
         if e - s <= lookback:
             continue
-        res = kernel(*(x[s:e] for x in inputs))
+        args = tuple(x[s:e] for x in inputs)
+        res = kernel(*args, start=s) if pass_start else kernel(*args)
         for o, r in zip(outs, res, strict=True):
             o[s:e] = r
     return outs
@@ -152,9 +125,9 @@ def run_segments(
 def register(name: str, lookback: Callable[..., int], outputs: tuple[str, ...] = ("real",)) -> Callable[[F], F]:
     """Decorator: record ``lookback``/``outputs`` for ``name`` and attach them to the function.
 
-    After decoration ``func.lookback(**params)`` returns the number of leading
-    NaNs for a NaN-free input (TA-Lib's ``TA_<NAME>_Lookback``), and
-    ``func.output_names`` lists the outputs in order.
+    After decoration ``func.lookback(**params)`` returns the number of leading NaNs for a
+    NaN-free input (TA-Lib's ``TA_<NAME>_Lookback``), and ``func.output_names`` lists the
+    outputs in order.
     """
 
     def deco(func: F) -> F:
@@ -170,8 +143,8 @@ def register(name: str, lookback: Callable[..., int], outputs: tuple[str, ...] =
 def lookback(name: str, **params: Any) -> int:
     """Lookback of indicator ``name`` (lower-case function name) for ``params``.
 
-    Equals ``talib.abstract.Function(name.upper()).lookback`` for the same
-    parameters: the number of leading NaNs in the output for a NaN-free input.
+    Equals ``talib.abstract.Function(name.upper()).lookback`` for the same parameters: the
+    number of leading NaNs in the output for a NaN-free input.
     """
     try:
         func = LOOKBACKS[name.lower()]
