@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pytest
 
-from tsanalysis import InvalidInput, SessionActive, SessionNotFound, schema
+from tsanalysis import InvalidInput, SessionActive, SessionNotFound, StoreError, schema
 
-from .helpers import fill_all_tables, ticks
+from .helpers import T0, fill_all_tables, ticks
 
 
 def plain_counts(ws, session_id: str) -> dict[str, int]:
@@ -158,3 +160,43 @@ def test_sessions_frame_for_notebooks(ws, sid):
     f = ws.sessions.frame()
     row = f[f["session_id"] == sid].iloc[0]
     assert row["tick_prices"] == 3 and row["status"] == "active"
+
+
+def test_a_forced_delete_while_a_writer_writes_leaves_no_orphan_rows(ws, sid):
+    """A writer ingests into a session in a loop; the session is deleted with force in
+    the middle. No row of it is left in any table, and the id can be created again empty
+    (both backends; the writer shares the workspace, as a notebook's panel would)."""
+    import threading
+
+    ws.create_session(["BTC/USDT"], sid)
+    stop = threading.Event()
+    written: list[int] = []
+    errors: list[str] = []
+
+    def write() -> None:
+        k = 0
+        while not stop.is_set():
+            try:
+                ws.ingest(sid, "BTC/USDT", ticks(50, start=T0 + pd.Timedelta(minutes=k), seed=k))
+                written.append(50)
+            except (SessionNotFound, StoreError) as e:
+                errors.append(type(e).__name__)
+            k += 1
+
+    th = threading.Thread(target=write)
+    th.start()
+    try:
+        while len(written) < 3:
+            time.sleep(0.01)
+        ws.delete_session(sid, force=True)
+        time.sleep(0.3)  # the writer keeps trying after the delete
+    finally:
+        stop.set()
+        th.join()
+    assert errors, "the writer never noticed the delete"
+    assert sum(ws.store.count_rows(sid).values()) == 0
+    for t in schema.CHILD_TABLES:
+        n = ws.sql(f"SELECT count(*) AS n FROM {t.name} WHERE session_id = ?", [sid])["n"]
+        assert int(n.iloc[0]) == 0, t.name
+    ws.create_session(["BTC/USDT"], sid)
+    assert ws.session(sid).total_rows == 0

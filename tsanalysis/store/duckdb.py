@@ -291,6 +291,14 @@ class DuckDBStore(Store):
         """Insert every row of ``source`` (a table or registered view) into ``t``."""
         cols = ", ".join(map(q, t.column_names))
         with self.atomic():
+            # In the transaction of the insert: a session deleted meanwhile cannot get rows
+            # (they would be orphans that no delete finds).
+            s = schema.SESSIONS.name
+            gone = con.execute(f"SELECT DISTINCT i.session_id FROM {source} i ANTI JOIN "
+                               f"{q(s)} s ON s.session_id = i.session_id LIMIT 1").fetchone()
+            if gone:
+                raise StoreError(f"session {gone[0]!r} does not exist (deleted?); its rows "
+                                 "are not written")
             if mode == "upsert":
                 keys = " AND ".join(f"t.{q(k)} = i.{q(k)}" for k in t.key)
                 con.execute(f"DELETE FROM {q(t.name)} t USING {source} i WHERE {keys}")
