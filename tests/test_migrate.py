@@ -607,3 +607,36 @@ def test_checkpoints_between_files_keep_exact_counts(ws, tree, monkeypatch):
     stats = ws.migrate_legacy(tree.root, sessions=[sid])
     assert len(calls) == stats.files_migrated
     assert ws.store.count_rows(sid)["indicators"] == expected_rows(tree)[(sid, "indicators")]
+
+
+def test_links_leaving_the_tree_are_refused_without_showing_their_contents(tmp_path, store_url):
+    """A symlinked file (or session directory) that leads outside the legacy tree is
+    refused, naming the link and never printing the target's content; --follow-links
+    migrates it."""
+    tree = generate_tree(tmp_path / "legacy", sessions=1, rows=20,
+                         prefix=f"lk{uuid.uuid4().hex[:6]}", awkward=False, orderbook=False,
+                         indicators=())
+    session_dir = next(p for p in (tmp_path / "legacy").iterdir() if p.is_dir())
+    sym_dir = next(p for p in session_dir.iterdir() if p.is_dir())
+    ticks_file = sym_dir / "tick_prices.csv"
+    secret = tmp_path / "elsewhere.csv"
+    secret.write_text("SECRET-HEADER,x\nSECRET-ROW,1\n")
+    ticks_file.unlink()
+    ticks_file.symlink_to(secret)
+    p = subprocess.run([sys.executable, "-m", "tsanalysis", "--db", store_url, "migrate",
+                        "legacy", str(tmp_path / "legacy"), "--json"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 1, p.stderr
+    assert "SECRET" not in p.stdout + p.stderr
+    assert "links outside the legacy tree" in p.stdout + p.stderr
+    # a whole session directory linked in from elsewhere: refused the same way
+    away = tmp_path / "away"
+    away.mkdir()
+    session_dir.rename(away / session_dir.name)
+    (tmp_path / "legacy" / session_dir.name).symlink_to(away / session_dir.name)
+    p = subprocess.run([sys.executable, "-m", "tsanalysis", "--db", store_url, "migrate",
+                        "legacy", str(tmp_path / "legacy")],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 1 and "links outside the legacy tree" in p.stdout + p.stderr
+    assert "SECRET" not in p.stdout + p.stderr
+    assert tree.sessions

@@ -277,16 +277,18 @@ class Workspace:
                        symbols: Sequence[str] | None = None,
                        batch_size: int = DEFAULT_BATCH_ROWS, skip_errors: bool = False,
                        progress: Progress | None = None,
-                       on_file: OnFile | None = None) -> MigrationStats:
+                       on_file: OnFile | None = None,
+                       follow_links: bool = False) -> MigrationStats:
         """Migrate a legacy CSV tree into this store; return its ``MigrationStats``.
 
         ``dry_run`` reads and validates everything and writes nothing (its figures are the
         real run's). ``sessions``/``symbols`` narrow the tree; ``batch_size`` rows are read
         at a time; ``skip_errors`` writes the valid rows of files with bad rows.
         ``progress(done, total)`` follows the rows, ``on_file(FileResult)`` each file.
-        Re-runs skip what is already migrated. See :mod:`tsanalysis.migrate`.
+        Re-runs skip what is already migrated. Symbolic links leading outside the tree are
+        refused unless ``follow_links``. See :mod:`tsanalysis.migrate`.
         """
-        return migrate_legacy(self.sessions, data_dir, dry_run=dry_run,
+        return migrate_legacy(self.sessions, data_dir, dry_run=dry_run, follow_links=follow_links,
                               session_ids=list(sessions) if sessions else None,
                               symbols=list(symbols) if symbols else None,
                               batch_size=batch_size,

@@ -44,13 +44,16 @@ def migrate() -> None:
 @click.option("--skip-errors", is_flag=True,
               help="Write the valid rows of a file with bad rows, and count and list the bad "
                    "ones (default: refuse such a file whole).")
+@click.option("--follow-links", is_flag=True,
+              help="Migrate files reached through symbolic links that lead outside DATA_DIR "
+                   "(refused by default).")
 @click.option("--verbose", "-v", is_flag=True,
               help="A line per file as it is done, and the progress bar even off a terminal.")
 @json_option
 @pass_ctx
 def legacy(ctx: Context, data_dir: str, dry_run: bool, sessions: tuple[str, ...],
-           symbols: tuple[str, ...], batch_size: int, skip_errors: bool, verbose: bool,
-           as_json: bool) -> int:
+           symbols: tuple[str, ...], batch_size: int, skip_errors: bool, follow_links: bool,
+           verbose: bool, as_json: bool) -> int:
     """Migrate DATA_DIR/{session}/{symbol}/{tick_prices,orderbook,indicators/*}.csv.
 
     Re-runs skip what is already in the store, and a run that was interrupted completes
@@ -68,7 +71,8 @@ def legacy(ctx: Context, data_dir: str, dry_run: bool, sessions: tuple[str, ...]
                                       sessions=split_list(sessions) or None,
                                       symbols=split_list(symbols) or None,
                                       batch_size=batch_size, skip_errors=skip_errors,
-                                      progress=progress, on_file=on_file)
+                                      progress=progress, on_file=on_file,
+                                      follow_links=follow_links)
     finally:
         close()
     if as_json:

@@ -145,12 +145,15 @@ class Plan:
 
 
 def discover(data_dir: str | os.PathLike[str], sessions: list[str] | None = None,
-             symbols: list[str] | None = None) -> Plan:
+             symbols: list[str] | None = None, follow_links: bool = False) -> Plan:
     """Read a legacy tree's layout (metadata and file names, not rows).
 
     ``sessions`` keeps the sessions with these ids (or directory names); ``symbols`` keeps the
     files of these symbols (real names or directory names). A filter that matches nothing is
     an :class:`InvalidInput`, so a typo does not look like an empty tree.
+
+    A session directory or file reached through a symbolic link that leads outside the
+    tree is refused (with a reason, never its contents) unless ``follow_links``.
     """
     root = Path(data_dir).expanduser()
     if not root.is_dir():
@@ -162,7 +165,7 @@ def discover(data_dir: str | os.PathLike[str], sessions: list[str] | None = None
         if not _looks_like_session(d):
             ignored.append(d.name)
             continue
-        found.append(_read_session(root, d))
+        found.append(_read_session(root, d, follow_links))
     _refuse_repeated_ids(found)
 
     if sessions:
@@ -204,9 +207,20 @@ def _looks_like_session(d: Path) -> bool:
     return False
 
 
-def _read_session(root: Path, d: Path) -> LegacySession:
+def _outside(root: Path, path: Path) -> str | None:
+    """Where ``path`` leads when a symbolic link takes it out of ``root``, else None."""
+    target = path.resolve()
+    return None if target == root or root in target.parents else str(target)
+
+
+def _read_session(root: Path, d: Path, follow_links: bool = False) -> LegacySession:
     s = LegacySession(dir=d, session_id=d.name)
-    meta = _read_metadata(d, s)
+    away = None if follow_links else _outside(root, d)
+    if away is not None:
+        s.problem = f"{d.name}/ links outside the legacy tree ({away}); pass --follow-links " \
+                    "(follow_links=True) to migrate it"
+        return s
+    meta = _read_metadata(d, s, follow_links)
     sid = meta.get("session_id")
     if sid is not None and not isinstance(sid, str):
         s.notes.append(f"metadata session_id {sid!r} is not text: using the directory name")
@@ -220,12 +234,18 @@ def _read_session(root: Path, d: Path) -> LegacySession:
         except InvalidInput as e:
             s.problem = str(e)
     _map_fields(meta, s)
-    _find_files(root, d, s)
+    _find_files(root, d, s, follow_links)
     return s
 
 
-def _read_metadata(d: Path, s: LegacySession) -> dict[str, Any]:
+def _read_metadata(d: Path, s: LegacySession, follow_links: bool = False
+                   ) -> dict[str, Any]:
     path = d / METADATA_FILE
+    away = None if follow_links or not path.is_symlink() else _outside(d, path)
+    if away is not None:
+        s.problem = f"{METADATA_FILE} links outside the session ({away}); pass --follow-links " \
+                    "(follow_links=True) to read it"
+        return {}
     if not path.exists():
         s.notes.append(f"no {METADATA_FILE}: session id from the directory name, "
                        "status completed, time range from the data")
@@ -301,7 +321,7 @@ def _instant(meta: dict[str, Any], names: tuple[str, ...], s: LegacySession
     return None
 
 
-def _find_files(root: Path, d: Path, s: LegacySession) -> None:
+def _find_files(root: Path, d: Path, s: LegacySession, follow_links: bool = False) -> None:
     real = {sym.replace("/", "_"): sym for sym in s.symbols}
     on_disk: set[str] = set()
     targets: dict[tuple[str, str, str | None], str] = {}
@@ -337,11 +357,19 @@ def _find_files(root: Path, d: Path, s: LegacySession) -> None:
             if f.is_file() and f.name not in FILE_KINDS:
                 s.notes.append(f"ignored {f.relative_to(d).as_posix()}")
         for path, kind, ind_id in candidates:
-            lines, size, digest = scan_file(path)
+            away = None if follow_links else _outside(root, path)
+            if away is not None:
+                # Refused before it is read: nothing of what it points at is shown.
+                lines, size, digest = 0, 0, ""
+                why = (f"it links outside the legacy tree ({away}); pass --follow-links "
+                       "(follow_links=True) to migrate it")
+            else:
+                lines, size, digest = scan_file(path)
+                why = problem
             lf = LegacyFile(path=path, relpath=path.relative_to(root).as_posix(),
                             key=path.relative_to(d).as_posix(), session_id=s.session_id,
                             symbol=symbol, symbol_dir=sub.name, kind=kind, indicator_id=ind_id,
-                            size=size, digest=digest, lines=lines, problem=problem)
+                            size=size, digest=digest, lines=lines, problem=why)
             if lf.problem is None and ind_id is not None:
                 try:
                     check_indicator_id(ind_id)

@@ -76,8 +76,10 @@ def migrate_legacy(sessions: Sessions, data_dir: str | Path, *, dry_run: bool = 
                    session_ids: list[str] | None = None, symbols: list[str] | None = None,
                    batch_size: int = DEFAULT_BATCH_ROWS, skip_errors: bool = False,
                    progress: Progress | None = None,
-                   on_file: OnFile | None = None) -> MigrationStats:
+                   on_file: OnFile | None = None, follow_links: bool = False) -> MigrationStats:
     """Migrate a legacy CSV tree into the store of ``sessions`` (see the module docstring).
+
+    Symbolic links that lead outside the tree are refused unless ``follow_links``.
 
     ``progress(done, total)`` is called as rows are read (total: data lines of the files
     selected); ``on_file(result)`` after each file. Returns the statistics; refused files
@@ -86,7 +88,7 @@ def migrate_legacy(sessions: Sessions, data_dir: str | Path, *, dry_run: bool = 
     if not isinstance(batch_size, int) or batch_size < 1:
         raise InvalidInput(f"batch size must be a positive number of rows, not {batch_size!r}")
     t0 = time.perf_counter()
-    plan = layout.discover(data_dir, session_ids, symbols)
+    plan = layout.discover(data_dir, session_ids, symbols, follow_links=follow_links)
     stats = MigrationStats(str(plan.data_dir), dry_run, skip_errors, batch_size,
                            ignored=list(plan.ignored))
     run = _Run(sessions, plan, stats, dry_run, skip_errors, batch_size, progress, on_file)
