@@ -12,10 +12,12 @@ from __future__ import annotations
 import csv
 import os
 import re
+import sys
 from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -139,15 +141,31 @@ def iter_csv(path: str | os.PathLike[str], block_bytes: int = 8 << 20,
 
 
 @contextmanager
-def _csv_errors(p: Path) -> Iterator[None]:
-    """Arrow's CSV errors as one line naming the file (and the line, where Arrow says)."""
+def _csv_errors(p: Path) -> Iterator[list[BaseException]]:
+    """Arrow's CSV errors as one line naming the file (and the line, where Arrow says).
+
+    A malformed row that is not UTF-8 makes pyarrow fail before it calls our row handler,
+    and it reports that failure through ``sys.unraisablehook`` ("Exception ignored in
+    ..."), then stops with an ArrowInvalid. Such reports are collected here instead of
+    printed, and the error names the problem.
+    """
+    seen: list[BaseException] = []
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, UnicodeDecodeError):
+            seen.append(unraisable.exc_value)
+        else:
+            previous(unraisable)
+
+    sys.unraisablehook = hook
     try:
-        yield
+        yield seen
     except pa.ArrowInvalid as e:
         text = str(e)
         m = re.search(r"Row #(\d+)", text)
         where = f"line {m.group(1)}: " if m else ""
-        if "invalid UTF8" in text:
+        if "invalid UTF8" in text or seen:
             raise InvalidInput(f"{p}: {where}text that is not UTF-8 (save the file as UTF-8)"
                                ) from None
         if "straddling" in text or "block" in text.lower():
@@ -155,6 +173,10 @@ def _csv_errors(p: Path) -> Iterator[None]:
                                f"({text.splitlines()[0][:200]})") from None
         raise InvalidInput(f"{p}: {where}cannot parse CSV: {text.splitlines()[0][:200]}"
                            ) from None
+    finally:
+        sys.unraisablehook = previous
+    if seen:
+        raise InvalidInput(f"{p}: text that is not UTF-8 (save the file as UTF-8)")
 
 
 def _block_for_rows(p: Path, rows: int) -> int:
