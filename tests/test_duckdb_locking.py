@@ -66,3 +66,30 @@ def test_an_idle_workspace_lets_other_processes_write(tmp_path):
     assert cli.returncode == 0, cli.stderr
     assert {i.session_id for i in ws.list_sessions()} == {"mine", "theirs"}
     ws.close()
+
+
+def test_several_workspaces_on_one_file_in_one_process(tmp_path):
+    """A panel's workspace and the user's own (or a re-run cell) on the same file: reads
+    and writes of each, interleaved, in one process (DuckDB allows one database instance
+    per file and process, and refuses a second with another configuration)."""
+    import tsanalysis
+
+    from .helpers import ticks
+
+    path = tmp_path / "shared.duckdb"
+    ws1 = tsanalysis.connect(str(path))
+    sid = ws1.demo(hours=1).session_id
+    ws2 = tsanalysis.connect(str(path))
+    try:
+        n = len(ws2.ticks(sid))  # ws2 reads while ws1 may still hold its connection
+        assert n == len(ws1.ticks(sid)) > 0
+        new = ws2.create_session(["BTC/USDT"]).session_id  # a write while ws1 reads
+        ws2.ingest(new, "BTC/USDT", ticks(10))
+        assert len(ws1.ticks(new)) == 10
+        ws1.ingest(new, "BTC/USDT", ticks(5, seed=3))
+        assert ws2.session(new).total_rows == 15
+        ws2.close()
+        assert len(ws1.ticks(new)) == 15
+    finally:
+        ws1.close()
+        ws2.close()

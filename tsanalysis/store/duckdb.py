@@ -107,9 +107,51 @@ class DuckDBStore(Store):
 
     # -- connection management ---------------------------------------------------------
 
+    def _siblings(self) -> list[DuckDBStore]:
+        """Other stores of this process with a connection open on the same file."""
+        return [s for s in list(_OPEN_STORES) if s is not self and not self.memory
+                and s.path == self.path and s._con is not None]
+
+    def _share_with_siblings(self, read_only: bool, deadline: float) -> bool:
+        """The read-only flag to open with, given the other stores of this process.
+
+        DuckDB keeps one database instance per file and process and refuses a connection
+        whose configuration differs from the open ones ("different configuration"). So a
+        reader joins a sibling's read-write instance, and a writer waits for idle siblings'
+        read-only connections to be released (they are released at once when idle).
+        """
+        while True:
+            siblings = self._siblings()
+            if not siblings:
+                return read_only
+            if any(s._con_writable for s in siblings):
+                return False
+            if read_only:
+                return True
+            busy = False
+            for s in siblings:
+                if s._lock.acquire(blocking=False):
+                    try:
+                        if s._depth == 0:
+                            s._close_now()
+                        else:
+                            busy = True
+                    finally:
+                        s._lock.release()
+                else:
+                    busy = True
+            if not busy:
+                continue
+            if time.monotonic() >= deadline:
+                raise StoreLocked(f"{self.path} is being read by another workspace of this "
+                                  "process for too long; try again")
+            time.sleep(0.02)
+
     def _open(self, write: bool) -> duckdb.DuckDBPyConnection:
         read_only = not write and not self.memory and Path(self.path).exists()
         deadline = time.monotonic() + self.lock_timeout
+        if not self.memory:
+            read_only = self._share_with_siblings(read_only, deadline)
         delay = 0.05
         while True:
             try:
