@@ -1,5 +1,4 @@
-"""Rolling-window kernels of the built-in checks (numpy and pandas), and their chunked
-drivers.
+"""Rolling-window kernels of the built-in checks (numpy), and their chunked drivers.
 
 The kernels work on one contiguous array; :class:`CenteredStream` feeds them chunk by
 chunk with enough context on both sides that every point sees exactly the window it
@@ -9,9 +8,8 @@ the same session read whole. :class:`RunStream` does the same for runs of equal 
 Nothing is compiled (numpy only): each whole window is a row of a strided view, and
 sorting a block of rows at once (numpy's vectorised sort) gives the medians; the Hampel
 test computes the MAD only for the points that its floor and a lower bound of the MAD do
-not settle.
-The inputs of :func:`hampel` and :func:`rolling_median` are finite (the checks drop the
-rest before calling them).
+not settle. The inputs of :func:`hampel` and :func:`rolling_median` are finite (the checks
+drop the rest before calling them).
 """
 
 from __future__ import annotations
