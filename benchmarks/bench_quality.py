@@ -52,7 +52,7 @@ def bench_288k(tmp: Path) -> dict:
     sid = info.session_id
     rows = ws.session(sid).rows or {}
     cold_w = time.perf_counter()
-    ws.quality(sid)  # first run: numba's compiled kernels are loaded from its cache
+    ws.quality(sid)  # first run (nothing is compiled: the kernels are numpy)
     cold = time.perf_counter() - cold_w
 
     def baseline():  # the columns the checks read, straight from DuckDB

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tsanalysis.quality import kernels
 from tsanalysis.quality.kernels import (
     MAD_TO_SIGMA,
     CenteredStream,
@@ -106,3 +108,126 @@ def test_runs_whole_and_chunked(rows, min_rows, cuts):
             assert (t0, t1, kk) == (s * 10, (s + r - 1) * 10, key[s])
             got.append((int(s), int(r)))
     assert got == expected
+
+
+# -- the vectorised kernels against slow, obviously correct references ---------------------
+
+
+def ref_median(w):
+    w = sorted(w)
+    h = len(w) // 2
+    return w[h] if len(w) % 2 else 0.5 * (w[h - 1] + w[h])
+
+
+def ref_hampel(x, k, lo, hi, n_sigmas, floor_abs, floor_rel, upper_only):
+    """Point by point, from sorted windows: the definition in ``hampel``'s docstring."""
+    out = []
+    for i in range(lo, hi):
+        w = sorted(x[max(0, i - k):i + k + 1])
+        m = len(w)
+        med = ref_median(w)
+        mad = ref_median([abs(v - med) for v in w])
+        floor = max(floor_abs, floor_rel * abs(med))
+        scale = max(MAD_TO_SIGMA * mad, floor)
+        dev = x[i] - med if upper_only else abs(x[i] - med)
+        # the kernel skips the exact MAD where a cheap lower bound of it (order statistics
+        # around the quartiles) already keeps the point inside; that bound is <= the MAD,
+        # so this changes nothing but the last-bit rounding of n_sigmas * 1.4826 * MAD,
+        # which the kernel has always had
+        h = m // 2
+        a = (h + 1) // 2 if m % 2 else (h - 1) // 2
+        i1, i2 = (h - a, h + a) if m % 2 else (h - 1 - a, h + a)
+        lower = min(med - w[i1], w[i2] - med) if i1 >= 0 and i2 < m else 0.0
+        if dev > n_sigmas * floor and dev > n_sigmas * MAD_TO_SIGMA * lower \
+                and dev > n_sigmas * scale:
+            out.append((i, med, scale))
+    return out
+
+
+def _values(draw_kind, raw):
+    x = np.asarray(raw, dtype=float)
+    if draw_kind == "walk":  # integer steps: ties and flat windows (MAD 0)
+        return np.cumsum(np.round(x))
+    if draw_kind == "prices":  # a rounded price walk: ties among nearby values
+        return np.round(100 + np.cumsum(x) * 0.01, 2)
+    if draw_kind == "spiky":  # few distinct values, and far outliers
+        return np.where(np.abs(x) > 25, x * 1e6, np.round(x / 10))
+    return x  # arbitrary reals, negative too
+
+
+kernel_inputs = st.tuples(
+    st.sampled_from(["walk", "prices", "spiky", "raw"]),
+    st.lists(st.floats(-30, 30, allow_nan=False), min_size=0, max_size=150),
+    st.integers(1, 12), st.floats(0, 1), st.floats(0, 1))
+
+
+@pytest.mark.parametrize("block", [kernels._BLOCK_VALUES, 7, 40])
+@settings(max_examples=120, deadline=None)
+@given(kernel_inputs, st.floats(1.0, 8.0), st.sampled_from([0.0, 0.5, 2.0]),
+       st.sampled_from([0.0, 1e-3, 0.05]), st.booleans())
+def test_hampel_equals_reference_exactly(block, inputs, n_sigmas, floor_abs, floor_rel,
+                                         upper_only):
+    # blocks of a few windows: the block boundaries fall everywhere
+    kind, raw, k, f_lo, f_hi = inputs
+    x = _values(kind, raw)
+    lo = int(f_lo * len(x))
+    hi = lo + int(f_hi * (len(x) - lo))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernels, "_BLOCK_VALUES", block)
+        idx, med, scale = hampel(x, k, lo, hi, n_sigmas, floor_abs, floor_rel, upper_only)
+    want = ref_hampel(x.tolist(), k, lo, hi, n_sigmas, floor_abs, floor_rel, upper_only)
+    assert idx.dtype == np.int64 and med.dtype == scale.dtype == np.float64
+    assert idx.tolist() == [w[0] for w in want]
+    assert med.tolist() == [w[1] for w in want]  # bit for bit
+    assert scale.tolist() == [w[2] for w in want]
+
+
+@pytest.mark.parametrize("block", [kernels._BLOCK_VALUES, 7])
+@settings(max_examples=120, deadline=None)
+@given(kernel_inputs)
+def test_rolling_median_equals_reference_exactly(block, inputs):
+    kind, raw, k, f_lo, f_hi = inputs
+    x = _values(kind, raw)
+    lo = int(f_lo * len(x))
+    hi = lo + int(f_hi * (len(x) - lo))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernels, "_BLOCK_VALUES", block)
+        got = rolling_median(x, k, lo, hi)
+    assert got.dtype == np.float64
+    assert got.tolist() == [ref_median(x[max(0, i - k):i + k + 1].tolist())
+                            for i in range(lo, hi)]
+
+
+def test_kernels_on_empty_and_tiny_inputs():
+    empty = np.empty(0)
+    for lo, hi in ((0, 0), (0, 5), (3, 1)):
+        idx, med, scale = hampel(empty, 3, lo, hi, 3.0, 0.0, 0.0, False)
+        assert len(idx) == len(med) == len(scale) == 0 and idx.dtype == np.int64
+        assert rolling_median(empty, 3, lo, hi).shape == (0,)
+    one = np.array([5.0])
+    assert rolling_median(one, 4, 0, 1).tolist() == [5.0]
+    assert len(hampel(one, 4, 0, 1, 3.0, 0.0, 0.0, False)[0]) == 0
+    flat = np.full(50, 7.0)  # MAD 0 everywhere: only a floor can keep points in
+    flat[20] = 7.5
+    idx, med, scale = hampel(flat, 5, 0, 50, 3.0, 0.0, 0.0, False)
+    assert idx.tolist() == [20] and med.tolist() == [7.0] and scale.tolist() == [0.0]
+    assert len(hampel(flat, 5, 0, 50, 3.0, 0.2, 0.0, False)[0]) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0.0, 1.5, np.nan]), st.booleans()), max_size=60),
+       st.integers(1, 4), st.lists(st.integers(0, 60), max_size=6))
+def test_runs_with_nan_keys(rows, min_rows, cuts):
+    # a NaN key equals nothing, itself included: every NaN row is a run of its own
+    key = np.array([r[0] for r in rows], dtype=float)
+    active = np.array([r[1] for r in rows], dtype=bool)
+    ts = np.arange(len(rows), dtype=np.int64) * 10
+    stream, got, offset = RunStream(min_rows), [], 0
+    cut = _cuts(cuts, len(rows))
+    pieces = list(zip(np.split(key, cut), np.split(active, cut), np.split(ts, cut),
+                      strict=True))
+    for j, (k, a, t) in enumerate(pieces):
+        runs = stream.push(offset, t, k, a, j == len(pieces) - 1)
+        offset += len(k)
+        got.extend(zip(runs.start.tolist(), runs.rows.tolist(), strict=True))
+    assert got == brute_runs(key, active, min_rows)

@@ -1,12 +1,15 @@
-"""Rolling-window kernels of the built-in checks (numba), and their chunked drivers.
+"""Rolling-window kernels of the built-in checks (numpy), and their chunked drivers.
 
 The kernels work on one contiguous array; :class:`CenteredStream` feeds them chunk by
 chunk with enough context on both sides that every point sees exactly the window it
 would see in a single pass, so a session streamed in chunks gives the same findings as
 the same session read whole. :class:`RunStream` does the same for runs of equal values.
 
-Compiled on first use and cached on disk (``cache=True``); importing this module is what
-imports numba, so the package does it lazily.
+Nothing is compiled (numpy only): each whole window is a row of a strided view, and
+sorting a block of rows at once (numpy's vectorised sort) gives the medians; the Hampel
+test computes the MAD only for the points that its floor and a lower bound of the MAD do
+not settle. The inputs of :func:`hampel` and :func:`rolling_median` are finite (the checks
+drop the rest before calling them).
 """
 
 from __future__ import annotations
@@ -14,134 +17,59 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numba
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 #: MAD * 1.4826 estimates the standard deviation of normal data.
 MAD_TO_SIGMA = 1.482602218505602
 
-
-@numba.njit(cache=True, nogil=True)
-def _insert(w: np.ndarray, m: int, v: float) -> int:
-    lo, hi = 0, m
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if w[mid] < v:
-            lo = mid + 1
-        else:
-            hi = mid
-    for j in range(m, lo, -1):
-        w[j] = w[j - 1]
-    w[lo] = v
-    return m + 1
+#: Window values handled at once (rows x window), to bound the memory of a chunk.
+_BLOCK_VALUES = 1 << 16
 
 
-@numba.njit(cache=True, nogil=True)
-def _remove(w: np.ndarray, m: int, v: float) -> int:
-    lo, hi = 0, m
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if w[mid] < v:
-            lo = mid + 1
-        else:
-            hi = mid
-    for j in range(lo, m - 1):
-        w[j] = w[j + 1]
-    return m - 1
-
-
-@numba.njit(cache=True, nogil=True)
-def _replace(w: np.ndarray, m: int, old: float, new: float) -> None:
-    # One value leaves the window as another enters: move the hole from the old value's
-    # place to the new value's, shifting only what lies between (consecutive values of a
-    # price series are close, so this is a short walk; remove + insert would shift ~k).
-    lo, hi = 0, m
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if w[mid] < old:
-            lo = mid + 1
-        else:
-            hi = mid
-    j = lo
-    if new > old:
-        while j + 1 < m and w[j + 1] < new:
-            w[j] = w[j + 1]
-            j += 1
-    else:
-        while j > 0 and w[j - 1] > new:
-            w[j] = w[j - 1]
-            j -= 1
-    w[j] = new
-
-
-@numba.njit(cache=True, nogil=True)
-def _slide(w: np.ndarray, m: int, x: np.ndarray, a: int, b: int, na: int, nb: int
-           ) -> tuple[int, int, int]:
-    """Move the sorted window ``w`` (``m`` values of ``x[a:b]``) to ``x[na:nb]``."""
-    while a < na and b < nb:
-        _replace(w, m, x[a], x[b])
-        a += 1
-        b += 1
-    while a < na:
-        m = _remove(w, m, x[a])
-        a += 1
-    while b < nb:
-        m = _insert(w, m, x[b])
-        b += 1
-    return m, a, b
-
-
-@numba.njit(cache=True, nogil=True)
-def _median_sorted(w: np.ndarray, m: int) -> float:
-    h = m // 2
-    if m % 2:
-        return w[h]
+def _median_sorted(w: np.ndarray) -> float:
+    h = len(w) // 2
+    if len(w) % 2:
+        return float(w[h])
     return 0.5 * (w[h - 1] + w[h])
 
 
-@numba.njit(cache=True, nogil=True)
-def _mad_sorted(w: np.ndarray, m: int, med: float) -> float:
-    # Deviations from the median are two sorted runs (walking outwards from the middle):
-    # merge them up to the middle order statistic(s).
-    h = m // 2
-    left = h - 1
-    right = h
-    t1 = (m - 1) // 2
-    t2 = m // 2
-    d1 = 0.0
-    d2 = 0.0
-    for c in range(t2 + 1):
-        if left >= 0 and (right >= m or med - w[left] <= w[right] - med):
-            d = med - w[left]
-            left -= 1
-        else:
-            d = w[right] - med
-            right += 1
-        if c == t1:
-            d1 = d
-        if c == t2:
-            d2 = d
-    return 0.5 * (d1 + d2)
-
-
-@numba.njit(cache=True, nogil=True)
-def _mad_lower_bound(w: np.ndarray, m: int, med: float) -> float:
-    # At most (m-1)//2 points lie strictly between w[i1] and w[i2], so at least half of the
-    # deviations are >= min(med - w[i1], w[i2] - med): a lower bound of the MAD that costs
-    # nothing, used to skip the exact MAD for points that are clearly inside the bounds.
+def _lower_bound_ranks(m: int) -> tuple[int, int]:
+    # At most (m-1)//2 points lie strictly between the order statistics i1 and i2, so at
+    # least half of the deviations are >= min(med - w[i1], w[i2] - med): a lower bound of
+    # the MAD, used to skip the exact MAD for points that are clearly inside the bounds.
     h = m // 2
     if m % 2:
         a = (h + 1) // 2
-        i1, i2 = h - a, h + a
-    else:
-        a = (h - 1) // 2
-        i1, i2 = h - 1 - a, h + a
-    if i1 < 0 or i2 >= m:
-        return 0.0
-    return min(med - w[i1], w[i2] - med)
+        return h - a, h + a
+    a = (h - 1) // 2
+    return h - 1 - a, h + a
 
 
-@numba.njit(cache=True, nogil=True)
+def _inner(n: int, k: int, lo: int, hi: int) -> tuple[int, int]:
+    """The points of ``[lo, hi)`` whose window is whole (``2k+1`` points): ``[a, b)``."""
+    a, b = max(lo, k), min(hi, n - k)
+    return (a, b) if a < b else (hi, hi)
+
+
+def _blocks(a: int, b: int, m: int):
+    step = max(1, _BLOCK_VALUES // m)
+    for s in range(a, b, step):
+        yield s, min(b, s + step)
+
+
+def _window(x: np.ndarray, k: int, i: int) -> np.ndarray:
+    """The sorted window of point ``i``, clipped by the ends of ``x``."""
+    return np.sort(x[max(0, i - k):min(x.shape[0], i + k + 1)])
+
+
+def _prepare(x: np.ndarray, k: int, lo: int, hi: int
+             ) -> tuple[np.ndarray, int, int, int]:
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[0]
+    return x, int(k), max(int(lo), 0), max(min(int(hi), n), max(int(lo), 0))
+
+
 def hampel(x: np.ndarray, k: int, lo: int, hi: int, n_sigmas: float, floor_abs: float,
            floor_rel: float, upper_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hampel test of ``x[lo:hi]``, each point against its centered window of ``2k+1``.
@@ -151,47 +79,63 @@ def hampel(x: np.ndarray, k: int, lo: int, hi: int, n_sigmas: float, floor_abs: 
     when ``|x - median| > n_sigmas * scale`` (only ``x - median`` when ``upper_only``).
     Returns the flagged indices (into ``x``), their window medians and scales.
     """
-    n = x.shape[0]
-    w = np.empty(2 * k + 1)
-    out_i = np.empty(max(hi - lo, 0), dtype=np.int64)
-    out_med = np.empty(max(hi - lo, 0))
-    out_scale = np.empty(max(hi - lo, 0))
-    found = 0
-    m = 0
-    a = max(0, lo - k)
-    b = a
-    for i in range(lo, hi):
-        m, a, b = _slide(w, m, x, a, b, max(0, i - k), min(n, i + k + 1))
-        med = _median_sorted(w, m)
-        dev = x[i] - med
-        if not upper_only:
-            dev = abs(dev)
-        floor = max(floor_abs, floor_rel * abs(med))
-        if dev <= n_sigmas * floor:
-            continue
-        if dev <= n_sigmas * MAD_TO_SIGMA * _mad_lower_bound(w, m, med):
-            continue
-        scale = max(MAD_TO_SIGMA * _mad_sorted(w, m, med), floor)
-        if dev > n_sigmas * scale:
-            out_i[found] = i
-            out_med[found] = med
-            out_scale[found] = scale
-            found += 1
-    return out_i[:found], out_med[:found], out_scale[:found]
+    x, k, lo, hi = _prepare(x, k, lo, hi)
+    n, m = x.shape[0], 2 * k + 1
+    med, lower = np.empty(hi - lo), np.zeros(hi - lo)
+    # whole windows: one sort gives the median and the two order statistics of the
+    # MAD's lower bound (row i-k of the view is the window of point i)
+    a, b = _inner(n, k, lo, hi)
+    i1, i2 = _lower_bound_ranks(m)
+    if b > a:
+        windows = sliding_window_view(x, m)
+        for s, e in _blocks(a, b, m):
+            srt = np.sort(windows[s - k:e - k], axis=1)
+            md = med[s - lo:e - lo] = srt[:, k]
+            if i1 >= 0 and i2 < m:
+                lower[s - lo:e - lo] = np.minimum(md - srt[:, i1], srt[:, i2] - md)
+    edges = [*range(lo, a), *range(b, hi)]  # windows clipped by an end of x: at most 2k
+    for i in edges:
+        w = _window(x, k, i)
+        md = med[i - lo] = _median_sorted(w)
+        j1, j2 = _lower_bound_ranks(len(w))
+        if j1 >= 0 and j2 < len(w):
+            lower[i - lo] = min(md - w[j1], w[j2] - md)
+    dev = x[lo:hi] - med
+    if not upper_only:
+        dev = np.abs(dev)
+    floor = np.maximum(floor_abs, floor_rel * np.abs(med))
+    # the floor and the lower bound settle most points: the MAD is needed only for the rest
+    need = ~(dev <= n_sigmas * floor) & ~(dev <= n_sigmas * MAD_TO_SIGMA * lower)
+    mad = np.zeros(hi - lo)
+    pts = np.flatnonzero(need) + lo
+    inner = pts[(pts >= a) & (pts < b)]
+    if len(inner):
+        windows = sliding_window_view(x, m)
+        for s, e in _blocks(0, len(inner), m):
+            p = inner[s:e]
+            d = np.abs(windows[p - k] - med[p - lo][:, None])
+            c = np.sort(d, axis=1)[:, k]
+            mad[p - lo] = 0.5 * (c + c)  # the two middle deviations, as for even windows
+    for i in pts[(pts < a) | (pts >= b)]:
+        d = np.sort(np.abs(_window(x, k, int(i)) - med[i - lo]))
+        mad[i - lo] = 0.5 * (d[(len(d) - 1) // 2] + d[len(d) // 2])
+    scale = np.maximum(MAD_TO_SIGMA * mad, floor)
+    idx = np.flatnonzero(need & (dev > n_sigmas * scale))
+    return (idx + lo).astype(np.int64), med[idx], scale[idx]
 
 
-@numba.njit(cache=True, nogil=True)
 def rolling_median(x: np.ndarray, k: int, lo: int, hi: int) -> np.ndarray:
     """Median of the centered window of ``2k+1`` of each point of ``x[lo:hi]``."""
-    n = x.shape[0]
-    w = np.empty(2 * k + 1)
-    out = np.empty(max(hi - lo, 0))
-    m = 0
-    a = max(0, lo - k)
-    b = a
-    for i in range(lo, hi):
-        m, a, b = _slide(w, m, x, a, b, max(0, i - k), min(n, i + k + 1))
-        out[i - lo] = _median_sorted(w, m)
+    x, k, lo, hi = _prepare(x, k, lo, hi)
+    n, m = x.shape[0], 2 * k + 1
+    out = np.empty(hi - lo)
+    a, b = _inner(n, k, lo, hi)
+    if b > a:
+        windows = sliding_window_view(x, m)
+        for s, e in _blocks(a, b, m):
+            out[s - lo:e - lo] = np.sort(windows[s - k:e - k], axis=1)[:, k]
+    for i in [*range(lo, a), *range(b, hi)]:
+        out[i - lo] = _median_sorted(_window(x, k, i))
     return out
 
 
