@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .ids import check_symbols
-from .timeutil import iso, to_utc
+from .timeutil import from_micros, iso, to_micros, to_utc
 
 DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
 DEFAULT_START = "2026-01-05T00:00:00Z"
@@ -123,8 +123,8 @@ def generate(symbols: Sequence[str] = DEFAULT_SYMBOLS, hours: float = 4.0, seed:
         if defects:
             sym_defects = _inject(rng, sym, n, t0, micros, q_micros, price, bid, ask, tick, keep)
         found.extend(sym_defects)
-        ts = pd.to_datetime(t0.value // 1000 + micros, unit="us", utc=True)
-        qts = pd.to_datetime(t0.value // 1000 + q_micros, unit="us", utc=True)
+        ts = from_micros(to_micros(t0) + micros)
+        qts = from_micros(to_micros(t0) + q_micros)
         ticks[sym] = pd.DataFrame({"ts": ts[keep], "price": price[keep],
                                    "volume": volume[keep], "side": side[keep]})
         quotes[sym] = pd.DataFrame({"ts": qts[keep], "bid_price": bid[keep],
@@ -142,10 +142,10 @@ def _inject(rng: np.random.Generator, sym: str, n: int, t0: pd.Timestamp, micros
     slot = n // (len(plan) + 1)
     if slot < 12:
         return []
-    base = t0.value // 1000
+    base = to_micros(t0)
 
     def at(m: int) -> pd.Timestamp:
-        return pd.Timestamp(base + int(m), unit="us", tz="UTC")
+        return from_micros(base + int(m))
 
     out: list[Defect] = []
     for j, kind in enumerate(plan):

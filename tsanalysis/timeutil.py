@@ -233,8 +233,10 @@ def timestamp_forms(values: pd.Series) -> np.ndarray:
 _US = pa.timestamp("us", tz="UTC")
 
 
-def micros(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """An Arrow timestamp column as int64 microseconds since the epoch (UTC)."""
+def micros(column: pa.Array | pa.ChunkedArray | pd.Series | pd.Index) -> np.ndarray:
+    """A timestamp column (Arrow, or pandas) as int64 microseconds since the epoch (UTC)."""
+    if isinstance(column, (pd.Series, pd.Index)):
+        return column.to_numpy(dtype="datetime64[us]").astype("int64")
     col = column.cast(_US) if column.type != _US else column
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
@@ -246,6 +248,11 @@ def from_micros(us: np.ndarray | int) -> Any:
     if np.ndim(us) == 0:
         return pd.Timestamp(int(us), unit="us", tz="UTC")
     return pd.to_datetime(np.asarray(us, dtype="int64"), unit="us", utc=True)
+
+
+def arrow_from_micros(us: np.ndarray) -> pa.Array:
+    """int64 microseconds since the epoch -> an Arrow ``timestamp[us, UTC]`` array."""
+    return pa.array(np.ascontiguousarray(us, dtype=np.int64)).view(_US)
 
 
 def to_micros(value: object) -> int:

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import InvalidInput
+from ..timeutil import micros
 from ._common import Context, emit_json, json_option, pass_ctx, print_table, progress_bar
 
 
@@ -116,7 +117,7 @@ def iso_strings(ts: pa.ChunkedArray | pa.Array) -> list[str]:
     """ISO-8601 UTC text of a timestamp column, as :func:`tsanalysis.timeutil.iso` writes
     one value (a ``Z``; microseconds when not zero), vectorised for long histories."""
     arr = ts.combine_chunks() if isinstance(ts, pa.ChunkedArray) else ts
-    us = arr.cast(pa.timestamp("us", tz="UTC")).view(pa.int64()).to_numpy(zero_copy_only=False)
+    us = micros(arr)
     text = np.datetime_as_string(us.astype("datetime64[us]"), unit="us")
     text = np.where(us % 1_000_000 == 0, text.astype("U19"), text)
     return np.char.add(text, "Z").tolist()

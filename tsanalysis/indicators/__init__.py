@@ -12,8 +12,11 @@
 Declaring an indicator (:class:`Indicator`, :class:`Param`, the ``indicator_id`` rule):
 :mod:`tsanalysis.indicators.base`. The built-ins (``tsanalysis/default_plugins/
 indicators.py``) keep TA-Lib's lower-case function names, parameter names and output
-names, and agree with TA-Lib. Computing, storing, reading and updating:
-:mod:`tsanalysis.indicators.engine`.
+names, and agree with TA-Lib. The jobs, one module each: gathering the input
+(:mod:`~tsanalysis.indicators.inputs`), computing and storing
+(:mod:`~tsanalysis.indicators.computing`), the stored rows and reading them back
+(:mod:`~tsanalysis.indicators.table`), keeping them up to date
+(:mod:`~tsanalysis.indicators.updating`).
 """
 
 from __future__ import annotations
@@ -33,20 +36,11 @@ from .base import (
     UnknownIndicator,
     decay_length,
 )
-from .engine import (
-    ComputeResult,
-    UnknownIndicatorId,
-    UpdatedSeries,
-    UpdateResult,
-    compute,
-    history,
-    history_arrow,
-    load_inputs,
-    resolve,
-    stored,
-    update,
-)
+from .computing import ComputeResult, compute, resolve
+from .inputs import load_inputs
 from .registry import IndicatorRegistry, ParsedId, Registered, registry
+from .table import UnknownIndicatorId, history, history_arrow, stored
+from .updating import UpdatedSeries, UpdateResult, update
 
 if TYPE_CHECKING:
     from ..store.base import Progress

@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .. import schema
-from ..timeutil import TS_FORM_NAMES, iso
+from ..timeutil import TS_FORM_NAMES, arrow_from_micros, iso, to_micros
 from .layout import INDICATORS_DIR, METADATA_FILE, ORDERBOOK_FILE, TICKS_FILE
 from .stats import FAILED, MIGRATED, SKIPPED
 
@@ -244,7 +244,7 @@ def generate_tree(root: str | os.PathLike[str], *, sessions: int = 3,
 def _columns(kind: str, rows: int, day0: pd.Timestamp, price: np.ndarray,
              rng: np.random.Generator) -> dict[str, np.ndarray]:
     """The columns of one file, by header name; ``timestamp`` in epoch microseconds."""
-    micros = day0.value // 1_000 + np.arange(rows, dtype="int64") * 1_000_000
+    micros = to_micros(day0) + np.arange(rows, dtype="int64") * 1_000_000
     if kind == "ticks":
         repeat = np.flatnonzero(np.arange(rows) % 50 == 49)
         micros[repeat] = micros[repeat - 1]  # a trade at the same instant as the one before
@@ -266,7 +266,7 @@ def _ts_text(micros: np.ndarray, form: str) -> pa.Array:
         return pc.cast(pa.array(micros // 1_000_000), pa.string())
     if form == "ms":
         return pc.cast(pa.array(micros // 1_000), pa.string())
-    ts = pa.array(micros, type=pa.timestamp("us", tz="UTC"))
+    ts = arrow_from_micros(micros)
     return pc.binary_join_element_wise(pc.strftime(ts, format="%Y-%m-%dT%H:%M:%S"), "Z", "")
 
 

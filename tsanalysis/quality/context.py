@@ -28,7 +28,7 @@ from .. import schema
 from ..sessions import SessionInfo
 from ..store.base import Store, arrow_to_pandas, gaps_in, out_of_order_in, positive_steps
 from ..store.base import arrow_schema as base_arrow_schema
-from ..timeutil import from_micros, micros
+from ..timeutil import from_micros, micros, to_micros
 
 TICKS = schema.TICK_PRICES.name
 QUOTES = schema.TICK_ORDERBOOK.name
@@ -78,11 +78,7 @@ class Chunk:
 
     def frame(self) -> pd.DataFrame:
         """The chunk as a DataFrame (``ts`` as UTC timestamps)."""
-        return pd.DataFrame({"ts": micros_to_ts(self.ts), **self.columns})
-
-
-#: int64 microseconds -> UTC timestamps (kept under this name for the checks).
-micros_to_ts = from_micros
+        return pd.DataFrame({"ts": from_micros(self.ts), **self.columns})
 
 
 def _arrays(batch: pa.RecordBatch | pa.Table) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -169,7 +165,7 @@ class CheckContext:
         step = self.median_step_us(table)
         if not step:
             return Cadence(None, None)
-        span = (last - first).value // 1000
+        span = to_micros(last) - to_micros(first)
         outages = self.gaps(table, max(int(math.ceil(CADENCE_OUTLIER_STEPS * step)), 1))
         lost = int(((outages["end"] - outages["start"]).dt.total_seconds() * 1e6).sum()) \
             if len(outages) else 0
@@ -192,7 +188,7 @@ class CheckContext:
                                          symbols=[self.symbol])
             return found[["start", "end"]].reset_index(drop=True)
         start, end = gaps_in(self._whole(table, ["ts"])[0], int(min_gap_us))
-        return pd.DataFrame({"start": micros_to_ts(start), "end": micros_to_ts(end)})
+        return pd.DataFrame({"start": from_micros(start), "end": from_micros(end)})
 
     def median_step_us(self, table: str) -> float | None:
         """Median positive interval between consecutive timestamps (µs), or None."""

@@ -1,113 +1,36 @@
-"""Compute indicators over a session, persist them, read them back, keep them up to date.
+"""Keeping stored indicators up to date: recompute the tail, verify it against the stored overlap.
 
-Everything goes through the storage contract, so it works the same on every backend.
-
-Inputs
-    Without an interval an indicator runs on the session's ticks of one symbol, one point
-    per tick in ``(ts, seq)`` order: trades sharing a timestamp are distinct points, and
-    each gets its own indicator row (``seq`` is the tick's). A tick is a bar whose open,
-    high, low and close are its price. With an interval it runs on OHLCV bars: the
-    session's stored bars at that interval when there are any, otherwise bars built from
-    the ticks in the database (:func:`tsanalysis.bars.build_bars`, not stored); bar rows
-    have the bar's start as ``ts`` and its number since the epoch (``ts // interval``) as
-    ``seq``, so that ``seq`` numbers the rows of an indicator id whatever the input (as
-    imports check). A missing tick volume is NaN, never 0.
-
-Persisting
-    Each output is written to the ``indicators`` table under its indicator id, one row per
-    input point, ``value`` NULL where the indicator is NaN (warm-up, missing input). Writes
-    use ``mode="upsert"``: computing again replaces the rows, it never duplicates them.
-
-Updating
-    :func:`update` finds every indicator stored for a session, and for each recomputes
-    only the points from its last stored timestamp on, plus the history its warm-up needs
-    (see ``update`` in :mod:`tsanalysis.indicators.base`). The recomputation is checked
-    against the stored values just before the new points and widened until it reproduces
-    them, so an update gives the values a full recompute gives (to 1e-10 of their scale).
+:func:`update` finds every indicator stored for a session, and for each recomputes only
+the points from its last stored timestamp on, plus the history its warm-up needs (see
+``update`` in :mod:`tsanalysis.indicators.base`). The recomputation is checked against the
+stored values just before the new points and widened until it reproduces them, so an
+update gives the values a full recompute gives (to 1e-10 of their scale).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
-from .. import schema
-from ..errors import InvalidInput, SessionNotFound
 from ..ids import check_session_id, check_symbol, interval_seconds
 from ..store.base import Progress, Store
-from ..timeutil import iso
+from ..timeutil import from_micros, iso, micros, to_micros
 from .base import Indicator, Inputs
+from .inputs import BARS, TICKS, has_stored_bars, load_inputs, session_row, tick_cadence
 from .registry import ParsedId, registry
+from .table import TABLE, indicator_rows, write_rows
 
 log = logging.getLogger(__name__)
-
-TICKS = schema.TICK_PRICES.name
-BARS = schema.AGGREGATED_OHLCV.name
-TABLE = schema.INDICATORS.name
 
 #: Stored points just before the new ones that an update recomputes and compares.
 VERIFY_POINTS = 64
 #: Relative tolerance (to the scale of the compared values) of that comparison.
 VERIFY_RTOL = 1e-10
-
-_TS_TYPE = pa.timestamp("us", tz="UTC")
-
-
-class UnknownIndicatorId(InvalidInput):
-    """No rows are stored under this indicator id for the session and symbol."""
-
-    def __init__(self, indicator_id: str, session_id: str, symbol: str, stored: Sequence[str]):
-        import difflib
-
-        close = difflib.get_close_matches(indicator_id, list(stored), n=5, cutoff=0.5)
-        hint = (f"; closest: {', '.join(close)}" if close else
-                f"; stored: {', '.join(list(stored)[:10])}" if stored else
-                "; nothing is computed for it yet")
-        super().__init__(f"no indicator {indicator_id!r} stored for {symbol} in session "
-                         f"{session_id!r}{hint}")
-        self.indicator_id = indicator_id
-        self.suggestions = close
-
-
-@dataclass
-class ComputeResult:
-    """What :func:`compute` did: the ids written and the values (``frame``)."""
-
-    session_id: str
-    symbol: str
-    indicator: str
-    params: dict[str, Any]
-    interval: str | None
-    #: ``"ticks"``, ``"stored bars"`` or ``"bars from ticks"``
-    source: str
-    #: output name -> indicator id
-    outputs: dict[str, str]
-    #: input points (one row per point and output)
-    rows: int
-    #: rows written to the indicators table (0 with ``persist=False``)
-    written: int
-    #: output name -> values, one per input point
-    values: dict[str, np.ndarray] = field(repr=False)
-    #: the input points: int64 microseconds since the epoch, and seq
-    ts_us: np.ndarray = field(repr=False)
-    seq: np.ndarray = field(repr=False)
-
-    @property
-    def frame(self) -> pd.DataFrame:
-        """ts (UTC), seq and one column per output (built on demand)."""
-        ts = pd.DatetimeIndex(self.ts_us.astype("datetime64[us]")).tz_localize("UTC")
-        return pd.DataFrame({"ts": ts, "seq": self.seq, **self.values})
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"session_id": self.session_id, "symbol": self.symbol, "rows": self.rows,
-                "outputs": dict(self.outputs)}
 
 
 @dataclass
@@ -152,17 +75,6 @@ class UpdateResult:
                 "notes": self.notes}
 
 
-# -- inputs -------------------------------------------------------------------------------
-
-
-def _session_row(store: Store, session_id: str) -> pd.Series:
-    check_session_id(session_id)
-    rows = store.session_rows(session_id)
-    if rows.empty:
-        raise SessionNotFound(session_id)
-    return rows.iloc[0]
-
-
 def _lazy(fn: Callable[[], Any]) -> Callable[[], Any]:
     """``fn``, called at most once."""
     box: list[Any] = []
@@ -173,220 +85,6 @@ def _lazy(fn: Callable[[], Any]) -> Callable[[], Any]:
         return box[0]
 
     return get
-
-
-def _cadence(row: pd.Series) -> float | None:
-    v = row.get("cadence_s")
-    return float(v) if v is not None and pd.notna(v) and float(v) > 0 else None
-
-
-def _col(t: pa.Table, name: str) -> np.ndarray:
-    return np.ascontiguousarray(t.column(name).to_numpy(), dtype=np.float64)
-
-
-def _ts_us(t: pa.Table) -> np.ndarray:
-    col = t.column("ts")
-    if col.type != _TS_TYPE:
-        col = col.cast(_TS_TYPE)
-    return col.combine_chunks().view(pa.int64()).to_numpy(zero_copy_only=False)
-
-
-def _us(ts: Any) -> int:
-    return int((pd.Timestamp(ts).tz_convert("UTC") - _EPOCH) // pd.Timedelta(1, "us"))
-
-
-def _stamp(us: int) -> pd.Timestamp:
-    return pd.Timestamp(int(us), unit="us", tz="UTC")
-
-
-_EPOCH = pd.Timestamp(0, tz="UTC")
-
-
-def has_stored_bars(store: Store, session_id: str, symbol: str, interval: str) -> bool:
-    """True when the session stores bars at ``interval`` for ``symbol``."""
-    probe = store.read_arrow(BARS, session_id, symbols=[symbol], columns=["ts"],
-                             filters={"interval": interval}, limit=1)
-    return probe.num_rows > 0
-
-
-def load_inputs(store: Store, session_id: str, symbol: str, interval: str | None = None, *,
-                start: Any = None, cadence_s: float | None | Callable[[], Any] = None,
-                stored_bars: bool | None = None) -> Inputs:
-    """The input series of one symbol: ticks, or bars at ``interval`` (see module doc).
-
-    ``start`` (inclusive) limits the read to the tail of the session.
-    """
-    check_symbol(symbol)
-    if interval is None:
-        t = store.read_arrow(TICKS, session_id, symbols=[symbol], start=start,
-                             columns=["seq", "ts", "price", "volume"])
-        price = _col(t, "price")
-        series = {"open": price, "high": price, "low": price, "close": price,
-                  "volume": _col(t, "volume")}
-        seq = t.column("seq").to_numpy().astype(np.int64, copy=False)
-        return Inputs(series, _ts_us(t), "ticks", None, cadence_s, seq)
-    secs = float(interval_seconds(interval))
-    if stored_bars is None:
-        stored_bars = has_stored_bars(store, session_id, symbol, interval)
-    if stored_bars:
-        t = store.read_arrow(BARS, session_id, symbols=[symbol], start=start,
-                             filters={"interval": interval},
-                             columns=["ts", "open", "high", "low", "close", "volume"])
-        source = "stored bars"
-    else:
-        from ..bars import build_bars
-
-        frame = build_bars(store, session_id, interval, [symbol], start=start, persist=False)
-        t = pa.Table.from_pandas(frame[["ts", "open", "high", "low", "close", "volume"]],
-                                 preserve_index=False)
-        source = "bars from ticks"
-    series = {k: _col(t, k) for k in ("open", "high", "low", "close", "volume")}
-    ts = _ts_us(t)
-    number = ts // (int(secs) * 1_000_000)  # distinct for bars of one interval
-    return Inputs(series, ts, "bars", interval, secs, number, origin=source)
-
-
-# -- rows ---------------------------------------------------------------------------------
-
-
-def _repeat(value: str, n: int) -> pa.Array:
-    # A dictionary of one value, decoded: much faster than a list of n Python strings.
-    idx = pa.array(np.zeros(n, dtype=np.int32))
-    return pa.DictionaryArray.from_arrays(idx, pa.array([value])).cast(pa.string())
-
-
-def indicator_rows(session_id: str, symbol: str, ids: Mapping[str, str],
-                   values: Mapping[str, np.ndarray], ts_us: np.ndarray, seq: np.ndarray
-                   ) -> pa.Table:
-    """Rows of the ``indicators`` table for each output (NaN stored as NULL)."""
-    n = int(ts_us.shape[0])
-    ts = pa.array(np.ascontiguousarray(ts_us, dtype=np.int64)).view(_TS_TYPE)
-    seq_a = pa.array(np.ascontiguousarray(seq, dtype=np.int64))
-    sid, sym = _repeat(session_id, n), _repeat(symbol, n)
-    parts = []
-    for output, iid in ids.items():
-        v = np.ascontiguousarray(values[output], dtype=np.float64)
-        parts.append(pa.table({
-            "session_id": sid, "symbol": sym, "indicator_id": _repeat(iid, n), "seq": seq_a,
-            "ts": ts, "value": pa.array(v, mask=np.isnan(v)),
-            "confidence": pa.nulls(n, pa.float64()),
-        }))
-    return pa.concat_tables(parts) if parts else pa.table({})
-
-
-def _write(store: Store, table: pa.Table, mode: str = "upsert") -> int:
-    if table.num_rows == 0:
-        return 0
-    return store.write(TABLE, table, mode=mode)  # type: ignore[arg-type]
-
-
-# -- compute ------------------------------------------------------------------------------
-
-
-def resolve(name: str, params: Mapping[str, Any] | None = None, interval: str | None = None
-            ) -> tuple[Indicator, dict[str, Any]]:
-    """The registered indicator and its validated parameters (errors before any work)."""
-    ind = registry().get(name)
-    full = ind.check_params(params)
-    if interval is not None:
-        interval_seconds(interval)
-    return ind, full
-
-
-def compute(store: Store, session_id: str, symbol: str, name: str,
-            params: Mapping[str, Any] | None = None, *, interval: str | None = None,
-            persist: bool = True) -> ComputeResult:
-    """Compute an indicator over a whole session and symbol; persist it unless told not to.
-
-    Raises :class:`~tsanalysis.indicators.UnknownIndicator` (with the closest names),
-    :class:`~tsanalysis.indicators.InvalidParameter` (naming the parameter and its
-    bounds), :class:`~tsanalysis.errors.SessionNotFound`, or
-    :class:`~tsanalysis.errors.InvalidInput` when the symbol has no data.
-    """
-    ind, full = resolve(name, params, interval)
-    # One transaction when writing: the rows land together, and the reads share the
-    # writer's connection (DuckDB would otherwise reopen the file to switch).
-    with store.atomic() if persist else nullcontext():
-        return _compute(store, session_id, symbol, ind, full, interval, persist)
-
-
-def _compute(store: Store, session_id: str, symbol: str, ind: Indicator,
-             full: dict[str, Any], interval: str | None, persist: bool) -> ComputeResult:
-    row = _session_row(store, session_id)
-    inputs = load_inputs(store, session_id, symbol, interval, cadence_s=_cadence(row))
-    if inputs.n == 0:
-        what = f"bars at {interval} or ticks" if interval else "ticks"
-        syms = row.get("symbols") or ""
-        raise InvalidInput(f"no {what} for {symbol} in session {session_id!r} "
-                           f"(symbols: {syms or 'none'})")
-    values = ind.run(inputs, full)
-    ids = ind.output_ids(full, interval)
-    written = 0
-    if persist:
-        # Nothing stored under these ids yet: appending is the same as replacing, and
-        # much cheaper than an upsert, which must look for rows to replace.
-        exists = store.count(TABLE, session_id, symbols=[symbol],
-                             filters={"indicator_id": list(ids.values())}) > 0
-        written = _write(store, indicator_rows(session_id, symbol, ids, values, inputs.ts,
-                                               inputs.seq), "upsert" if exists else "append")
-    return ComputeResult(session_id, symbol, ind.name, full, interval, inputs.origin, ids,
-                         inputs.n, written, values, inputs.ts, inputs.seq)
-
-
-# -- history ------------------------------------------------------------------------------
-
-
-def history_arrow(store: Store, session_id: str, symbol: str, indicator_id: str, *,
-                  start: Any = None, end: Any = None, limit: int | None = None,
-                  offset: int | None = None) -> pa.Table:
-    """Stored values of one indicator id as Arrow (ts, seq, value), in time order."""
-    check_session_id(session_id)
-    check_symbol(symbol)
-    if not isinstance(indicator_id, str) or not indicator_id:
-        raise InvalidInput(f"invalid indicator id {indicator_id!r}")
-    t = store.read_arrow(TABLE, session_id, symbols=[symbol], start=start, end=end,
-                         columns=["ts", "seq", "value"], filters={"indicator_id": indicator_id},
-                         limit=limit, offset=offset)
-    if t.num_rows == 0:  # say why: no such session, no such id, or past the end
-        _session_row(store, session_id)
-        stored = list(store.indicator_stats(session_id, [symbol])["indicator_id"])
-        if indicator_id not in stored:
-            raise UnknownIndicatorId(indicator_id, session_id, symbol, stored)
-    return t
-
-
-def history(store: Store, session_id: str, symbol: str, indicator_id: str, *,
-            start: Any = None, end: Any = None, limit: int | None = None,
-            offset: int | None = None) -> pd.DataFrame:
-    """Stored values of one indicator id: a DataFrame with ts (UTC), seq and value.
-
-    ``start`` is inclusive, ``end`` exclusive; ``limit``/``offset`` page through the rows
-    in (ts, seq) order. NULL values (warm-up) come back as NaN.
-    """
-    return history_arrow(store, session_id, symbol, indicator_id, start=start, end=end,
-                         limit=limit, offset=offset).to_pandas()
-
-
-def stored(store: Store, session_id: str, symbol: str | None = None) -> pd.DataFrame:
-    """Indicator ids stored for a session, with rows and time range, and what they are.
-
-    Columns: symbol, indicator_id, rows, first_ts, last_ts, indicator, params, output,
-    interval (the last four None for ids no loaded plugin derives).
-    """
-    _session_row(store, session_id)
-    stats = store.indicator_stats(session_id, [symbol] if symbol else None)
-    reg = registry()
-    parsed = [reg.parse_id(i) for i in stats["indicator_id"]]
-    # object columns: an id nothing derives reads None whatever else is listed (a list
-    # mixing str and None would become a str column, and None NaN)
-    for col, of in (("indicator", lambda p: p.indicator.name), ("params", lambda p: p.params),
-                    ("output", lambda p: p.output), ("interval", lambda p: p.interval)):
-        stats[col] = pd.Series([of(p) if p else None for p in parsed], index=stats.index,
-                               dtype=object)
-    return stats
-
-
-# -- update -------------------------------------------------------------------------------
 
 
 @dataclass
@@ -420,10 +118,10 @@ def _update(store: Store, session_id: str, symbols: Sequence[str] | None,
     syms = [check_symbol(s) for s in symbols] if symbols else None
     stats = store.indicator_stats(session_id, syms)
     if stats.empty:
-        _session_row(store, session_id)  # SessionNotFound, or simply nothing to update
+        session_row(store, session_id)  # SessionNotFound, or simply nothing to update
     # Stored rows mean a visible session (stores hide a session being deleted); its row is
     # read only if an indicator asks for the tick cadence.
-    cadence = _lazy(lambda: _cadence(_session_row(store, session_id)))
+    cadence = _lazy(lambda: tick_cadence(session_row(store, session_id)))
     result = UpdateResult(session_id)
     reg = registry()
     groups: dict[tuple, _Group] = {}
@@ -439,10 +137,10 @@ def _update(store: Store, session_id: str, symbols: Sequence[str] | None,
         g = groups.get(key)
         if g is None:
             g = groups[key] = _Group(sym, parsed.indicator, parsed.params, parsed.interval,
-                                     {}, _us(last), _us(first), {})
+                                     {}, to_micros(last), to_micros(first), {})
         g.ids[parsed.output] = iid
         g.rows[iid] = int(rows)
-        g.last_us = min(g.last_us, _us(last))
+        g.last_us = min(g.last_us, to_micros(last))
     ctx = _UpdateContext(store, session_id, cadence)
     # Longest histories first: the first read of a symbol's input then covers the others.
     todo = sorted(enumerate(groups.values()), key=lambda ig: ig[1].last_us - _reach_us(ig[1]))
@@ -492,7 +190,7 @@ class _UpdateContext:
             return x if start_us is None else x.slice(
                 int(np.searchsorted(x.ts, start_us, side="left")))
         x = load_inputs(self.store, self.session_id, g.symbol, g.interval,
-                        start=None if start_us is None else _stamp(start_us),
+                        start=None if start_us is None else from_micros(start_us),
                         cadence_s=self.cadence, stored_bars=stored_bars)
         self._inputs[key] = (start_us, x)
         return x
@@ -504,7 +202,7 @@ class _UpdateContext:
 
     def flush(self) -> None:
         if self._appends:
-            _write(self.store, pa.concat_tables(self._appends), mode="append")
+            write_rows(self.store, pa.concat_tables(self._appends), mode="append")
             self._appends.clear()
 
 
@@ -538,7 +236,7 @@ def _inputs_before(store: Store, session_id: str, g: _Group, stored_bars: bool |
     """
     key = (g.symbol, g.interval, g.last_us)
     if key not in cache:
-        end = _stamp(g.last_us)
+        end = from_micros(g.last_us)
         if g.interval is None:
             cache[key] = store.count(TICKS, session_id, symbols=[g.symbol], end=end)
         elif stored_bars:
@@ -555,8 +253,8 @@ def _stale_bars_note(store: Store, session_id: str, symbol: str, interval: str) 
     last_tick = store.read_tail_arrow(TICKS, session_id, symbol=symbol, n=1, columns=["ts"])
     if not last_bar.num_rows or not last_tick.num_rows:
         return None
-    bar_end = int(_ts_us(last_bar)[0]) + interval_seconds(interval) * 1_000_000
-    if int(_ts_us(last_tick)[0]) >= bar_end:
+    bar_end = int(micros(last_bar.column("ts"))[0]) + interval_seconds(interval) * 1_000_000
+    if int(micros(last_tick.column("ts"))[0]) >= bar_end:
         return (f"{symbol}: the stored {interval} bars end before the last tick; indicators "
                 f"on them are up to date with the bars. Rebuild the bars (`tsanalysis "
                 f"sessions bars {session_id} --interval {interval}`) and update again.")
@@ -608,7 +306,7 @@ def _update_group(ctx: _UpdateContext, g: _Group, stored_bars: bool | None,
                           cumulative=ind.update == "cumulative" and tail)
         if verdict == "ok":
             rows = _write_tail(ctx, g, inputs, values, i0, stored)
-            since = iso(_stamp(int(inputs.ts[i0]))) if i0 < inputs.n else None
+            since = iso(from_micros(int(inputs.ts[i0]))) if i0 < inputs.n else None
             return rows, since, (i0 if tail else -1), "tail"
         if tail and verdict == "mismatch" and ind.update == "window":
             log.debug("%s: a tail of %d points did not reproduce the stored values; "
@@ -631,9 +329,9 @@ def _rewrite(store: Store, session_id: str, g: _Group, cadence: Callable[[], Any
         inputs = load_inputs(store, session_id, g.symbol, g.interval, cadence_s=cadence,
                              stored_bars=stored_bars)
         values = g.indicator.run(inputs, g.params)
-    rows = _write(store, indicator_rows(session_id, g.symbol, g.ids, values, inputs.ts,
+    rows = write_rows(store, indicator_rows(session_id, g.symbol, g.ids, values, inputs.ts,
                                         inputs.seq)) // max(1, len(g.ids))
-    since = iso(_stamp(int(inputs.ts[0]))) if inputs.n else None
+    since = iso(from_micros(int(inputs.ts[0]))) if inputs.n else None
     return rows, since, -1, "full"
 
 
@@ -642,11 +340,11 @@ _Stored = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # id -> (ts, seq
 
 def _stored_since(store: Store, session_id: str, g: _Group, start_us: int) -> _Stored:
     """The stored rows of the group's ids from ``start_us`` on, per id."""
-    t = store.read_arrow(TABLE, session_id, symbols=[g.symbol], start=_stamp(start_us),
+    t = store.read_arrow(TABLE, session_id, symbols=[g.symbol], start=from_micros(start_us),
                          columns=["indicator_id", "ts", "seq", "value"],
                          filters={"indicator_id": list(g.ids.values())})
     ids = np.asarray(t.column("indicator_id").to_numpy(zero_copy_only=False))
-    ts, seq = _ts_us(t), t.column("seq").to_numpy()
+    ts, seq = micros(t.column("ts")), t.column("seq").to_numpy()
     val = t.column("value").to_numpy(zero_copy_only=False).astype(np.float64)
     return {iid: (ts[m], seq[m], val[m]) for iid in g.ids.values() for m in [ids == iid]}
 
@@ -702,14 +400,14 @@ def _write_tail(ctx: _UpdateContext, g: _Group, inputs: Inputs,
     rows = 0
     idx = np.flatnonzero(changed) + i0
     if idx.size:
-        rows += _write(ctx.store, indicator_rows(
+        rows += write_rows(ctx.store, indicator_rows(
             ctx.session_id, g.symbol, g.ids, {o: v[idx] for o, v in values.items()},
             inputs.ts[idx], inputs.seq[idx]), mode="upsert")
     if j0 < inputs.n:
         new = indicator_rows(ctx.session_id, g.symbol, g.ids,
                              {o: v[j0:] for o, v in values.items()}, inputs.ts[j0:],
                              inputs.seq[j0:])
-        rows += ctx.append(new) if fresh else _write(ctx.store, new, mode="upsert")
+        rows += ctx.append(new) if fresh else write_rows(ctx.store, new, mode="upsert")
     return rows // max(1, len(g.ids))
 
 
@@ -738,5 +436,3 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
     x, y = a[~na], b[~nb]
     scale = float(np.max(np.abs(y))) if y.size else 0.0
     return bool(np.all(np.abs(x - y) <= VERIFY_RTOL * scale + 1e-300))
-
-

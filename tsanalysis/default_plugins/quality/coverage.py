@@ -1,0 +1,175 @@
+"""Coverage checks: is the data all there?
+
+- ``completeness``: rows present against rows expected from the cadence (declared or
+  inferred);
+- ``gaps``: intervals between consecutive rows longer than a threshold, graded by the
+  cadences they span.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from tsanalysis.quality import CheckContext, CheckResult, Finding, Param, QualityCheck, fmt
+from tsanalysis.quality.context import QUOTES, TICKS
+from tsanalysis.quality.score import SEVERITY_WEIGHTS
+from tsanalysis.timeutil import to_micros
+
+from .common import PREFIX, WHAT
+
+
+def completeness(ctx: CheckContext) -> CheckResult:
+    """Rows against the rows the cadence promises, for trades and quotes."""
+    res = CheckResult()
+    scores, short = [], []
+    for table in (TICKS, QUOTES):
+        p, rows = PREFIX[table], ctx.rows(table)
+        if rows == 0:
+            if table == TICKS:
+                res.metrics.update(rows=0, expected_rows=0, completeness=None,
+                                   cadence_s=None, cadence_source=None)
+            continue
+        cad = ctx.cadence(table)
+        first, last = ctx.first_ts(table), ctx.last_ts(table)
+        if cad.micros is None or first is None or last is None:
+            expected = rows
+        else:
+            expected = (to_micros(last) - to_micros(first)) // cad.micros + 1
+        share = min(1.0, rows / expected)
+        res.metrics.update({f"{p}rows": rows, f"{p}expected_rows": int(expected),
+                            f"{p}completeness": round(share, 6), f"{p}cadence_s": cad.seconds,
+                            f"{p}cadence_source": cad.source})
+        scores.append(share)
+        missing = int(expected - rows)
+        if missing <= 0:
+            continue
+        frac = missing / expected
+        sev = "info" if frac < 0.01 else "warning" if frac < 0.10 else "critical"
+        assert cad.seconds is not None
+        res.findings.append(Finding(
+            "completeness", ctx.symbol, first, last, missing, sev, table=table,
+            detail=f"{rows:,} of {expected:,} expected {WHAT[table]} ({share:.2%}), one every "
+                   f"{fmt.duration(cad.seconds)} ({cad.source})",
+            data={"rows": rows, "expected_rows": int(expected), "cadence_s": cad.seconds}))
+        if sev != "info":
+            short.append(f"{WHAT[table]} {share:.1%} ({missing:,} of {expected:,} rows "
+                         "missing)")
+    if short:
+        res.recommendations.append(f"{ctx.symbol} is incomplete: {'; '.join(short)}; the "
+                                   "gaps say where")
+    if not scores:
+        res.applicable = False
+        return res
+    res.score = sum(scores) / len(scores)
+    return res
+
+
+# -- gaps --------------------------------------------------------------------------------
+
+#: The gaps check's score reaches 0 when the severity-weighted time spent in gaps is this
+#: share of the table's span (a critical gap weighs 3, a warning 1, an info gap 0.1).
+GAP_TOLERANCE = 0.25
+
+
+def gaps(ctx: CheckContext, gap_factor: float, warning_cadences: float,
+         critical_cadences: float) -> CheckResult:
+    """Intervals longer than the threshold, per table, graded by cadences spanned."""
+    res = CheckResult()
+    penalties = []
+    serious: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    short = 0
+    for table in (TICKS, QUOTES):
+        p, key = PREFIX[table], f"{PREFIX[table]}gaps"
+        if ctx.rows(table) == 0:
+            if table == TICKS:
+                res.metrics.update(gaps=[], gap_count=0)
+            continue
+        cad = ctx.cadence(table)
+        if ctx.gap_threshold_s is not None:
+            threshold = float(ctx.gap_threshold_s)
+        elif cad.seconds is not None:
+            threshold = gap_factor * cad.seconds
+        else:  # a single timestamp: nothing to measure
+            res.metrics.update({key: [], f"{p}gap_count": 0})
+            continue
+        unit = cad.seconds or threshold
+        found = ctx.gaps(table, max(int(round(threshold * 1e6)), 1))
+        items, weighted, total = [], 0.0, 0.0
+        for start, end in zip(found["start"], found["end"], strict=True):
+            dur = (end - start).total_seconds()
+            spans = dur / unit
+            sev = ("critical" if spans >= critical_cadences else
+                   "warning" if spans >= warning_cadences else "info")
+            weighted += SEVERITY_WEIGHTS[sev] * dur
+            total += dur
+            if sev == "info":
+                short += 1
+            else:
+                serious.append((start, end))
+            if len(items) < ctx.max_findings:
+                items.append({"start": start, "end": end, "duration_s": dur, "severity": sev,
+                              "cadences": round(spans, 1)})
+                res.findings.append(Finding(
+                    "gaps", ctx.symbol, start, end, max(int(round(spans)) - 1, 1), sev,
+                    table=table,
+                    detail=f"no {WHAT[table]} for {fmt.duration(dur)} ({spans:,.0f} cadences)",
+                    data={"duration_s": dur, "cadences": spans}))
+        res.metrics.update({key: items, f"{p}gap_count": len(found),
+                            f"{p}gap_total_s": total, f"{p}gap_threshold_s": threshold})
+        first, last = ctx.first_ts(table), ctx.last_ts(table)
+        span = (last - first).total_seconds() if first is not None and last is not None else 0
+        penalties.append(min(1.0, weighted / (GAP_TOLERANCE * span)) if weighted else 0.0)
+    if not penalties:
+        res.applicable = False
+        return res
+    # A recording outage usually hits trades and quotes at once: score the worse table
+    # rather than charging the same outage twice.
+    res.score = 1.0 - max(penalties)
+    for start, end in _merge(serious)[:10]:
+        res.recommendations.append(
+            f"re-record {fmt.span(start, end)} on {ctx.symbol} "
+            f"({fmt.duration((end - start).total_seconds())} without data)")
+    if len(_merge(serious)) > 10:
+        res.recommendations.append(f"{ctx.symbol}: {len(_merge(serious)) - 10} more outages "
+                                   "to re-record (see the findings)")
+    if short:
+        res.recommendations.append(
+            f"{ctx.symbol}: {fmt.plural(short, 'short gap')} (under {warning_cadences:g} "
+            "cadences); harmless for bars of a minute or more, check them for tick-level work")
+    return res
+
+
+def _merge(spans: list[tuple[pd.Timestamp, pd.Timestamp]]
+           ) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    out: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def checks() -> list[QualityCheck]:
+    """The declarations of this family's checks, in registration order."""
+    return [
+        QualityCheck(
+            name="completeness", run=completeness, tables=(TICKS, QUOTES), weight=25,
+            doc="Rows present against rows expected from the cadence: the session's declared "
+                "cadence_s for trades, else the cadence inferred from the data (mean interval "
+                "between rows with outages left out); quotes always inferred."),
+        QualityCheck(
+            name="gaps", run=gaps, tables=(TICKS, QUOTES), weight=15,
+            params={
+                "gap_factor": Param(5.0, "a gap is an interval longer than this many "
+                                    "cadences (unless a gap threshold is given)", minimum=1.0),
+                "warning_cadences": Param(10.0, "gaps spanning this many cadences or more "
+                                          "are warnings (shorter ones info)", minimum=1.0),
+                "critical_cadences": Param(60.0, "gaps spanning this many cadences or more "
+                                           "are critical", minimum=1.0),
+            },
+            doc="Every interval between consecutive rows longer than the threshold (found "
+                "in the database with a window function), with start, end, duration and a "
+                "severity graded by the cadences it spans. Scored on the severity-weighted "
+                "time in gaps, reaching 0 at 25 % of the span."),
+    ]
