@@ -64,6 +64,30 @@ def _window_sum(x: FloatArray, period: int) -> FloatArray:
     return out
 
 
+#: Windows up to this long get each window's mean and deviations computed from its own
+#: values (two passes, as numpy's std does); longer ones use the block sums below, whose
+#: cost does not grow with the window.
+EXACT_WINDOW_MAX = 64
+#: Windows handled per numpy call by the exact path (bounds its temporary memory).
+_EXACT_CHUNK = 1 << 16
+
+
+def _exact_mean_std(x: FloatArray, p: int, ddof: int, mean: FloatArray,
+                    std: FloatArray) -> None:
+    """Fill ``mean[p-1:]`` and ``std[p-1:]`` window by window, two-pass (no cancellation
+    between large sums: near-constant windows far from zero stay accurate)."""
+    windows = np.lib.stride_tricks.sliding_window_view(x, p)
+    for lo in range(0, windows.shape[0], _EXACT_CHUNK):
+        w = windows[lo:lo + _EXACT_CHUNK]
+        m = w.mean(axis=1)
+        dev = w - m[:, None]
+        mean[p - 1 + lo:p - 1 + lo + w.shape[0]] = m
+        std[p - 1 + lo:p - 1 + lo + w.shape[0]] = np.sqrt(
+            np.einsum("ij,ij->i", dev, dev) / (p - ddof))
+    flat = windows.max(axis=1) == windows.min(axis=1)
+    std[p - 1:][flat] = 0.0
+
+
 def _rolling_mean_std(x: FloatArray, period: int, ddof: int) -> tuple[FloatArray, FloatArray]:
     """Rolling mean and standard deviation (``ddof`` 0 population, 1 sample), each window's
     from sums over that window only.
@@ -78,6 +102,9 @@ def _rolling_mean_std(x: FloatArray, period: int, ddof: int) -> tuple[FloatArray
     mean = np.full(n, np.nan)
     std = np.full(n, np.nan)
     if n < p:
+        return mean, std
+    if p <= EXACT_WINDOW_MAX:
+        _exact_mean_std(x, p, ddof, mean, std)
         return mean, std
     nb = -(-n // p)
     blocks = np.zeros(nb * p)
