@@ -41,7 +41,7 @@ class Kinds:
         return [f for items in self.lists.values() for f in items]
 
 
-def load_kernels():  # numba is imported on first use, not when the plugin loads
+def load_kernels():  # imported on first use, not when the plugin loads
     from tsanalysis.quality import kernels
 
     return kernels
