@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,9 @@ def render_ddl(t: schema.Table) -> str:
     )
     return f"CREATE TABLE IF NOT EXISTS {q(t.name)} (\n  {cols}\n)"
 
+
+#: Next free ``seq`` per table, session and symbol (see :meth:`DuckDBStore.seq_numbers`).
+SEQ_TABLE = "_tsa_seq"
 
 _LOCK_ERROR = re.compile(r"lock", re.IGNORECASE)
 _MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
@@ -264,13 +267,42 @@ class DuckDBStore(Store):
             with self.connection() as con:
                 have = {r[0] for r in con.execute(
                     "SELECT table_name FROM information_schema.tables").fetchall()}
-            if all(t.name in have for t in schema.TABLES):
+            if all(t.name in have for t in schema.TABLES) and SEQ_TABLE in have:
                 self._schema_ready = True
                 return
         with self.connection(write=True) as con:
             for t in schema.TABLES:
                 con.execute(render_ddl(t))
+            con.execute(f"CREATE TABLE IF NOT EXISTS {SEQ_TABLE} (tbl VARCHAR, session_id "
+                        "VARCHAR, symbol VARCHAR, next BIGINT)")
         self._schema_ready = True
+
+    def seq_numbers(self, table: str, session_id: str, symbol: str) -> Callable[[int], int]:
+        """Numbers reserved in the file, in a transaction of their own.
+
+        Two processes importing into one session and symbol take turns on the file, but
+        each could read the same highest stored ``seq`` before either writes; a reservation
+        row (the next free number) moved in a transaction gives them disjoint ranges.
+        """
+        t = check_table(table)
+        check_session_id(session_id)
+        check_symbol(symbol)
+        key = [t.name, session_id, symbol]
+
+        def take(n: int) -> int:
+            with self.connection(write=True) as con, self.atomic():
+                top = con.execute(f"SELECT max(seq) FROM {q(t.name)} WHERE session_id = ? AND "
+                                  "symbol = ?", [session_id, symbol]).fetchone()[0]
+                row = con.execute(f"SELECT max(next) FROM {SEQ_TABLE} WHERE tbl = ? AND "
+                                  "session_id = ? AND symbol = ?", key).fetchone()[0]
+                start = max(-1 if top is None else int(top), -1 if row is None else
+                            int(row) - 1) + 1
+                con.execute(f"DELETE FROM {SEQ_TABLE} WHERE tbl = ? AND session_id = ? AND "
+                            "symbol = ?", key)
+                con.execute(f"INSERT INTO {SEQ_TABLE} VALUES (?, ?, ?, ?)", [*key, start + n])
+                return start
+
+        return take
 
     def _drop_stale_stages(self, con: duckdb.DuckDBPyConnection) -> None:
         """Drop staging tables left by imports whose process has died."""
@@ -522,6 +554,8 @@ class DuckDBStore(Store):
                 removed[t.name] = int(n[0]) if n else 0
                 if progress:
                     progress(i + 1, len(schema.TABLES))
+            # bookkeeping, not the session's data: a session created again numbers from 0
+            con.execute(f"DELETE FROM {SEQ_TABLE} WHERE session_id = ?", [session_id])
         return removed
 
     def ohlcv_from_ticks(self, session_id: str, symbols: Sequence[str] | None, interval: str,
