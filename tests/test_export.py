@@ -844,3 +844,33 @@ def test_bundle_manifest_session_fields_are_validated(ws, session, tmp_path, fie
         ws.import_bundle(bad, target)
     assert ws.store.session_rows(target).empty
     assert ws.store.count_rows(target) == {t.name: 0 for t in schema.TABLES}
+
+
+def test_a_bundle_member_that_expands_a_thousandfold_is_refused_before_extraction(
+        ws, session, tmp_path):
+    """A member of 50 MB of zeros (about 50 KB compressed) whose manifest entry matches
+    it exactly: refused from the archive's directory, nothing extracted, nothing written,
+    no temporary folder left."""
+    import glob
+    import tempfile
+
+    out = tmp_path / "b.zip"
+    ws.export(session, "zip", out, options={"inner": "csv"})
+    bomb = tmp_path / "bomb.zip"
+    zeros = b"\0" * (50 << 20)
+    with zipfile.ZipFile(out) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst:
+        man = json.loads(src.read("manifest.json"))
+        victim = next(f for f in man["files"] if f["path"].startswith("tick_prices/"))
+        victim["bytes"], victim["sha256"] = len(zeros), hashlib.sha256(zeros).hexdigest()
+        for info in src.infolist():
+            if info.filename == "manifest.json":
+                continue
+            data = zeros if info.filename == victim["path"] else src.read(info.filename)
+            dst.writestr(info.filename, data)
+        dst.writestr("manifest.json", json.dumps(man))
+    pattern = f"{tempfile.gettempdir()}/tsanalysis-import-*"
+    before = set(glob.glob(pattern))
+    with pytest.raises(InvalidInput, match="expands .* refused"):
+        ws.import_bundle(bomb, f"{session}-b")
+    assert set(glob.glob(pattern)) == before
+    assert ws.store.session_rows(f"{session}-b").empty

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import tempfile
 import time
 import zipfile
@@ -92,16 +93,51 @@ def _check_members(m: manifest.Manifest, names: set[str]) -> list[manifest.Membe
     return sorted(m.members, key=lambda x: (BUNDLE_TABLES.index(x.table), x.symbol))
 
 
+#: A member may expand at most this many times its compressed size (real CSV and Parquet
+#: stay far below; an archive of zeros reaches ~1000x).
+MAX_EXPANSION = 200
+#: The bytes all members of one bundle may hold together, uncompressed.
+MAX_BUNDLE_BYTES = int(os.environ.get("TSANALYSIS_MAX_BUNDLE_BYTES", 64 << 30))
+
+
+def _check_sizes(zf: zipfile.ZipFile, members: list[manifest.Member], directory: str) -> None:
+    """Refuse, before anything is extracted, a bundle whose members would expand beyond
+    reason or beyond what the manifest and the disk allow."""
+    total = sum(mem.bytes for mem in members)
+    if total > MAX_BUNDLE_BYTES:
+        raise InvalidInput(f"{zf.filename}: the manifest lists {total:,} bytes, over the "
+                           f"limit of {MAX_BUNDLE_BYTES:,} (TSANALYSIS_MAX_BUNDLE_BYTES)")
+    for mem in members:
+        info = zf.getinfo(mem.path)
+        if info.file_size != mem.bytes:
+            raise InvalidInput(f"bundle member {mem.path} does not match its manifest (the "
+                               f"archive says {info.file_size:,} bytes, the manifest "
+                               f"{mem.bytes:,}): the bundle is damaged or was modified")
+        if info.file_size > MAX_EXPANSION * max(info.compress_size, 1) and \
+                info.file_size > 1 << 20:
+            raise InvalidInput(f"bundle member {mem.path} expands {info.file_size:,} bytes "
+                               f"from {info.compress_size:,}: refused (more than "
+                               f"{MAX_EXPANSION}x)")
+    largest = max((mem.bytes for mem in members), default=0)
+    free = shutil.disk_usage(directory).free
+    if largest > free:
+        raise InvalidInput(f"{zf.filename}: member of {largest:,} bytes, but only {free:,} "
+                           f"bytes free in {directory}")
+
+
 def _extract(zf: zipfile.ZipFile, mem: manifest.Member, directory: str) -> Path:
-    """Copy a member out, checking its size and SHA-256 against the manifest."""
+    """Copy a member out, checking its size and SHA-256 against the manifest; stop at the
+    first byte beyond the size the manifest gives."""
     target = Path(directory) / f"member.{mem.format}"
     sha = hashlib.sha256()
     size = 0
     try:
         with zf.open(mem.path) as src, open(target, "wb") as dst:
             while block := src.read(1 << 20):
-                sha.update(block)
                 size += len(block)
+                if size > mem.bytes:
+                    break
+                sha.update(block)
                 dst.write(block)
     except (zipfile.BadZipFile, zipfile.LargeZipFile) as e:
         raise InvalidInput(f"bundle member {mem.path} is damaged: {e}") from None
@@ -185,6 +221,7 @@ def import_bundle(store: Store, path: str | os.PathLike[str], session_id: str | 
         try:
             with tempfile.TemporaryDirectory(prefix="tsanalysis-import-") as tmp, \
                     store.atomic():
+                _check_sizes(zf, members, tmp)
                 store.insert_session(record)
                 created = True
                 for mem in members:
