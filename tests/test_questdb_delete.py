@@ -326,10 +326,10 @@ def test_a_session_created_while_others_are_deleted_keeps_its_row_and_ticks(qws,
         assert qws.session(sid).session_id == sid
 
 
-def test_resume_after_a_failed_drop_with_a_late_row_keeps_the_neighbours(questdb_url, qws,
-                                                                         plain):
-    """(3) The delete dies right after dropping the day; a late row of the deleted session
-    arrives; resume must put the neighbour's rows back, not decide from the late row."""
+def _killed_after_the_drop_then_a_late_row(questdb_url, qws, plain):
+    """X (40 ticks) and Y (80) share a day; deleting X dies right after the day's partition
+    was dropped; then a late row of X arrives from outside tsanalysis. Returns (day, x, y,
+    Y's checksum before)."""
     day = unique_day()
     x, y = fresh("x"), fresh("y")
     _quick_session(qws, x, day, 40)
@@ -337,7 +337,15 @@ def test_resume_after_a_failed_drop_with_a_late_row_keeps_the_neighbours(questdb
     kept = checksum(plain, y)
     dropped = "tick_prices " + day.strftime("%Y-%m-%d") + " dropped partition"
     assert _run_killed(questdb_url, x, dropped) == FAULT_EXIT_CODE
-    _foreign_insert(plain, x, day)  # late, and from outside tsanalysis
+    _foreign_insert(plain, x, day)
+    return day, x, y, kept
+
+
+def test_resume_after_a_failed_drop_with_a_late_row_keeps_the_neighbours(questdb_url, qws,
+                                                                         plain):
+    """(3) The delete dies right after dropping the day; a late row of the deleted session
+    arrives; resume must put the neighbour's rows back, not decide from the late row."""
+    day, x, y, kept = _killed_after_the_drop_then_a_late_row(questdb_url, qws, plain)
     p = cli(questdb_url, "sessions", "purge", "--resume", "--json")
     assert p.returncode == 0, p.stderr
     assert checksum(plain, y) == kept
@@ -350,14 +358,7 @@ def test_resume_after_a_failed_drop_with_a_late_row_keeps_the_neighbours(questdb
 def test_a_late_row_after_the_drop_never_makes_the_store_unreadable(questdb_url, qws, plain):
     """(4) Killed mid-swap, then a late row of the deleted session: reads of the day finish
     the swap themselves, and the late row goes with the next purge."""
-    day = unique_day()
-    x, y = fresh("x"), fresh("y")
-    _quick_session(qws, x, day, 40)
-    _quick_session(qws, y, day, 80)
-    kept = checksum(plain, y)
-    dropped = "tick_prices " + day.strftime("%Y-%m-%d") + " dropped partition"
-    assert _run_killed(questdb_url, x, dropped) == FAULT_EXIT_CODE
-    _foreign_insert(plain, x, day)
+    day, x, y, kept = _killed_after_the_drop_then_a_late_row(questdb_url, qws, plain)
     with tsanalysis.connect(questdb_url) as ws:
         assert len(ws.ticks(y)) == 80  # the read finished the interrupted swap
         assert checksum(plain, y) == kept

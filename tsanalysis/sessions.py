@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 ACTIVE, COMPLETED, FAILED = "active", "completed", "failed"
 STATUSES = (ACTIVE, COMPLETED, FAILED)
+#: What a session's record may list as its data types (``ticks`` for tick_prices, ...).
+DATA_TYPES = ("ticks", "orderbook", "ohlcv", "indicators", "backtests")
 
 
 @dataclass

@@ -21,7 +21,7 @@ from .ids import check_symbol
 from .ingest import Ingestor, IngestResult, ingest_frame
 from .migrate import DEFAULT_BATCH_ROWS, MigrationStats, migrate_legacy
 from .migrate.runner import OnFile
-from .sessions import DeleteResult, SessionInfo, Sessions
+from .sessions import DATA_TYPES, DeleteResult, SessionInfo, Sessions
 from .store import Store, open_store
 from .store.base import Progress, PurgeReport
 
@@ -31,10 +31,6 @@ if TYPE_CHECKING:
     from .quality.report import QualityReport
 
 log = logging.getLogger(__name__)
-
-_DATA_TYPES = {"ticks": "ticks", "orderbook": "orderbook", "ohlcv": "ohlcv",
-               "indicators": "indicators"}
-
 
 class Workspace:
     """A store and its sessions.
@@ -135,7 +131,7 @@ class Workspace:
         # The session's record changes only when its rows do: a refused or empty import
         # leaves its symbols and data types as they were.
         if result.rows_written:
-            self.sessions.add_symbols(session_id, [symbol], _DATA_TYPES.get(kind))
+            self.sessions.add_symbols(session_id, [symbol], _data_type(kind))
 
     # -- reading ----------------------------------------------------------------------
 
@@ -266,7 +262,7 @@ class Workspace:
             return import_by_symbol(
                 self.store, session_id, path, kind, fmt=fmt,
                 before_write=lambda syms: self.sessions.add_symbols(
-                    session_id, syms, _DATA_TYPES.get(kind)), **options)
+                    session_id, syms, _data_type(kind)), **options)
         finally:
             self.sessions.notify("data", session_id)
 
@@ -342,3 +338,8 @@ def connect(url: str | os.PathLike[str] | None = None, **options: Any) -> Worksp
     (:func:`tsanalysis.store.default_db_path`).
     """
     return Workspace(open_store(url, **options))
+
+
+def _data_type(kind: str) -> str | None:
+    """The data type a session records for rows of an ingestion ``kind`` (the same word)."""
+    return kind if kind in DATA_TYPES else None

@@ -25,7 +25,7 @@ import pandas as pd
 from .. import schema
 from ..errors import InvalidInput
 from ..ids import check_symbols
-from ..sessions import STATUSES
+from ..sessions import DATA_TYPES, STATUSES
 from ..timeutil import iso, to_utc
 from .api import ExportedFile, Exporter
 
@@ -102,10 +102,10 @@ def session_row(record: Mapping[str, Any], session_id: str) -> dict[str, Any]:
             v = ",".join(check_symbols(_text(v, c.name)))
         elif c.name == "data_types":
             kinds = [k for k in _text(v, c.name).split(",") if k]
-            bad = [k for k in kinds if k not in SESSION_DATA_TYPES]
+            bad = [k for k in kinds if k not in DATA_TYPES]
             if bad:
                 raise InvalidInput(f"bundle manifest: unknown data type {bad[0][:40]!r}: one "
-                                   f"of {', '.join(SESSION_DATA_TYPES)}")
+                                   f"of {', '.join(DATA_TYPES)}")
             v = ",".join(kinds)
         elif c.name == "metadata":
             if isinstance(v, str):
@@ -124,10 +124,6 @@ def session_row(record: Mapping[str, Any], session_id: str) -> dict[str, Any]:
             raise InvalidInput(f"bundle manifest: the session has no {c.name}")
         out[c.name] = v
     return out
-
-
-#: Data types a session record may list.
-SESSION_DATA_TYPES = ("ticks", "orderbook", "ohlcv", "indicators", "backtests")
 
 
 def _text(v: Any, name: str) -> str:

@@ -43,8 +43,14 @@ from ...errors import StoreError
 from ..base import DeleteOutcome, Progress, PurgeReport
 from . import fence
 from . import lock as locks
-from .lock import PURGE_LEASE_S
-from .reclaim import FAULT_ENV, FAULT_EXIT_CODE, Faults, Reclaimer, mark_interrupted
+from .reclaim import (
+    FAULT_ENV,
+    FAULT_EXIT_CODE,
+    Faults,
+    Reclaimer,
+    journal,
+    mark_interrupted,
+)
 from .sql import (
     DEAD_PREFIX,
     DELETING,
@@ -91,7 +97,7 @@ class Purger:
                              else lock_timeout)
         self.faults = Faults()
         self.purge_id = uuid.uuid4().hex[:12]
-        self.lock = locks.LeaseLock(store, locks.PURGE_LOCK, PURGE_LEASE_S,
+        self.lock = locks.LeaseLock(store, locks.PURGE_LOCK, locks.PURGE_LEASE_S,
                                            what="purge")
         self.reclaimer = Reclaimer(store, self.lock.owner, self.purge_id, self.faults)
 
@@ -99,9 +105,8 @@ class Purger:
 
     def _journal(self, session_id: str, table: str, step: str, rows: int | None,
                  note: str = "") -> None:
-        self.store.execute(f"INSERT INTO {JOURNAL_TABLE} VALUES (now(), %s, %s, %s, '', %s, "
-                           "%s, %s)", [self.purge_id, session_id, table, step, rows, note])
-        self.faults.point(f"journal {session_id} {table} {step}")
+        journal(self.store, self.faults, self.purge_id, session_id, table, "", step, rows,
+                note)
 
     def _count(self, table: schema.Table, session_id: str) -> int:
         return int(self.store.scalar(f"SELECT count() FROM {q(table.name)} WHERE "

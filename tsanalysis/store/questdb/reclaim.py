@@ -82,6 +82,18 @@ class Faults:
             os._exit(FAULT_EXIT_CODE)
 
 
+def journal(store: QuestDBStore, faults: Faults, purge_id: str, session_id: str, table: str,
+            day: str, step: str, rows: int | None, note: str = "") -> None:
+    """Append one step to the purge journal, then pass the fault-injection point.
+
+    Durable once the INSERT returns (committed to the WAL), which is what the step it
+    announces needs; readers of the journal wait for it to be applied.
+    """
+    store.execute(f"INSERT INTO {JOURNAL_TABLE} VALUES (now(), %s, %s, %s, %s, %s, %s, %s)",
+                  [purge_id, session_id, table, day, step, rows, note])
+    faults.point(" ".join(["journal", *(x for x in (session_id, table, day) if x), step]))
+
+
 def day_filter(table: schema.Table, day: str) -> str:
     """``ts >= day AND ts < day + 1`` as SQL text (``day`` is validated)."""
     if not _DAY.match(day):
@@ -175,12 +187,8 @@ class Reclaimer:
 
     def journal(self, table: str, day: str, step: str, rows: int | None, note: str = "",
                 purge_id: str | None = None) -> None:
-        # Durable once the INSERT returns (committed to the WAL), which is what the step it
-        # announces needs; readers of the journal wait for it to be applied.
-        self.store.execute(f"INSERT INTO {JOURNAL_TABLE} VALUES (now(), %s, %s, %s, %s, %s, "
-                           "%s, %s)", [purge_id or self.purge_id, "", table, day, step, rows,
-                                       note])
-        self.faults.point(f"journal {table} {day} {step}")
+        journal(self.store, self.faults, purge_id or self.purge_id, "", table, day, step,
+                rows, note)
 
     # -- what there is to do ----------------------------------------------------------
 
