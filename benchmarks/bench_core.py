@@ -76,7 +76,7 @@ def bench_ingest_and_read(tmp: Path) -> dict:
         raw.execute("INSERT INTO tick_prices SELECT * FROM typed")
 
     ws = tsanalysis.connect(f"duckdb:///{tmp}/ours.duckdb")
-    sid = ws.create_session(["BTC/USDT"], "bench").session_id
+    sid = ws.sessions.create(["BTC/USDT"], "bench").session_id
 
     def ours_insert():
         ws.store.sql("DELETE FROM tick_prices WHERE session_id = ?", [sid])
@@ -123,7 +123,7 @@ def bench_delete(tmp: Path, url: str | None = None) -> dict:
     rows = ws.store.count_rows(sid)
     other_before = ws.store.count_rows(other)
     t = time.perf_counter()
-    res = ws.delete_session(sid)
+    res = ws.sessions.delete(sid)
     elapsed = time.perf_counter() - t
     assert sum(ws.store.count_rows(sid).values()) == 0
     assert ws.store.count_rows(other) == other_before
@@ -150,7 +150,7 @@ def bench_csv_import(tmp: Path, n: int) -> dict:
     code = f"""
 import resource, time, tsanalysis
 ws = tsanalysis.connect("duckdb:///{tmp}/csv.duckdb")
-sid = ws.create_session(["BTC/USDT"]).session_id
+sid = ws.sessions.create(["BTC/USDT"]).session_id
 t = time.perf_counter()
 res = ws.import_file(sid, "{path}", "BTC/USDT")
 el = time.perf_counter() - t

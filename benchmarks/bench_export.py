@@ -49,7 +49,7 @@ def bench_small(tmp: Path) -> dict:
     ws = tsanalysis.connect(f"duckdb:///{db}")
     ticks = demo.generate(["BTC/USDT"], hours=N_TICKS / 3600, seed=1, defects=False
                           ).ticks["BTC/USDT"].iloc[:N_TICKS]
-    sid = ws.create_session(["BTC/USDT"], "bench").session_id
+    sid = ws.sessions.create(["BTC/USDT"], "bench").session_id
     ws.ingest(sid, "BTC/USDT", ticks)
     ws.sessions.complete(sid)
     assert ws.store.count_rows(sid)["tick_prices"] == N_TICKS
@@ -64,7 +64,7 @@ def bench_small(tmp: Path) -> dict:
 
         def ours(fmt=fmt, path=ours_path) -> None:
             w = tsanalysis.connect(f"duckdb:///{db}")
-            res = w.export(sid, fmt, path, overwrite=True)
+            res = w.export.run(sid, fmt, path, overwrite=True)
             w.close()
             assert res.rows == N_TICKS
 
@@ -91,7 +91,7 @@ def make_big(db: Path, rows: int) -> None:
     """A session of ``rows`` ticks over two symbols, written in typed Arrow batches."""
     ws = tsanalysis.connect(f"duckdb:///{db}")
     syms = ["BTC/USDT", "ETH/USDT"]
-    ws.create_session(syms, BIG_SESSION)
+    ws.sessions.create(syms, BIG_SESSION)
     rng = np.random.default_rng(0)
     t0 = 1_767_571_200_000_000
     step = 1_000_000
@@ -116,7 +116,7 @@ import resource, sys, time, tsanalysis
 db, fmt, out = sys.argv[1:4]
 ws = tsanalysis.connect("duckdb:///" + db)
 t = time.perf_counter()
-res = ws.export("big", fmt, out)
+res = ws.export.run("big", fmt, out)
 el = time.perf_counter() - t
 ws.close()
 print(res.rows, res.bytes, el, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

@@ -69,8 +69,8 @@ def bench_store(url: str, tmp: Path) -> dict:
     everything = tick_frame(N + 7 * NEW)  # a session, then seven batches of new ticks
     frame = everything.iloc[:N]
     pid = os.getpid()
-    sid = ws.create_session([SYM], f"bench-ind-{pid}", cadence_s=1.0).session_id
-    upd = ws.create_session([SYM], f"bench-ind-upd-{pid}", cadence_s=1.0).session_id
+    sid = ws.sessions.create([SYM], f"bench-ind-{pid}", cadence_s=1.0).session_id
+    upd = ws.sessions.create([SYM], f"bench-ind-upd-{pid}", cadence_s=1.0).session_id
     for s in (sid, upd):
         ws.ingest(s, SYM, frame)
     out: dict = {"backend": ws.backend}
@@ -166,7 +166,7 @@ def bench_store(url: str, tmp: Path) -> dict:
         out["update_set_ratio"] = round(out["update_set_s"] / out["full_recompute_set_s"], 4)
     finally:
         for s in (sid, upd):
-            ws.delete_session(s, force=True)
+            ws.sessions.delete(s, force=True)
         ws.close()
     return out
 

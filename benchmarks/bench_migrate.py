@@ -64,7 +64,7 @@ FLOOR = r"""
 import json, resource, sys
 import tsanalysis
 ws = tsanalysis.connect(sys.argv[1])
-ws.list_sessions()
+ws.sessions.list()
 ws.close()
 print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """

@@ -50,9 +50,9 @@ def bench_288k(tmp: Path) -> dict:
     info = ws.demo(symbols=[SYMBOL], hours=80, seed=5, defects=False)  # 288,000 ticks
     setup = time.perf_counter() - t
     sid = info.session_id
-    rows = ws.session(sid).rows or {}
+    rows = ws.sessions.get(sid).rows or {}
     cold_w = time.perf_counter()
-    ws.quality(sid)  # first run (nothing is compiled: the kernels are numpy)
+    ws.quality.run(sid)  # first run (nothing is compiled: the kernels are numpy)
     cold = time.perf_counter() - cold_w
 
     def baseline():  # the columns the checks read, straight from DuckDB
@@ -63,7 +63,7 @@ def bench_288k(tmp: Path) -> dict:
                                      "ask_size"])
 
     base_w, base_c, _ = best(baseline)
-    wall, cpu, report = best(lambda: ws.quality(sid))
+    wall, cpu, report = best(lambda: ws.quality.run(sid))
     ws.close()
     timings = {k: round(v, 4) for k, v in sorted(report.timings.items(),  # type: ignore[union-attr]
                                                   key=lambda kv: -kv[1])}
@@ -83,7 +83,7 @@ def bench_288k(tmp: Path) -> dict:
 def write_big(path: Path, n: int) -> str:
     """``n`` trades at 10 Hz on a random walk, written in 1M-row batches."""
     ws = tsanalysis.connect(f"duckdb:///{path}")
-    sid = ws.create_session([SYMBOL], "big", cadence_s=0.1).session_id
+    sid = ws.sessions.create([SYMBOL], "big", cadence_s=0.1).session_id
     rng = np.random.default_rng(0)
     t0 = pd.Timestamp("2026-01-05T00:00:00Z").value // 1000
     level = 100.0
@@ -112,7 +112,7 @@ def bench_big(tmp: Path, n: int, chunk_rows: int | None) -> dict:
 import json, resource, time, tsanalysis
 ws = tsanalysis.connect("duckdb:///{path}")
 t = time.perf_counter()
-r = ws.quality("big", chunk_rows={chunk_rows!r})
+r = ws.quality.run("big", chunk_rows={chunk_rows!r})
 el = time.perf_counter() - t
 ws.close()
 print(json.dumps({{"rows": r.symbols["{SYMBOL}"].rows["tick_prices"], "s": el,

@@ -81,7 +81,7 @@ def bench_ingest(ws, cfg: QuestDBConfig, conn: psycopg.Connection, repeat: int) 
         wait_applied(conn, RAW_TABLE)
 
     def ours() -> None:
-        sid = ws.create_session(["BTC/USDT"], f"bench-ingest-{uuid.uuid4().hex[:8]}",
+        sid = ws.sessions.create(["BTC/USDT"], f"bench-ingest-{uuid.uuid4().hex[:8]}",
                                 status="completed").session_id
         res = ws.ingest(sid, "BTC/USDT", frame)
         assert res.rows_written == N_TICKS
@@ -97,7 +97,7 @@ def bench_ingest(ws, cfg: QuestDBConfig, conn: psycopg.Connection, repeat: int) 
 
 
 def bench_read(ws, cfg: QuestDBConfig, conn: psycopg.Connection, repeat: int) -> dict:
-    sid = ws.create_session(["BTC/USDT"], f"bench-read-{uuid.uuid4().hex[:8]}",
+    sid = ws.sessions.create(["BTC/USDT"], f"bench-read-{uuid.uuid4().hex[:8]}",
                             status="completed").session_id
     ws.ingest(sid, "BTC/USDT", tick_frame())
     cols = ", ".join(f'"{c}"' for c in schema.TICK_PRICES.column_names)
@@ -188,7 +188,7 @@ def _three_sessions(ws, per_day_x: int, quotes: bool = True
     tag = uuid.uuid4().hex[:6]
     x, a, b = f"bench-del-{tag}", f"bench-keep1-{tag}", f"bench-keep2-{tag}"
     for sid, per_day, seed in ((x, per_day_x, 1), (a, 72_000, 2), (b, 36_000, 3)):
-        ws.create_session(["BTC/USDT"], sid, status="completed")
+        ws.sessions.create(["BTC/USDT"], sid, status="completed")
         ticks, quote_rows = _frames(sid, days, per_day, seed)
         ws.store.write("tick_prices", ticks)
         if quotes:
@@ -203,7 +203,7 @@ def bench_delete(ws, cfg: QuestDBConfig, conn: psycopg.Connection) -> dict:
             f"ts < '{(days[-1] + pd.Timedelta(days=1)).strftime('%Y-%m-%d')}'")
     kept = _rows(cfg, f"{span} AND session_id != '{x}'")
     t = time.perf_counter()
-    res = ws.delete_session(x)
+    res = ws.sessions.delete(x)
     elapsed = time.perf_counter() - t
     left = {t.name: conn.execute(f"SELECT count(*) FROM {t.name} WHERE session_id = %s",
                                  (x,)).fetchone()[0] for t in schema.TABLES}
@@ -212,7 +212,7 @@ def bench_delete(ws, cfg: QuestDBConfig, conn: psycopg.Connection) -> dict:
     after = _rows(cfg, span)
     pd.testing.assert_frame_equal(after, kept)  # every other row, exactly
     for sid in (a, b):  # leave the server as it was
-        ws.delete_session(sid)
+        ws.sessions.delete(sid)
     return {"delete_rows": res.total, "delete_rows_by_table": before, "delete_days": len(days),
             "delete_kept_rows": len(kept), "delete_s": elapsed, "delete_others_intact": True}
 
@@ -231,7 +231,7 @@ def bench_delete_288k(ws, cfg: QuestDBConfig, conn: psycopg.Connection, repeat: 
     for _ in range(repeat):
         _, x, a, b = _three_sessions(ws, N_TICKS // 4, quotes=False)
         t = time.perf_counter()
-        res = ws.delete_session(x)
+        res = ws.sessions.delete(x)
         whole.append(time.perf_counter() - t)
         assert res.deleted["tick_prices"] == N_TICKS and not res.deferred
         _, x2, a2, b2 = _three_sessions(ws, N_TICKS // 4, quotes=False)
@@ -239,10 +239,10 @@ def bench_delete_288k(ws, cfg: QuestDBConfig, conn: psycopg.Connection, repeat: 
         Purger(ws.store).delete(x2, reclaim=False)
         hide.append(time.perf_counter() - t)
         t = time.perf_counter()
-        ws.purge()
+        ws.sessions.purge()
         purge.append(time.perf_counter() - t)
         for sid in (a, b, a2, b2):
-            ws.delete_session(sid)
+            ws.sessions.delete(sid)
     return {"delete_288k_s": min(whole), "delete_288k_hide_s": min(hide),
             "delete_288k_reclaim_s": min(purge)}
 
@@ -261,11 +261,11 @@ def bench_hidden_rows(ws, cfg: QuestDBConfig, conn: psycopg.Connection, repeat: 
     Purger(ws.store).delete(x, reclaim=False)
     with_dead = best(read_day, repeat)
     disk_hidden = _disk(conn, "tick_prices") + _disk(conn, "tick_orderbook")
-    ws.purge()
+    ws.sessions.purge()
     after = best(read_day, repeat)
     disk_after = _disk(conn, "tick_prices") + _disk(conn, "tick_orderbook")
     for sid in (a, b):
-        ws.delete_session(sid)
+        ws.sessions.delete(sid)
     return {"read_day_72k_clean_s": clean, "read_day_72k_with_1_7m_hidden_s": with_dead,
             "read_day_72k_after_purge_s": after,
             "disk_tick_tables_before_delete_mb": disk_before / 1e6,

@@ -115,7 +115,7 @@ after = rows_per_table(doomed)
 assert sum(after.values()) == 0, after
 assert doomed not in ws.sessions.frame()["session_id"].tolist()
 try:
-    ws.session(doomed)
+    ws.sessions.get(doomed)
     raise AssertionError("the deleted session can still be read")
 except tsanalysis.SessionNotFound:
     pass
@@ -138,9 +138,9 @@ pd.DataFrame({"before": before_keep, "after": rows_per_table(keep)})
 # removed; `force=True` (the panel's separate Force button) overrides it.
 
 # %%
-recording = ws.create_session(["BTC/USDT"]).session_id
+recording = ws.sessions.create(["BTC/USDT"]).session_id
 try:
-    ws.delete_session(recording)
+    ws.sessions.delete(recording)
     raise AssertionError("an active session was deleted")
 except tsanalysis.SessionActive as e:
     print(e)
@@ -154,5 +154,5 @@ assert ws.sessions.get(recording).status == "active"
 # %%
 ws.sessions.complete(recording)
 for s in (keep, recording):
-    ws.delete_session(s)
+    ws.sessions.delete(s)
     assert sum(rows_per_table(s).values()) == 0

@@ -47,7 +47,7 @@ info = demo_session(ws, hours=0.5)
 sid = info.session_id
 out = Path(EXPORT_DIR or tempfile.mkdtemp(prefix="tsanalysis-export-"))
 out.mkdir(parents=True, exist_ok=True)
-ws.export_formats()
+ws.export.catalog()
 
 # %% [markdown]
 # ## One table to Parquet
@@ -62,7 +62,7 @@ def sha256(path: Path) -> str:
 
 
 ticks_file = out / f"{sid}_ticks.parquet"
-res = ws.export(sid, "parquet", ticks_file, overwrite=True)
+res = ws.export.run(sid, "parquet", ticks_file, overwrite=True)
 table = pq.read_table(ticks_file)
 assert res.rows == table.num_rows == info.rows["tick_prices"]
 assert res.sha256 == sha256(ticks_file) and res.bytes == ticks_file.stat().st_size
@@ -78,7 +78,7 @@ res.to_dict()
 
 # %%
 bundle = out / f"{sid}.zip"
-bres = ws.export(sid, "zip", bundle, overwrite=True)
+bres = ws.export.run(sid, "zip", bundle, overwrite=True)
 with zipfile.ZipFile(bundle) as zf:
     manifest = json.loads(zf.read("manifest.json"))
     for f in manifest["files"]:
@@ -108,7 +108,7 @@ def rows_of(session_id: str, table: str) -> pd.DataFrame:
 
 for t in schema.CHILD_TABLES:
     pd.testing.assert_frame_equal(rows_of(sid, t.name), rows_of(copy_id, t.name))
-copied = ws.session(copy_id)
+copied = ws.sessions.get(copy_id)
 assert copied.rows == info.rows and copied.symbols == info.symbols
 imported.to_dict()
 
@@ -141,6 +141,6 @@ panel
 # The copy made by the import, and the temporary directory.
 
 # %%
-ws.delete_session(copy_id)
+ws.sessions.delete(copy_id)
 if EXPORT_DIR is None:
     shutil.rmtree(out)

@@ -136,6 +136,6 @@ panel
 # %%
 if sample is not None:
     for i in ids:
-        ws.delete_session(i, force=True)  # a session with refused files may stay active
+        ws.sessions.delete(i, force=True)  # a session with refused files may stay active
         assert ws.store.session_rows(i).empty
     shutil.rmtree(sample.root.parent)

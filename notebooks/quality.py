@@ -36,7 +36,7 @@ defects = [Defect.from_dict(d) for d in info.metadata["demo"]["defects"]]
 {"session": sid, "defects planted": len(defects), **info.rows}
 
 # %%
-report = ws.quality(sid)  # every registered check, every row of every symbol
+report = ws.quality.run(sid)  # every registered check, every row of every symbol
 assert report.errors == [] and 0 < report.score < 100
 report.summary_frame()
 
@@ -84,7 +84,7 @@ assert not panel._run_button.disabled
 mine = panel.assess()  # what pressing Run does (here synchronously: the next line sees it)
 assert panel.report is mine and panel.last_error is None
 assert [c["name"] for c in mine.checks] == ["gaps", "prices", "stale"]
-same = ws.quality(sid, checks=["gaps", "prices", "stale"], params={"prices": {"n_sigmas": 6.0}})
+same = ws.quality.run(sid, checks=["gaps", "prices", "stale"], params={"prices": {"n_sigmas": 6.0}})
 assert mine.score == same.score and len(mine.findings) == len(same.findings)
 # a tighter outlier band finds at least the spikes the default one found
 assert {f.start for f in report.findings if f.check == "prices"} <= \
@@ -99,7 +99,7 @@ panel
 
 # %%
 clean = ws.demo(hours=0.5, seed=42, symbols=["BTC/USDT"], defects=False).session_id
-clean_report = ws.quality(clean)
+clean_report = ws.quality.run(clean)
 assert clean_report.score == 100 and clean_report.findings == []
-ws.delete_session(clean)
+ws.sessions.delete(clean)
 clean_report.score

@@ -113,7 +113,7 @@ def _writer(kind: str, url: str, day: pd.Timestamp, target: str, log: str, stop_
                     out.write(json.dumps({"seq": seq, "value": value.tolist()}) + "\n")
                 elif kind == "creator":
                     sid = fresh("born")
-                    ws.create_session([SYM], sid)
+                    ws.sessions.create([SYM], sid)
                     ws.ingest(sid, SYM, _frame(day, 10, 10_000 + k, 1000, seed + k))
                     ws.sessions.complete(sid)
                     out.write(json.dumps({"sid": sid}) + "\n")
@@ -131,7 +131,7 @@ def _killed_delete(url: str, sid: str, fail_at: int) -> None:
     os.environ[FAULT_ENV] = str(fail_at)
     try:
         with tsanalysis.connect(url) as ws:
-            ws.delete_session(sid)
+            ws.sessions.delete(sid)
     except BaseException:
         traceback.print_exc()
         os._exit(1)
@@ -142,7 +142,7 @@ def _victims(ws, day: pd.Timestamp, n: int) -> list[str]:
     out = []
     for k in range(n):
         sid = fresh("victim")
-        ws.create_session([SYM], sid, status="completed")
+        ws.sessions.create([SYM], sid, status="completed")
         f = _frame(day, 40, 600 + 37 * k, 500, k).assign(
             session_id=sid, symbol=SYM, seq=np.arange(40, dtype="int64"))
         ws.store.write("tick_prices", f)
@@ -158,9 +158,9 @@ def run_race(url: str, workdir: Path, day: pd.Timestamp, *, deletes: int = 8,
     t0 = time.monotonic()
     ws = tsanalysis.connect(url)
     rec, imp, ind = fresh("rec"), fresh("imp"), fresh("ind")
-    ws.create_session([SYM], rec, start_time=day + pd.Timedelta(days=1))  # active
-    ws.create_session([SYM, "IMP/X"], imp, status="completed")
-    ws.create_session([SYM], ind, status="completed")
+    ws.sessions.create([SYM], rec, start_time=day + pd.Timedelta(days=1))  # active
+    ws.sessions.create([SYM, "IMP/X"], imp, status="completed")
+    ws.sessions.create([SYM], ind, status="completed")
     victims = _victims(ws, day, deletes)
     ctx = multiprocessing.get_context("fork")
     stop_file = str(workdir / "stop")
@@ -201,13 +201,13 @@ def run_race(url: str, workdir: Path, day: pd.Timestamp, *, deletes: int = 8,
                 elif p.exitcode != 0:
                     res.writer_errors.append(f"delete of {sid} killed at {fail_at}: exit "
                                              f"{p.exitcode}")
-                ws.purge()
+                ws.sessions.purge()
                 res.purges += 1
             else:
-                ws.delete_session(sid)
+                ws.sessions.delete(sid)
             res.deletes += 1
             if k % 4 == 3:
-                ws.purge()
+                ws.sessions.purge()
                 res.purges += 1
     finally:
         Path(stop_file).touch()  # writers finish the write under way, log it and stop
@@ -220,7 +220,7 @@ def run_race(url: str, workdir: Path, day: pd.Timestamp, *, deletes: int = 8,
         th.join()
         reader.close()
     ws.sessions.complete(rec)
-    ws.purge()
+    ws.sessions.purge()
     res.purges += 1
     _check(url, ws, res, logs, victims, rec, imp, ind, day)
     ws.close()

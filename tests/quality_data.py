@@ -142,7 +142,7 @@ CCC_EXPECTED = {"bars_checked": 10, "bar_mismatches": 2, "missing_bars": 1,
 
 def plant(ws, sid: str) -> Planted:
     """Create session ``sid`` (cadence 1 s, completed) holding the three symbols."""
-    ws.create_session(["AAA/USD", "BBB/USD", "CCC/USD"], sid, cadence_s=1.0,
+    ws.sessions.create(["AAA/USD", "BBB/USD", "CCC/USD"], sid, cadence_s=1.0,
                       data_types=["ticks", "orderbook", "ohlcv"])
     ws.store.write(schema.TICK_PRICES.name, aaa_frame(sid))
     ws.store.write(schema.TICK_ORDERBOOK.name, bbb_frame(sid))

@@ -265,4 +265,4 @@ def test_quickstart_renders_the_dashboard_and_acts(lab: tuple[Lab, Sessions]) ->
         for t in schema.TABLES:
             left = ws.sql(f"SELECT count(*) AS n FROM {t.name} WHERE session_id = ?", [older])
             assert int(left["n"].iloc[0]) == 0, t.name
-        assert ws.session(newer).total_rows == sessions.newer.total_rows
+        assert ws.sessions.get(newer).total_rows == sessions.newer.total_rows

@@ -18,7 +18,7 @@ SYM = "BTC/USDT"
 @pytest.fixture
 def session(store_url, sid):
     with tsanalysis.connect(store_url) as ws:
-        ws.create_session([SYM], sid, cadence_s=1.0)
+        ws.sessions.create([SYM], sid, cadence_s=1.0)
         ws.ingest(sid, SYM, ticks(400))
     return store_url, sid
 

@@ -32,7 +32,7 @@ def test_a_lock_held_elsewhere_is_a_clear_error(tmp_path):
     try:
         t0 = time.monotonic()
         with pytest.raises(StoreLocked, match="locked by process") as e:
-            tsanalysis.connect(f"duckdb:///{path}", lock_timeout=1.0).list_sessions()
+            tsanalysis.connect(f"duckdb:///{path}", lock_timeout=1.0).sessions.list()
         assert time.monotonic() - t0 >= 1.0  # it waited before giving up
         assert str(path) in str(e.value)
     finally:
@@ -47,8 +47,8 @@ def test_a_lock_released_while_waiting_is_taken(tmp_path):
     holder = hold_file(path, 1.0)
     try:
         ws = tsanalysis.connect(f"duckdb:///{path}", lock_timeout=20.0)
-        ws.create_session(["BTC/USDT"], "waited")
-        assert ws.session("waited").status == "active"
+        ws.sessions.create(["BTC/USDT"], "waited")
+        assert ws.sessions.get("waited").status == "active"
         ws.close()
     finally:
         holder.wait()
@@ -58,13 +58,13 @@ def test_a_lock_released_while_waiting_is_taken(tmp_path):
 def test_an_idle_workspace_lets_other_processes_write(tmp_path):
     path = tmp_path / "x.duckdb"
     ws = tsanalysis.connect(f"duckdb:///{path}", idle_release=0.2)
-    ws.create_session(["BTC/USDT"], "mine")
+    ws.sessions.create(["BTC/USDT"], "mine")
     time.sleep(0.6)  # the notebook is idle: its connection has been released
     cli = subprocess.run([sys.executable, "-m", "tsanalysis", "--db", f"duckdb:///{path}",
                           "sessions", "create", "--symbols", "ETH/USDT", "--id", "theirs"],
                          capture_output=True, text=True, timeout=120)
     assert cli.returncode == 0, cli.stderr
-    assert {i.session_id for i in ws.list_sessions()} == {"mine", "theirs"}
+    assert {i.session_id for i in ws.sessions.list()} == {"mine", "theirs"}
     ws.close()
 
 
@@ -83,11 +83,11 @@ def test_several_workspaces_on_one_file_in_one_process(tmp_path):
     try:
         n = len(ws2.ticks(sid))  # ws2 reads while ws1 may still hold its connection
         assert n == len(ws1.ticks(sid)) > 0
-        new = ws2.create_session(["BTC/USDT"]).session_id  # a write while ws1 reads
+        new = ws2.sessions.create(["BTC/USDT"]).session_id  # a write while ws1 reads
         ws2.ingest(new, "BTC/USDT", ticks(10))
         assert len(ws1.ticks(new)) == 10
         ws1.ingest(new, "BTC/USDT", ticks(5, seed=3))
-        assert ws2.session(new).total_rows == 15
+        assert ws2.sessions.get(new).total_rows == 15
         ws2.close()
         assert len(ws1.ticks(new)) == 15
     finally:

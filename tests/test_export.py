@@ -63,7 +63,7 @@ def tricky_ticks(n: int = 300, seed: int = 0) -> pd.DataFrame:
 
 def fill_session(ws, sid: str) -> None:
     """A completed session with rows in every table (two symbols)."""
-    ws.create_session(list(SYMBOLS), sid, notes="export test, ünïcode",
+    ws.sessions.create(list(SYMBOLS), sid, notes="export test, ünïcode",
                       metadata={"source": "test", "nested": {"a": [1, 2]}}, cadence_s=0.25)
     for k, sym in enumerate(SYMBOLS):
         ws.ingest(sid, sym, tricky_ticks(seed=k), "ticks")
@@ -126,11 +126,11 @@ def sha256(path: Path) -> str:
 @pytest.mark.parametrize("table", list(KIND_OF))
 def test_one_table_formats_round_trip(ws, session, fmt, table, tmp_path):
     out = tmp_path / f"export.{fmt}"
-    res = ws.export(session, fmt, out, tables=table)
+    res = ws.export.run(session, fmt, out, tables=table)
     assert res.rows == ws.store.count_rows(session)[table] > 0
     assert res.bytes == out.stat().st_size and res.sha256 == sha256(out)
     copy = f"{session}-copy"
-    ws.create_session(["X"], copy)
+    ws.sessions.create(["X"], copy)
     results = ws.import_file_by_symbol(copy, out, KIND_OF[table])
     assert [r.symbol for r in results] == list(SYMBOLS)
     assert_same_session(ws, session, copy, [table])
@@ -141,7 +141,7 @@ def test_one_table_formats_round_trip(ws, session, fmt, table, tmp_path):
 def test_bundle_round_trip_restores_session_and_every_table(ws, session, inner, manifest,
                                                             tmp_path):
     out = tmp_path / "bundle.zip"
-    res = ws.export(session, "zip", out, options={"inner": inner, "manifest": manifest})
+    res = ws.export.run(session, "zip", out, options={"inner": inner, "manifest": manifest})
     assert res.tables == list(BUNDLE_TABLES)
     assert len(res.members) == len(BUNDLE_TABLES) * len(SYMBOLS)
     copy = f"{session}-b"
@@ -157,11 +157,11 @@ def test_bundle_round_trip_restores_session_and_every_table(ws, session, inner, 
 
 def test_bundle_import_under_the_original_id(ws, session, tmp_path):
     out = tmp_path / "b.zip"
-    ws.export(session, "zip", out)
+    ws.export.run(session, "zip", out)
     before = frames(ws, session)
-    ws.delete_session(session)
+    ws.sessions.delete(session)
     with pytest.raises(SessionNotFound):
-        ws.session(session)
+        ws.sessions.get(session)
     ws.import_bundle(out)
     after = frames(ws, session)
     for t in BUNDLE_TABLES:
@@ -170,7 +170,7 @@ def test_bundle_import_under_the_original_id(ws, session, tmp_path):
 
 def test_same_timestamp_trades_keep_their_order_and_count(ws, session, tmp_path):
     out = tmp_path / "t.csv"
-    ws.export(session, "csv", out, symbols="BTC/USDT")
+    ws.export.run(session, "csv", out, symbols="BTC/USDT")
     back = pd.read_csv(out, dtype={"trade_id": "string"}, keep_default_na=False,
                        na_values={"volume": [""], "side": [""]})
     src = tricky_ticks(seed=0)
@@ -184,8 +184,8 @@ def test_same_timestamp_trades_keep_their_order_and_count(ws, session, tmp_path)
 
 
 def test_json_is_one_valid_array_and_jsonl_one_object_a_line(ws, session, tmp_path):
-    ws.export(session, "json", tmp_path / "a.json", tables="indicators")
-    ws.export(session, "jsonl", tmp_path / "a.jsonl", tables="indicators")
+    ws.export.run(session, "json", tmp_path / "a.json", tables="indicators")
+    ws.export.run(session, "jsonl", tmp_path / "a.jsonl", tables="indicators")
     rows = json.loads((tmp_path / "a.json").read_text())  # strict: NaN would fail
     lines = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
     assert rows == lines and len(rows) == 2 * 2 * 40
@@ -194,7 +194,7 @@ def test_json_is_one_valid_array_and_jsonl_one_object_a_line(ws, session, tmp_pa
 
 
 def test_parquet_keeps_the_schema_types(ws, session, tmp_path):
-    ws.export(session, "parquet", tmp_path / "t.parquet", options={"compression": "zstd"})
+    ws.export.run(session, "parquet", tmp_path / "t.parquet", options={"compression": "zstd"})
     f = pq.ParquetFile(tmp_path / "t.parquet")
     s = f.schema_arrow
     assert s.field("ts").type == pa.timestamp("us", tz="UTC")
@@ -204,7 +204,7 @@ def test_parquet_keeps_the_schema_types(ws, session, tmp_path):
 
 def test_bundle_manifest_checksums_verify(ws, session, tmp_path):
     out = tmp_path / "b.zip"
-    res = ws.export(session, "zip", out, options={"inner": "csv"})
+    res = ws.export.run(session, "zip", out, options={"inner": "csv"})
     counts = ws.store.table_stats([session])
     with zipfile.ZipFile(out) as zf:
         assert zf.testzip() is None
@@ -227,7 +227,7 @@ def test_bundle_manifest_checksums_verify(ws, session, tmp_path):
 
 def test_datapackage_describes_every_resource(ws, session, tmp_path):
     out = tmp_path / "dp.zip"
-    ws.export(session, "zip", out, options={"inner": "csv", "manifest": "datapackage"})
+    ws.export.run(session, "zip", out, options={"inner": "csv", "manifest": "datapackage"})
     with zipfile.ZipFile(out) as zf:
         dp = json.loads(zf.read("datapackage.json"))
         assert dp["profile"] == "tabular-data-package"
@@ -244,7 +244,7 @@ def test_datapackage_describes_every_resource(ws, session, tmp_path):
 
 def test_tampered_bundle_is_refused_and_nothing_imported(ws, session, tmp_path):
     out = tmp_path / "b.zip"
-    ws.export(session, "zip", out, options={"inner": "jsonl"})
+    ws.export.run(session, "zip", out, options={"inner": "jsonl"})
     bad = tmp_path / "bad.zip"
     with zipfile.ZipFile(out) as src, zipfile.ZipFile(bad, "w") as dst:
         for info in src.infolist():
@@ -260,7 +260,7 @@ def test_tampered_bundle_is_refused_and_nothing_imported(ws, session, tmp_path):
 def test_bundle_with_invalid_rows_imports_nothing(ws, session, tmp_path):
     """Checksums only prove integrity; the rows are validated like any import."""
     out = tmp_path / "b.zip"
-    ws.export(session, "zip", out, options={"inner": "csv"})
+    ws.export.run(session, "zip", out, options={"inner": "csv"})
     bad = tmp_path / "bad.zip"
     with zipfile.ZipFile(out) as src, zipfile.ZipFile(bad, "w") as dst:
         man = json.loads(src.read("manifest.json"))
@@ -291,14 +291,14 @@ def test_bundle_with_invalid_rows_imports_nothing(ws, session, tmp_path):
 def test_scope_symbols_time_range_columns(ws, session, tmp_path):
     ticks = ws.ticks(session, "ETH/USDT")
     lo, hi = ticks["ts"].iloc[50], ticks["ts"].iloc[120]
-    res = ws.export(session, "parquet", tmp_path / "s.parquet", symbols=["ETH/USDT"],
+    res = ws.export.run(session, "parquet", tmp_path / "s.parquet", symbols=["ETH/USDT"],
                     start=lo, end=hi, columns=["ts", "seq", "price"])
     got = pq.read_table(tmp_path / "s.parquet").to_pandas()
     want = ticks[(ticks["ts"] >= lo) & (ticks["ts"] < hi)]
     assert res.rows == len(got) == len(want) and res.symbols == ["ETH/USDT"]
     assert list(got.columns) == ["session_id", "symbol", "ts", "seq", "price"]
     assert got["seq"].tolist() == want["seq"].tolist()
-    zres = ws.export(session, "zip", tmp_path / "s.zip", tables="indicators,tick_prices",
+    zres = ws.export.run(session, "zip", tmp_path / "s.zip", tables="indicators,tick_prices",
                      symbols="BTC/USDT")
     assert zres.tables == ["tick_prices", "indicators"]
     assert [m.path for m in zres.members] == ["tick_prices/BTC%2FUSDT.parquet",
@@ -308,11 +308,11 @@ def test_scope_symbols_time_range_columns(ws, session, tmp_path):
 def test_a_time_range_outside_the_data_writes_an_empty_file(ws, session, tmp_path):
     for fmt in ONE_TABLE:
         out = tmp_path / f"e.{fmt}"
-        res = ws.export(session, fmt, out, start="2030-01-01", end="2030-01-02")
+        res = ws.export.run(session, fmt, out, start="2030-01-01", end="2030-01-02")
         assert res.rows == 0 and out.exists()
-        copy = ws.create_session(["X"]).session_id
+        copy = ws.sessions.create(["X"]).session_id
         assert ws.import_file(copy, out, "X").rows_written == 0, fmt
-    zres = ws.export(session, "zip", tmp_path / "e.zip", start="2030-01-01")
+    zres = ws.export.run(session, "zip", tmp_path / "e.zip", start="2030-01-01")
     assert zres.rows == 0 and zres.members == []
 
 
@@ -327,7 +327,7 @@ def test_a_time_range_outside_the_data_writes_an_empty_file(ws, session, tmp_pat
 ])
 def test_bad_scope_is_refused_before_any_file(ws, session, out_dir, kwargs, message):
     with pytest.raises(InvalidInput, match=message):
-        ws.export(session, "csv", out_dir / "x.csv", **kwargs)
+        ws.export.run(session, "csv", out_dir / "x.csv", **kwargs)
     assert listing(out_dir) == []
 
 
@@ -419,15 +419,15 @@ def test_existing_destination_needs_overwrite(ws, session, out_dir):
     out = out_dir / "t.csv"
     out.write_text("keep me")
     with pytest.raises(InvalidInput, match="exists; pass --overwrite"):
-        ws.export(session, "csv", out)
+        ws.export.run(session, "csv", out)
     assert out.read_text() == "keep me"
-    res = ws.export(session, "csv", out, overwrite=True)
+    res = ws.export.run(session, "csv", out, overwrite=True)
     assert out.stat().st_size == res.bytes > 100 and listing(out_dir) == ["t.csv"]
 
 
 def test_unknown_session_writes_nothing(ws, out_dir):
     with pytest.raises(SessionNotFound):
-        ws.export("no-such-session", "parquet", out_dir / "x.parquet")
+        ws.export.run("no-such-session", "parquet", out_dir / "x.parquet")
     assert listing(out_dir) == []
 
 
@@ -470,7 +470,7 @@ def read_only_directory(path: Path):
 def test_read_only_directory_fails_cleanly(ws, session, tmp_path):
     with read_only_directory(tmp_path / "ro") as ro:
         with pytest.raises(ExportFailed, match="permission denied|cannot write"):
-            ws.export(session, "parquet", ro / "t.parquet")
+            ws.export.run(session, "parquet", ro / "t.parquet")
         assert listing(ro) == []
 
 
@@ -482,7 +482,7 @@ def test_a_really_full_disk_fails_cleanly(ws, session, tmp_path):
         pytest.skip("cannot mount a tmpfs here (not root); the simulated ENOSPC test covers it")
     try:
         with pytest.raises(ExportFailed, match="no space left"):
-            ws.export(session, "jsonl", disk / "t.jsonl")  # about 100 KB
+            ws.export.run(session, "jsonl", disk / "t.jsonl")  # about 100 KB
         assert listing(disk) == []
     finally:
         _run("umount", str(disk))
@@ -510,8 +510,8 @@ def test_documented_example_plugin_works_from_python(ws, session, tmp_path):
         namespace["register_exporters"])})()
     name = plugins.register(plugin, "doc-example")
     try:
-        assert "myplugin.tsv" in exporters() and "myplugin.tsv" in ws.export_formats()
-        res = ws.export(session, "myplugin.tsv", tmp_path / "t.tsv", columns="ts,price")
+        assert "myplugin.tsv" in exporters() and "myplugin.tsv" in ws.export.catalog()["name"].tolist()
+        res = ws.export.run(session, "myplugin.tsv", tmp_path / "t.tsv", columns="ts,price")
         rows = tsv_rows(tmp_path / "t.tsv")
         assert rows[0] == ["session_id", "symbol", "ts", "price"]
         assert len(rows) == res.rows + 1 == 601 and rows[1][1] == "BTC/USDT"
@@ -535,7 +535,7 @@ def test_a_plugin_registering_a_builtin_name_is_skipped_naming_both(ws, session,
     try:
         with pytest.warns(PluginWarning, match="'clash': export format 'csv' is registered "
                                                "already by 'tsanalysis.default_plugins"):
-            res = ws.export(session, "csv", tmp_path / "x.csv")  # the built-in csv
+            res = ws.export.run(session, "csv", tmp_path / "x.csv")  # the built-in csv
         assert res.rows > 0 and exporter_plugin("csv") == "tsanalysis.default_plugins.exporters"
         assert [s.name for s in {p.name: p for p in plugins.list_plugins()}["clash"].skipped] \
             == ["csv"]
@@ -758,7 +758,7 @@ def test_out_that_is_not_a_regular_file_is_refused_even_with_overwrite(ws, sessi
     for name, path in targets.items():
         for overwrite in (False, True):
             with pytest.raises(InvalidInput, match="regular file|directory"):
-                ws.export(session, "csv", path, overwrite=overwrite)
+                ws.export.run(session, "csv", path, overwrite=overwrite)
         after = os.lstat(path)
         assert (after.st_mode, after.st_ino) == (before[name].st_mode, before[name].st_ino)
     assert (out_dir.parent / "victim.txt").read_text() == "keep me"
@@ -789,7 +789,7 @@ def test_sigterm_and_sighup_during_an_export_leave_nothing(tmp_path, signame):
 
     url = f"duckdb:///{tmp_path}/big.duckdb"
     with connect(url) as w:
-        sid = w.create_session(["BTC/USDT"]).session_id
+        sid = w.sessions.create(["BTC/USDT"]).session_id
         n = 2_000_000
         w.store.write("tick_prices", pd.DataFrame({
             "session_id": sid, "symbol": "BTC/USDT", "seq": np.arange(n, dtype="int64"),
@@ -829,7 +829,7 @@ def test_sigterm_and_sighup_during_an_export_leave_nothing(tmp_path, signame):
 def test_bundle_manifest_session_fields_are_validated(ws, session, tmp_path, field, value,
                                                       message):
     out = tmp_path / "b.zip"
-    ws.export(session, "zip", out)
+    ws.export.run(session, "zip", out)
     bad = tmp_path / "bad.zip"
     with zipfile.ZipFile(out) as src, zipfile.ZipFile(bad, "w") as dst:
         for info in src.infolist():
@@ -855,7 +855,7 @@ def test_a_bundle_member_that_expands_a_thousandfold_is_refused_before_extractio
     import tempfile
 
     out = tmp_path / "b.zip"
-    ws.export(session, "zip", out, options={"inner": "csv"})
+    ws.export.run(session, "zip", out, options={"inner": "csv"})
     bomb = tmp_path / "bomb.zip"
     zeros = b"\0" * (50 << 20)
     with zipfile.ZipFile(out) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst:

@@ -25,7 +25,7 @@ def tie(frame: pd.DataFrame, every: int = 29) -> pd.DataFrame:
 
 
 def session(ws, sid, n=N0, seed=0, symbols=(SYM,), cadence_s=1.0):
-    ws.create_session(list(symbols), sid, cadence_s=cadence_s)
+    ws.sessions.create(list(symbols), sid, cadence_s=cadence_s)
     for k, sym in enumerate(symbols):
         ws.ingest(sid, sym, tie(ticks(n, seed=seed + k)))
 
@@ -106,7 +106,7 @@ def test_history_time_range_and_paging(ws, sid):
 
 
 def test_missing_volume_is_nan_never_zero(ws, sid):
-    ws.create_session([SYM], sid)
+    ws.sessions.create([SYM], sid)
     frame = ticks(400)
     frame["volume"] = frame["volume"].astype("float64")
     frame.loc[[100, 101, 250], "volume"] = np.nan
@@ -262,7 +262,7 @@ def test_indicators_survive_an_export_and_import_and_keep_updating(ws, sid, tmp_
     session(ws, sid, n=600)
     ws.indicators.compute(sid, SYM, "rsi")
     ws.indicators.compute(sid, SYM, "bbands", {"nbdevup": 1.5}, interval="10s")
-    ws.export(sid, "zip", tmp_path / "s.zip")
+    ws.export.run(sid, "zip", tmp_path / "s.zip")
     copy = sid + "-copy"
     ws.import_bundle(tmp_path / "s.zip", session_id=copy)
     stored = ws.indicators.stored(copy)

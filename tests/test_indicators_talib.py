@@ -31,7 +31,7 @@ SECONDS_PER_YEAR = 365 * 86400
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     ws = tsanalysis.connect(f"duckdb:///{tmp_path_factory.mktemp('agree')}/agree.duckdb")
-    ws.create_session([SYM], SID, cadence_s=1.0)
+    ws.sessions.create([SYM], SID, cadence_s=1.0)
     frame = ticks(4000, seed=3)
     frame.loc[frame.index[10::37], "ts"] = frame["ts"].shift(1)[10::37]  # trades sharing a ts
     frame.loc[frame.index[600:640], "price"] = frame["price"].iloc[600]  # a flat stretch
@@ -174,7 +174,7 @@ def _daily(ws, name: str, symbol: str) -> pd.DataFrame:
     bars = pd.DataFrame({"ts": pd.DatetimeIndex(df["Date"]).tz_localize("UTC").as_unit("us"),
                          "open": close, "high": high, "low": low, "close": close,
                          "volume": col(df, "Volume") if "Volume" in df else 1.0})
-    ws.create_session([symbol], symbol.replace("/", "-"))
+    ws.sessions.create([symbol], symbol.replace("/", "-"))
     ws.ingest(symbol.replace("/", "-"), symbol, bars, kind="ohlcv", interval="1d")
     return df
 

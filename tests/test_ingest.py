@@ -21,7 +21,7 @@ from .helpers import T0, bars, quotes, ticks
 
 @pytest.fixture
 def session(ws, sid):
-    ws.create_session(["BTC/USDT"], sid)
+    ws.sessions.create(["BTC/USDT"], sid)
     return sid
 
 
@@ -301,7 +301,7 @@ def test_an_import_killed_mid_way_leaves_nothing(tmp_path):
     write_csv(tmp_path / "big.csv", f)
     url = f"duckdb:///{tmp_path}/k.duckdb"
     ws = tsanalysis.connect(url)
-    ws.create_session(["BTC/USDT"], "victim")
+    ws.sessions.create(["BTC/USDT"], "victim")
     ws.close()
     code = textwrap.dedent(f"""
         import sys, time, tsanalysis
@@ -324,7 +324,7 @@ def test_an_import_killed_mid_way_leaves_nothing(tmp_path):
     p.stdout.close()
     ws = tsanalysis.connect(url)
     ws.store.sql("SELECT 1")  # any write-capable open cleans up
-    ws.create_session(["BTC/USDT"], "after")
+    ws.sessions.create(["BTC/USDT"], "after")
     assert ws.store.count_rows("victim")["tick_prices"] == 0
     stages = ws.sql("SELECT table_name FROM information_schema.tables "
                     "WHERE starts_with(table_name, '_tsa_stage_')")
@@ -335,19 +335,19 @@ def test_an_import_killed_mid_way_leaves_nothing(tmp_path):
 def test_a_refused_import_leaves_the_session_record_as_it_was(ws, sid, tmp_path):
     """A bad last line or a missing file: no rows, and the session's symbols and data
     types are unchanged (both backends)."""
-    ws.create_session(["BTC/USDT"], sid)
-    before = ws.session(sid)
+    ws.sessions.create(["BTC/USDT"], sid)
+    before = ws.sessions.get(sid)
     bad = tmp_path / "bad.csv"
     bad.write_text("ts,price,volume\n2026-01-05T00:00:00Z,100,1\n2026-01-05T00:00:01Z,oops,1\n")
     with pytest.raises(InvalidRows):
         ws.import_file(sid, bad, "ETH/USDT")
     with pytest.raises(TsanalysisError):
         ws.import_file(sid, tmp_path / "missing.csv", "SOL/USDT", kind="orderbook")
-    after = ws.session(sid)
+    after = ws.sessions.get(sid)
     assert (after.symbols, after.data_types) == (before.symbols, before.data_types)
     assert after.total_rows == before.total_rows
     ws.ingest(sid, "ETH/USDT", ticks(3))  # a write that lands does record them
-    assert "ETH/USDT" in ws.session(sid).symbols
+    assert "ETH/USDT" in ws.sessions.get(sid).symbols
 
 
 def _import_peak_rss(csv_path, db_path) -> tuple[int, str]:
@@ -355,7 +355,7 @@ def _import_peak_rss(csv_path, db_path) -> tuple[int, str]:
     code = textwrap.dedent(f"""
         import resource, tsanalysis
         ws = tsanalysis.connect("duckdb:///{db_path}")
-        sid = ws.create_session(["BTC/USDT"]).session_id
+        sid = ws.sessions.create(["BTC/USDT"]).session_id
         try:
             ws.import_file(sid, {str(csv_path)!r}, "BTC/USDT")
             msg = "imported"
@@ -420,8 +420,8 @@ def test_every_timestamp_in_range_exports_and_imports_back(ws, session, tmp_path
     ws.ingest(session, "BTC/USDT", pd.DataFrame({"ts": edge, "price": [1.0, 2.0]}))
     for fmt in ("csv", "jsonl", "parquet"):
         out = tmp_path / f"e.{fmt}"
-        ws.export(session, fmt, out)
-        back = ws.create_session(["BTC/USDT"]).session_id
+        ws.export.run(session, fmt, out)
+        back = ws.sessions.create(["BTC/USDT"]).session_id
         ws.import_file_by_symbol(back, out)
         got = ws.read("tick_prices", back)["ts"].tolist()
         assert got == edge.tolist(), fmt

@@ -83,7 +83,7 @@ def test_generated_tree_migrates_with_exact_counts(ws, tree):
 
 def test_sessions_keep_the_legacy_metadata(ws, tree):
     ws.migrate_legacy(tree.root)
-    s0, s1, s2 = (ws.session(s.session_id) for s in tree.sessions)
+    s0, s1, s2 = (ws.sessions.get(s.session_id) for s in tree.sessions)
     e0 = tree.sessions[0]
     # Real names from the metadata for the BTC_USDT directories, and the listed XRP/USDT.
     assert s0.symbols == ["BTC/USDT", "ETH/USDT", "XRP/USDT"]
@@ -150,7 +150,7 @@ def test_layout_quirks(ws, tmp_path, prefix):
 
     stats = ws.migrate_legacy(root)
     by_id = {s.dir: s for s in stats.sessions}
-    info = ws.session(a)
+    info = ws.sessions.get(a)
     assert info.status == "completed" and info.metadata["legacy_status"] == "stopped"
     assert info.start_time == pd.Timestamp("2026-01-05T00:00:00Z")
     assert info.end_time == info.last_ts  # no end in the metadata: the data's
@@ -218,14 +218,14 @@ def test_a_changed_file_is_written_again_without_duplicates(ws, tree):
 
 def test_a_session_not_created_by_migration_is_left_alone(ws, tree):
     sid = tree.sessions[2].session_id
-    ws.create_session(["BTC/USDT"], sid)
+    ws.sessions.create(["BTC/USDT"], sid)
     stats = ws.migrate_legacy(tree.root)
     refused = next(s for s in stats.sessions if s.session_id == sid)
     assert refused.action == "failed" and "not created by a migration" in refused.reason
     assert all(f.status == FAILED for f in stats.files if f.session_id == sid)
     assert stats.sessions_failed == 1 and not stats.ok
     assert sum(ws.store.count_rows(sid).values()) == 1  # the session row, nothing added
-    assert ws.session(sid).metadata == {}
+    assert ws.sessions.get(sid).metadata == {}
 
 
 # -- bad input ---------------------------------------------------------------------------
@@ -311,7 +311,7 @@ def test_filters(ws, tree):
     assert {f.session_id for f in stats.files} == {s1}
     assert {f.symbol for f in stats.files} == {"BTC_USDT"}
     assert ws.store.session_rows(s0).empty
-    assert ws.session(s1).metadata["migration"]["state"] == "partial"  # ETH_USDT left out
+    assert ws.sessions.get(s1).metadata["migration"]["state"] == "partial"  # ETH_USDT left out
     # A real symbol name or its directory name both select it.
     by_name = ws.migrate_legacy(tree.root, sessions=[s0], symbols=["ETH/USDT"], dry_run=True)
     by_dir = ws.migrate_legacy(tree.root, sessions=[s0], symbols=["ETH_USDT"], dry_run=True)
@@ -413,7 +413,7 @@ def resume_to_exact_counts(ws, tree) -> None:
     assert stats.files_skipped == 6  # the files the killed run had completed and recorded
     assert stats.files_migrated + stats.files_skipped == len(tree.files)
     for s in tree.sessions:
-        info = ws.session(s.session_id)
+        info = ws.sessions.get(s.session_id)
         assert info.metadata["migration"]["state"] == "complete"
         assert info.status == s.status
     assert ws.migrate_legacy(tree.root).rows_migrated == 0
@@ -474,7 +474,7 @@ def test_timestamp_forms():
 
 
 def test_indicator_rows_through_ingestion(ws, sid):
-    ws.create_session(["BTC/USDT"], sid)
+    ws.sessions.create(["BTC/USDT"], sid)
     frame = pd.DataFrame({"ts": pd.date_range("2026-01-05", periods=5, freq="s", tz="UTC"),
                           "value": [np.nan, 1.0, 2.0, 3.0, 4.0], "confidence": 0.5})
     res = ws.ingest(sid, "BTC/USDT", frame, "indicators", indicator_id="sma_2")
@@ -489,7 +489,7 @@ def test_indicator_rows_through_ingestion(ws, sid):
     with pytest.raises(InvalidInput, match="invalid indicator id"):
         ws.ingest(sid, "BTC/USDT", frame, "indicators", indicator_id="bad id")
     assert ws.store.count_rows(sid)["indicators"] == 5
-    assert "indicators" in ws.session(sid).data_types
+    assert "indicators" in ws.sessions.get(sid).data_types
 
 
 def test_csv_batches_of_about_n_rows(tmp_path):
@@ -504,7 +504,7 @@ def test_csv_batches_of_about_n_rows(tmp_path):
 
 def test_an_empty_timestamp_chunk_is_rows_to_report_not_a_failure(ws, sid, tmp_path):
     # The reader hands over a last, empty chunk when the last line is cut short.
-    ws.create_session(["BTC/USDT"], sid)
+    ws.sessions.create(["BTC/USDT"], sid)
     p = tmp_path / "cut.csv"
     p.write_text("ts,price,volume\n2026-01-05T00:00:00Z,100,1\n2026-01-05T00:00:01Z,10")
     res = ws.import_file(sid, p, "BTC/USDT", skip_invalid=True)
@@ -573,7 +573,7 @@ def test_schema_kinds_cover_indicators():
 
 
 def test_cli_imports_indicator_rows(ws, store_url, sid, tmp_path):
-    ws.create_session(["BTC/USDT"], sid)
+    ws.sessions.create(["BTC/USDT"], sid)
     ws.close()
     p = tmp_path / "rsi.csv"
     p.write_text("timestamp,value,confidence\n1767571200,,0.5\n1767571201,55.5,0.9\n")
@@ -588,7 +588,7 @@ def test_cli_imports_indicator_rows(ws, store_url, sid, tmp_path):
 def test_store_checkpoint_keeps_what_was_written(ws, sid):
     from .helpers import indicator_rows
 
-    ws.create_session(["BTC/USDT"], sid)
+    ws.sessions.create(["BTC/USDT"], sid)
     ws.store.write("indicators", indicator_rows(sid, "BTC/USDT", 500))
     ws.store.checkpoint()
     with ws.store.atomic():

@@ -45,7 +45,7 @@ def test_runbooks_use_a_temporary_store_by_default(monkeypatch):
     monkeypatch.delenv(ENV_NOTEBOOK_DB, raising=False)
     ws = open_workspace()
     try:
-        assert is_temporary(ws) and ws.list_sessions() == []
+        assert is_temporary(ws) and ws.sessions.list() == []
     finally:
         ws.close()
 
@@ -63,7 +63,7 @@ def test_runbooks_use_the_default_store_when_told(monkeypatch, tmp_path):
 
 def test_demo_session_reuses_the_newest_completed_demo(duckdb_ws):
     first = demo_session(duckdb_ws, hours=0.05)
-    duckdb_ws.create_session(["BTC/USDT"])  # not a demo
+    duckdb_ws.sessions.create(["BTC/USDT"])  # not a demo
     second = duckdb_ws.demo(hours=0.05, seed=7)
     assert demo_session(duckdb_ws).session_id == second.session_id != first.session_id
     fresh = demo_session(duckdb_ws, hours=0.05, reuse=False)

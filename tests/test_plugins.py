@@ -93,7 +93,7 @@ def test_entry_point_plugin_is_loaded_with_its_version_hooks_and_registrations(s
     assert "rsi" in infos[BUILTIN].registered["register_indicators"]
     assert tsanalysis.list_plugins() == plugins.list_plugins()
     # ... and its indicator computes and persists like a built-in
-    duckdb_ws.create_session(["BTC/USDT"], sid)
+    duckdb_ws.sessions.create(["BTC/USDT"], sid)
     duckdb_ws.ingest(sid, "BTC/USDT", ticks(300))
     res = compute(duckdb_ws.store, sid, "BTC/USDT", "spread.hl", interval="1m")
     assert res.outputs == {"real": "spread.hl_1.1m"}
@@ -171,7 +171,7 @@ def test_a_name_a_builtin_has_warns_naming_both_and_the_builtin_wins(site, monke
     assert len(caught) == 1
     assert reg.entry("rsi").plugin == BUILTIN and reg.entry("RSI").plugin == BUILTIN
     assert reg.get("rsi").inputs == ("close",)  # the built-in, not the plugin's high - low
-    duckdb_ws.create_session(["BTC/USDT"], sid)
+    duckdb_ws.sessions.create(["BTC/USDT"], sid)
     duckdb_ws.ingest(sid, "BTC/USDT", ticks(300))
     assert compute(duckdb_ws.store, sid, "BTC/USDT", "rsi").outputs == {"real": "rsi_14"}
     # listed as skipped, with the reason, by list_plugins (no second warning: already built)
@@ -394,7 +394,7 @@ def test_register_indicators_example_works(duckdb_ws, sid):
 
     name = plugins.register(Plugin(), name="example")
     try:
-        duckdb_ws.create_session(["BTC/USDT"], sid)
+        duckdb_ws.sessions.create(["BTC/USDT"], sid)
         duckdb_ws.ingest(sid, "BTC/USDT", ticks(200))
         res = duckdb_ws.indicators.compute(sid, "BTC/USDT", found[0].name, interval="1m")
         assert res.rows == 4 and res.written == 4 * len(found[0].outputs)
@@ -414,7 +414,7 @@ def test_talib_plugin_from_plugins_folder(site, monkeypatch, ws, sid):
     allow(monkeypatch, "tsanalysis-talib")
     info = by_name()["talib"]
     assert info.version == "0.1.0" and len(info.registered["register_indicators"]) == 201
-    ws.create_session(["BTC/USDT"], sid)
+    ws.sessions.create(["BTC/USDT"], sid)
     ws.ingest(sid, "BTC/USDT", ticks(500))
     ours = ws.indicators.compute(sid, "BTC/USDT", "macd", interval="10s")
     theirs = ws.indicators.compute(sid, "BTC/USDT", "talib.MACD", interval="10s")

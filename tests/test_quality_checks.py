@@ -25,7 +25,7 @@ def _rows(report, symbol, check=None):
 
 
 def test_trades_defects_found_exactly_and_nothing_else(ws, planted):
-    r = ws.quality(planted.session_id, "AAA/USD")
+    r = ws.quality.run(planted.session_id, "AAA/USD")
     T = "tick_prices"
     expected = [
         ("completeness", T, at(0), at(599), 600 - 486, "critical"),
@@ -73,7 +73,7 @@ def test_trades_defects_found_exactly_and_nothing_else(ws, planted):
 
 
 def test_out_of_order_detail_names_the_earlier_row(ws, planted):
-    r = ws.quality(planted.session_id, "AAA/USD", checks="timestamps")
+    r = ws.quality.run(planted.session_id, "AAA/USD", checks="timestamps")
     late = [f for f in r.findings if f.severity == "warning"]
     assert [f.data["previous_ts"] for f in late] == ["2026-01-05T00:05:01Z",
                                                      "2026-01-05T00:08:19Z"]
@@ -81,7 +81,7 @@ def test_out_of_order_detail_names_the_earlier_row(ws, planted):
 
 
 def test_quote_defects_found_exactly_and_nothing_else(ws, planted):
-    r = ws.quality(planted.session_id, "BBB/USD")
+    r = ws.quality.run(planted.session_id, "BBB/USD")
     Q = "tick_orderbook"
     assert _rows(r, "BBB/USD") == [
         ("orderbook", Q, at(50), at(51), 2, "warning"),
@@ -110,7 +110,7 @@ def test_quote_defects_found_exactly_and_nothing_else(ws, planted):
 
 
 def test_bars_against_ticks(ws, planted):
-    r = ws.quality(planted.session_id, "CCC/USD", checks=["consistency"])
+    r = ws.quality.run(planted.session_id, "CCC/USD", checks=["consistency"])
     m = r.symbols["CCC/USD"].metrics
     assert {k: m[k] for k in C if k != "bad_bars"} == {k: v for k, v in C.items()
                                                       if k != "bad_bars"}
@@ -126,7 +126,7 @@ def test_bars_against_ticks(ws, planted):
 
 def test_bars_built_from_the_ticks_are_consistent(ws, sid):
     ws.demo(sid, symbols=["BTC/USDT"], hours=0.5, bar_intervals=("1m", "5m"))
-    r = ws.quality(sid, checks="consistency")
+    r = ws.quality.run(sid, checks="consistency")
     m = r.symbols["BTC/USDT"].metrics
     assert m["bars_checked"] == 30 + 6 and m["bar_intervals"] == ["1m", "5m"]
     assert r.findings == [] and r.score == 100.0
@@ -141,9 +141,9 @@ def test_streamed_in_chunks_gives_the_same_report(ws, planted, chunk_rows, tmp_p
     made = []
     mkdtemp = tempfile.mkdtemp
     monkeypatch.setattr(tempfile, "mkdtemp", lambda **kw: made.append(1) or mkdtemp(**kw))
-    whole = ws.quality(planted.session_id, chunk_rows=None).to_dict()
+    whole = ws.quality.run(planted.session_id, chunk_rows=None).to_dict()
     assert made == []
-    chunked = ws.quality(planted.session_id, chunk_rows=chunk_rows).to_dict()
+    chunked = ws.quality.run(planted.session_id, chunk_rows=chunk_rows).to_dict()
     assert len(made) == 3  # each symbol's table was streamed, copied once, re-read
     assert list(spill.iterdir()) == []  # and the copies are gone
     for d in (whole, chunked):
@@ -153,25 +153,25 @@ def test_streamed_in_chunks_gives_the_same_report(ws, planted, chunk_rows, tmp_p
 
 
 def test_gap_threshold_override(ws, planted):
-    r = ws.quality(planted.session_id, "AAA/USD", checks="gaps", gap_threshold="30s")
+    r = ws.quality.run(planted.session_id, "AAA/USD", checks="gaps", gap_threshold="30s")
     m = r.symbols["AAA/USD"].metrics
     assert [(g["start"], g["end"]) for g in m["gaps"]] == [g[:2] for g in A["gaps"][:2]]
     assert m["gap_threshold_s"] == 30.0
-    r = ws.quality(planted.session_id, "AAA/USD", checks="gaps", gap_threshold=100)
+    r = ws.quality.run(planted.session_id, "AAA/USD", checks="gaps", gap_threshold=100)
     assert r.symbols["AAA/USD"].metrics["gaps"] == []
 
 
 def test_parameters_change_what_is_found(ws, planted):
     sid = planted.session_id
     # stale runs of 25 trades or more: the planted one (20) no longer counts
-    r = ws.quality(sid, "AAA/USD", checks="stale", params={"stale": {"min_rows": 25}})
+    r = ws.quality.run(sid, "AAA/USD", checks="stale", params={"stale": {"min_rows": 25}})
     assert r.findings == []
     # a tolerance above the swap's 1 s and below the late row's 1.5 s: only the late row
-    r = ws.quality(sid, "AAA/USD", checks="timestamps",
+    r = ws.quality.run(sid, "AAA/USD", checks="timestamps",
                    params={"timestamps": {"tolerance_ms": 1200}})
     assert r.symbols["AAA/USD"].metrics["out_of_order_rows"] == 1
     # zero-volume runs of 5: the short run counts too
-    r = ws.quality(sid, "AAA/USD", checks="volume", params={"volume": {"min_zero_rows": 5}})
+    r = ws.quality.run(sid, "AAA/USD", checks="volume", params={"volume": {"min_zero_rows": 5}})
     assert r.symbols["AAA/USD"].metrics["zero_volume_runs"] == 2
 
 
@@ -185,10 +185,10 @@ def test_inferred_cadence_of_irregular_trades(ws, sid):
     steps = rng.exponential(1.0, 20_000)
     steps[10_000] = 600.0
     ts = pd.Timestamp("2026-01-05T00:00:00Z") + pd.to_timedelta(np.cumsum(steps), unit="s")
-    ws.create_session(["P/USD"], sid)
+    ws.sessions.create(["P/USD"], sid)
     ws.ingest(sid, "P/USD", pd.DataFrame({"ts": ts, "price": 100 + np.cumsum(
         rng.normal(0, 0.01, len(ts))), "volume": 1.0}))
-    r = ws.quality(sid, checks=["completeness", "gaps"],
+    r = ws.quality.run(sid, checks=["completeness", "gaps"],
                    params={"gaps": {"gap_factor": 60}})
     m = r.symbols["P/USD"].metrics
     assert m["cadence_source"] == "inferred"

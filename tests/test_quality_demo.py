@@ -52,7 +52,7 @@ def test_every_recorded_defect_found_where_recorded_and_nothing_else(ws, sid, se
     info = ws.demo(sid, hours=hours, seed=seed)
     defects = _defects(info)
     assert {d.kind for d in defects} == {"gap", "spike", "stale", "crossed", "locked"}
-    report = ws.quality(sid)
+    report = ws.quality.run(sid)
     assert report.errors == []
     matched = [id(f) for d in defects for f in _match(d, report)]
     # the only other findings: each table with a gap is incomplete by the rows it lost
@@ -73,7 +73,7 @@ def test_every_recorded_defect_found_where_recorded_and_nothing_else(ws, sid, se
 @pytest.mark.parametrize("seed", [42, 3])
 def test_clean_demo_data_flags_nothing(ws, sid, seed):
     ws.demo(sid, hours=4, seed=seed, defects=False)
-    report = ws.quality(sid)
+    report = ws.quality.run(sid)
     assert report.errors == []
     assert report.findings == [], report.findings_frame().head(10).to_string()
     assert report.recommendations == []

@@ -68,12 +68,12 @@ def test_builtins_are_registered_like_plugins():
 
 
 def test_a_check_registered_at_run_time_appears_in_the_report(ws, sid, third_party):
-    ws.create_session(["X/USD"], sid, cadence_s=1.0)
+    ws.sessions.create(["X/USD"], sid, cadence_s=1.0)
     ticks = pd.DataFrame({"ts": [at(i) for i in range(5)],
                           "price": [1.0, 1.25, 1.001, 1.5, 1.0005], "volume": 1.0})
     ws.ingest(sid, "X/USD", ticks)
     assert "thirdparty.round_prices" in available_checks()
-    r = ws.quality(sid)
+    r = ws.quality.run(sid)
     names = [c["name"] for c in r.checks]
     assert names == [*BUILTINS, "thirdparty.round_prices"]
     assert r.checks[-1]["plugin"] == "thirdparty" and r.checks[-1]["params"] == {"decimals": 2}
@@ -85,11 +85,11 @@ def test_a_check_registered_at_run_time_appears_in_the_report(ws, sid, third_par
     assert sym["checks"]["thirdparty.round_prices"]["score"] == 0.0
     assert any("thirdparty.round_prices" in line for line in r.recommendations)
     # its parameters are the caller's to set, and validated
-    r = ws.quality(sid, checks="thirdparty.round_prices",
+    r = ws.quality.run(sid, checks="thirdparty.round_prices",
                    params={"thirdparty.round_prices": {"decimals": 3}})
     assert [f.start for f in r.findings] == [at(4)]
     with pytest.raises(InvalidInput, match="decimals must be >= 0"):
-        ws.quality(sid, params={"thirdparty.round_prices": {"decimals": -1}})
+        ws.quality.run(sid, params={"thirdparty.round_prices": {"decimals": -1}})
     plugins.unregister(third_party)
     assert "thirdparty.round_prices" not in available_checks()
     plugins.register(RoundPrices(), name=third_party)  # for the fixture's teardown
@@ -129,7 +129,7 @@ def test_a_failing_check_is_reported_and_the_others_still_run(ws, sid):
     ws.demo(sid, symbols=["BTC/USDT"], hours=0.2, defects=False)
     plugins.register(Broken(), name="broken")
     try:
-        r = ws.quality(sid)
+        r = ws.quality.run(sid)
     finally:
         plugins.unregister("broken")
     assert r.errors == [{"check": "broken.check", "symbol": "BTC/USDT",
@@ -141,7 +141,7 @@ def test_a_failing_check_is_reported_and_the_others_still_run(ws, sid):
 
 def test_score_formula_and_weights(ws, sid):
     plant(ws, sid)
-    r = ws.quality(sid, "AAA/USD")
+    r = ws.quality.run(sid, "AAA/USD")
     rep = r.symbols["AAA/USD"]
     parts = [(o.weight, o.score) for o in rep.checks.values() if o.applicable]
     assert rep.score == pytest.approx(qscore.combine(parts))
@@ -153,11 +153,11 @@ def test_score_formula_and_weights(ws, sid):
     # gaps: severity-weighted seconds in gaps against 25 % of the 599 s span; here
     # 31 s warning + 81 s x3 critical is past it, so graded all "info" (x0.1) as well
     assert rep.checks["gaps"].score == 0.0
-    mild = ws.quality(sid, "AAA/USD", checks="gaps", params={"gaps": {
+    mild = ws.quality.run(sid, "AAA/USD", checks="gaps", params={"gaps": {
         "warning_cadences": 1000, "critical_cadences": 1000}})
     assert mild.symbols["AAA/USD"].checks["gaps"].score == pytest.approx(
         1 - 0.1 * (31 + 81 + 8) / (0.25 * 599))
-    whole = ws.quality(sid)
+    whole = ws.quality.run(sid)
     rows = {s: x.total_rows for s, x in whole.symbols.items()}
     expect = sum(whole.symbols[s].score * n for s, n in rows.items()) / sum(rows.values())
     assert whole.score == pytest.approx(expect)
@@ -168,7 +168,7 @@ def test_score_formula_and_weights(ws, sid):
 
 def test_json_has_the_documented_keys(ws, sid):
     plant(ws, sid)
-    d = json.loads(ws.quality(sid).to_json())
+    d = json.loads(ws.quality.run(sid).to_json())
     assert {"score", "symbols", "findings", "recommendations"} <= set(d)
     keys = {"score", "rows", "expected_rows", "completeness", "gaps", "out_of_order_rows",
             "duplicate_rows", "same_timestamp_rows", "price_anomalies", "stale_runs",
@@ -198,7 +198,7 @@ def test_json_has_the_documented_keys(ws, sid):
 
 def test_recommendations_gravest_first_with_times_and_symbols(ws, sid):
     plant(ws, sid)
-    recs = ws.quality(sid).recommendations
+    recs = ws.quality.run(sid).recommendations
     first = recs.index("re-record 2026-01-05 00:06:39–00:08:00 UTC on AAA/USD (1 min 21 s "
                        "without data)")
     crossed = next(i for i, r in enumerate(recs) if "crossed quotes" in r)
@@ -216,7 +216,7 @@ def test_recommendations_gravest_first_with_times_and_symbols(ws, sid):
 
 def test_html_and_picture(ws, sid):
     info = ws.demo(sid, symbols=["BTC/USDT", "ETH/USDT"], hours=1)
-    r = ws.quality(info.session_id)
+    r = ws.quality.run(info.session_id)
     html = r._repr_html_()
     assert f"Quality of session {sid}" in html and f"{r.score:.1f}/100" in html
     assert '<img alt="prices with gaps and anomalies" src="data:image/png;base64,' in html
@@ -238,21 +238,21 @@ def test_html_and_picture(ws, sid):
 def test_bad_requests_change_nothing_and_say_why(ws, sid):
     ws.demo(sid, symbols=["BTC/USDT", "ETH/USDT"], hours=0.1)
     with pytest.raises(InvalidInput, match=r"'XRP/USDT' is not in session .*: BTC/USDT, ETH/USDT"):
-        ws.quality(sid, "XRP/USDT")
+        ws.quality.run(sid, "XRP/USDT")
     with pytest.raises(InvalidInput, match="unknown quality check.*available: completeness"):
-        ws.quality(sid, checks=["gaps", "nope"])
+        ws.quality.run(sid, checks=["gaps", "nope"])
     with pytest.raises(InvalidInput, match="has no parameter 'k'.*gap_factor"):
-        ws.quality(sid, params={"gaps": {"k": 1}})
+        ws.quality.run(sid, params={"gaps": {"k": 1}})
     with pytest.raises(InvalidInput, match="must be a float"):
-        ws.quality(sid, params={"gaps": {"gap_factor": "x"}})
+        ws.quality.run(sid, params={"gaps": {"gap_factor": "x"}})
     with pytest.raises(InvalidInput, match="not run"):
-        ws.quality(sid, checks="gaps", params={"prices": {"n_sigmas": 5}})
+        ws.quality.run(sid, checks="gaps", params={"prices": {"n_sigmas": 5}})
     with pytest.raises(InvalidInput, match="gap threshold"):
-        ws.quality(sid, gap_threshold="soon")
+        ws.quality.run(sid, gap_threshold="soon")
     with pytest.raises(SessionNotFound):
-        ws.quality("no-such-session")
+        ws.quality.run("no-such-session")
     with pytest.raises(InvalidInput):
-        ws.quality(sid, chunk_rows=0)
+        ws.quality.run(sid, chunk_rows=0)
 
 
 def test_parse_duration():
@@ -267,6 +267,6 @@ def test_parse_duration():
 def test_progress_is_reported(ws, sid):
     ws.demo(sid, symbols=["BTC/USDT", "ETH/USDT"], hours=0.1)
     seen = []
-    r = ws.quality(sid, progress=lambda done, total: seen.append((done, total)))
+    r = ws.quality.run(sid, progress=lambda done, total: seen.append((done, total)))
     assert isinstance(r, QualityReport)
     assert seen == [(i, 16) for i in range(1, 17)]

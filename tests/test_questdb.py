@@ -113,7 +113,7 @@ def test_tables_are_wal_dedup_day_partitioned_with_the_schema_keys(qws, plain):
 
 
 def test_a_write_is_readable_when_it_returns(qws, plain, sid):
-    qws.create_session(["BTC/USDT"], sid)
+    qws.sessions.create(["BTC/USDT"], sid)
     for k in range(3):
         qws.ingest(sid, "BTC/USDT", ticks(5000, start=unique_day(), seed=k))
         # at once, on another connection, with plain SQL
@@ -142,7 +142,7 @@ def test_questdb_has_no_row_delete_and_the_store_knows(qws, plain):
 
 
 def test_reads_use_the_http_export_and_keep_types(qws, sid):
-    qws.create_session(["BTC/USDT"], sid)
+    qws.sessions.create(["BTC/USDT"], sid)
     day = unique_day()
     f = pd.DataFrame({"ts": [day, day, day + pd.Timedelta("1us")],
                       "price": [1.5, 2.5, 3.5], "volume": [np.nan, 1.0, 2.0],
@@ -213,7 +213,7 @@ def test_wrong_http_port_is_named_on_ingest(questdb_url, sid):
     port = free_port()
     ws = tsanalysis.connect(f"questdb://{c.host}:{c.pg_port}?http_port={port}")
     try:
-        ws.create_session(["BTC/USDT"], sid)
+        ws.sessions.create(["BTC/USDT"], sid)
         with pytest.raises(StoreUnavailable, match=rf"127\.0\.0\.1:{port}.*refused"):
             ws.ingest(sid, "BTC/USDT", ticks(3))
     finally:

@@ -37,7 +37,7 @@ from .questdb_support import checksum, cli, fresh, plain_counts, unique_day
 
 def _session(ws, sid, day, n=40, status="completed", orderbook=True, extra_day=False,
              start_time=None):
-    ws.create_session(["BTC/USDT", "ETH/USDT"], sid, start_time=start_time)
+    ws.sessions.create(["BTC/USDT", "ETH/USDT"], sid, start_time=start_time)
     for k, sym in enumerate(("BTC/USDT", "ETH/USDT")):
         ws.ingest(sid, sym, ticks(n, start=day + pd.Timedelta(hours=1 + k), step_us=7_000_000,
                                   seed=k))
@@ -54,7 +54,7 @@ def _session(ws, sid, day, n=40, status="completed", orderbook=True, extra_day=F
 
 def _quick_session(ws, sid, day, n, days=(0,)):
     """A completed session with ``n`` ticks per day on ``day + days`` (few round trips)."""
-    ws.create_session(["BTC/USDT"], sid, status="completed")
+    ws.sessions.create(["BTC/USDT"], sid, status="completed")
     frames = []
     for k, d in enumerate(days):
         f = ticks(n, start=day + pd.Timedelta(days=d, hours=1), step_us=60_000_000, seed=k)
@@ -88,9 +88,9 @@ def _delete_in_child(url: str, sid: str, fail_at: int | str, resume: bool) -> No
         os.environ[FAULT_ENV] = str(fail_at)
         with tsanalysis.connect(url) as ws:
             if resume:
-                ws.purge()
+                ws.sessions.purge()
             else:
-                ws.delete_session(sid)
+                ws.sessions.delete(sid)
     except BaseException:
         traceback.print_exc()
         os._exit(1)
@@ -133,7 +133,7 @@ def test_delete_leaves_no_row_with_the_id_and_neighbours_byte_identical(qws, pla
         ts=lambda f: f["ts"] - f["ts"].iloc[0] + day))
     before = plain_counts(plain, x)
     kept = checksum(plain, a)
-    res = qws.delete_session(x)
+    res = qws.sessions.delete(x)
     assert res.deleted == before and not res.deferred
     assert plain_counts(plain, x) == {t.name: 0 for t in schema.TABLES}
     assert checksum(plain, a) == kept
@@ -152,13 +152,13 @@ def test_deleted_session_disappears_at_once_from_every_read(questdb_url, qws, pl
     assert plain_counts(plain, sid)["tick_prices"] == 80  # nothing removed yet...
     ws = tsanalysis.connect(questdb_url)  # ...but nobody sees the session any more
     with pytest.raises(SessionNotFound):
-        ws.session(sid)
-    assert sid not in {i.session_id for i in ws.list_sessions()}
+        ws.sessions.get(sid)
+    assert sid not in {i.session_id for i in ws.sessions.list()}
     assert ws.store.count_rows(sid) == {t.name: 0 for t in schema.TABLES}
     assert ws.store.read("tick_prices", sid).empty
     assert sid not in set(ws.store.table_stats()["session_id"])
     with pytest.raises(InvalidInput, match="being deleted"):
-        ws.create_session(["BTC/USDT"], sid)
+        ws.sessions.create(["BTC/USDT"], sid)
     with pytest.raises(StoreError, match="being deleted"):  # a late writer
         ws.store.write("indicators", indicator_rows(sid, "BTC/USDT", 3))
     assert cli(questdb_url, "sessions", "show", sid).returncode == 3
@@ -185,17 +185,17 @@ def test_days_an_active_session_may_write_are_hidden_at_once_and_reclaimed_later
     _session(qws, rec, day + pd.Timedelta(days=1), status="active", orderbook=False,
              start_time=day + pd.Timedelta(days=1))
     rec_before = checksum(plain, rec)
-    res = qws.delete_session(x)
+    res = qws.sessions.delete(x)
     d1 = (day + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
     assert res.deleted["tick_prices"] == 120 and res.deleted["data_collection_sessions"] == 1
     assert plain_counts(plain, x) == {t.name: 0 for t in schema.TABLES}  # hidden everywhere
     assert any(f"tick_prices {d1}" in line and rec in line for line in res.deferred)
     assert _dead_rows(plain, day) == 40  # day+1's rows still take disk
-    dry = qws.purge(dry_run=True)
+    dry = qws.sessions.purge(dry_run=True)
     assert any(d1 in line and rec in line for line in dry.deferred)
-    assert qws.purge().reclaimed == {}  # still blocked: nothing rewritten
+    assert qws.sessions.purge().reclaimed == {}  # still blocked: nothing rewritten
     qws.sessions.complete(rec)  # the recorder stops
-    report = qws.purge()
+    report = qws.sessions.purge()
     assert report.reclaimed == {"tick_prices": 40} and not report.deferred
     assert _dead_rows(plain, day) == 0
     after = checksum(plain, rec)
@@ -208,7 +208,7 @@ def test_delete_of_a_big_session_keeps_neighbours_and_reports_counts(qws, plain)
     day = unique_day()
     x, a, b = fresh("x"), fresh("a"), fresh("b")
     for s, n in ((x, 3000), (a, 1000), (b, 500)):
-        qws.create_session(["BTC/USDT"], s)
+        qws.sessions.create(["BTC/USDT"], s)
         qws.ingest(s, "BTC/USDT", ticks(n, start=day, step_us=200_000_000))  # ~7 days
         qws.build_bars(s, "1h")
         qws.store.write("indicators", indicator_rows(s, "BTC/USDT", 200))
@@ -218,7 +218,7 @@ def test_delete_of_a_big_session_keeps_neighbours_and_reports_counts(qws, plain)
     days = plain.execute("SELECT count(DISTINCT timestamp_floor('d', ts)) FROM tick_prices "
                          "WHERE session_id = %s", (x,)).fetchone()[0]
     assert days >= 6
-    res = qws.delete_session(x)
+    res = qws.sessions.delete(x)
     assert res.deleted == before and not res.deferred
     assert plain_counts(plain, x) == {t.name: 0 for t in schema.TABLES}
     assert _snapshot(plain, [a, b]) == others
@@ -242,7 +242,7 @@ def test_concurrent_reader_never_sees_a_partial_day(qws, plain):
     th = threading.Thread(target=read)
     th.start()
     try:
-        qws.delete_session(x)
+        qws.sessions.delete(x)
     finally:
         stop.set()
         th.join()
@@ -258,7 +258,7 @@ def test_writes_into_the_day_while_sessions_of_that_day_are_deleted_are_all_kept
     other sessions of that day are deleted one after another: every frame stays."""
     day = unique_day()
     a = fresh("a")
-    qws.create_session(["BTC/USDT"], a, status="completed")
+    qws.sessions.create(["BTC/USDT"], a, status="completed")
     victims = [fresh("v") for _ in range(6)]
     for v in victims:
         _quick_session(qws, v, day, 30)
@@ -281,7 +281,7 @@ def test_writes_into_the_day_while_sessions_of_that_day_are_deleted_are_all_kept
     th = _repeat_in_thread(write, stop, errors)
     try:
         for v in victims:
-            qws.delete_session(v)
+            qws.sessions.delete(v)
     finally:
         stop.set()
         th.join()
@@ -306,7 +306,7 @@ def test_a_session_created_while_others_are_deleted_keeps_its_row_and_ticks(qws,
 
     def create() -> None:
         sid = fresh("born")
-        creator.create_session(["BTC/USDT"], sid)
+        creator.sessions.create(["BTC/USDT"], sid)
         creator.ingest(sid, "BTC/USDT", ticks(10, start=day + pd.Timedelta(hours=4)))
         born.append(sid)
 
@@ -314,7 +314,7 @@ def test_a_session_created_while_others_are_deleted_keeps_its_row_and_ticks(qws,
     th = _repeat_in_thread(create, stop, errors)
     try:
         for v in victims:
-            qws.delete_session(v)
+            qws.sessions.delete(v)
     finally:
         stop.set()
         th.join()
@@ -323,7 +323,7 @@ def test_a_session_created_while_others_are_deleted_keeps_its_row_and_ticks(qws,
     for sid in born:
         assert plain_counts(plain, sid)["data_collection_sessions"] == 1
         assert plain_counts(plain, sid)["tick_prices"] == 10
-        assert qws.session(sid).session_id == sid
+        assert qws.sessions.get(sid).session_id == sid
 
 
 def _killed_after_the_drop_then_a_late_row(questdb_url, qws, plain):
@@ -352,7 +352,7 @@ def test_resume_after_a_failed_drop_with_a_late_row_keeps_the_neighbours(questdb
     assert plain_counts(plain, x) == {t.name: 0 for t in schema.TABLES}  # the late row too
     assert json.loads(p.stdout)["purged"][x]["tick_prices"] == 1
     assert _dead_rows(plain, day) == 0
-    assert not qws.purge(dry_run=True).pending
+    assert not qws.sessions.purge(dry_run=True).pending
 
 
 def test_a_late_row_after_the_drop_never_makes_the_store_unreadable(questdb_url, qws, plain):
@@ -363,12 +363,12 @@ def test_a_late_row_after_the_drop_never_makes_the_store_unreadable(questdb_url,
         assert len(ws.ticks(y)) == 80  # the read finished the interrupted swap
         assert checksum(plain, y) == kept
         ws.ingest(y, "BTC/USDT", ticks(3, start=day + pd.Timedelta(hours=6)))  # writes too
-        pending = ws.purge(dry_run=True).pending
+        pending = ws.sessions.purge(dry_run=True).pending
         assert any(x in line and "after the session was deleted" in line for line in pending)
         with pytest.raises(InvalidInput, match="still has 1 row"):
-            ws.create_session(["BTC/USDT"], x)
-        assert ws.purge().purged[x]["tick_prices"] == 1
-        ws.create_session(["BTC/USDT"], x)  # the id is free again
+            ws.sessions.create(["BTC/USDT"], x)
+        assert ws.sessions.purge().purged[x]["tick_prices"] == 1
+        ws.sessions.create(["BTC/USDT"], x)  # the id is free again
     assert plain_counts(plain, x)["tick_prices"] == 0
     assert plain_counts(plain, y)["tick_prices"] == 83
 
@@ -378,7 +378,7 @@ def test_staging_follows_a_column_added_after_the_first_purge(qws, plain):
     day = unique_day()
     x, y = fresh("x"), fresh("y")
     _quick_session(qws, x, day, 20)
-    qws.delete_session(x)  # staging tables existed before the column
+    qws.sessions.delete(x)  # staging tables existed before the column
     col = f"extra_{fresh('c').replace('-', '_')}"
     plain.execute(f"ALTER TABLE tick_prices ADD COLUMN {col} DOUBLE")
     try:
@@ -390,7 +390,7 @@ def test_staging_follows_a_column_added_after_the_first_purge(qws, plain):
         want = plain.execute(f"SELECT seq, {col} FROM tick_prices WHERE session_id = %s "
                              "ORDER BY seq", (y,)).fetchall()
         assert all(v is not None for _, v in want)
-        qws.delete_session(x2)
+        qws.sessions.delete(x2)
         got = plain.execute(f"SELECT seq, {col} FROM tick_prices WHERE session_id = %s "
                             "ORDER BY seq", (y,)).fetchall()
         assert got == want
@@ -423,7 +423,7 @@ def test_an_upsert_into_the_day_being_rewritten_waits_and_is_not_reverted(qws, p
             time.sleep(0.5)  # the writer is at the fence by now, not in the partition
 
     monkeypatch.setattr(Reclaimer, "journal", journal)
-    qws.delete_session(x)
+    qws.sessions.delete(x)
     threads[0].join()
     writer.close()
     got = plain.execute("SELECT seq, price FROM tick_prices WHERE session_id = %s ORDER BY seq",
@@ -438,7 +438,7 @@ def test_parallel_imports_into_one_session_and_symbol_keep_every_trade(store_url
     once: every trade is kept, each with a seq of its own (both backends)."""
     sid = fresh("par")
     with tsanalysis.connect(store_url) as ws:
-        ws.create_session(["BTC/USDT"], sid)
+        ws.sessions.create(["BTC/USDT"], sid)
     frame = ticks(2000, step_us=0)  # 2,000 trades, one timestamp
     ctx = multiprocessing.get_context("fork")
     start = ctx.Event()
@@ -507,7 +507,7 @@ def test_purge_lock_has_a_lease_and_an_owner_unique_across_hosts(qws):
 def test_a_fence_keeps_tsanalysis_writers_out_of_its_day(questdb_url, qws, plain):
     day = unique_day()
     a = fresh("a")
-    qws.create_session(["BTC/USDT"], a)
+    qws.sessions.create(["BTC/USDT"], a)
     owner = LeaseLock(qws.store, PURGE_LOCK, PURGE_LEASE_S, what="purge").owner
     fenced_day = day.strftime("%Y-%m-%d")
     fence.fence(qws.store, owner, "tick_prices", fenced_day, "begin")
@@ -544,8 +544,8 @@ def test_purge_killed_at_every_step_then_resumed(questdb_url, qws, plain):
         assert code == FAULT_EXIT_CODE, f"step {step}: exit code {code}"
         with tsanalysis.connect(questdb_url) as ws:
             with pytest.raises(SessionNotFound):
-                ws.session(x)
-            ws.purge()
+                ws.sessions.get(x)
+            ws.sessions.purge()
         assert plain_counts(plain, x) == {t.name: 0 for t in schema.TABLES}, f"step {step}"
         assert _snapshot(plain, [a, b]) == others, f"step {step}"
         assert _dead_rows(plain, day) == 0, f"step {step}"
@@ -574,7 +574,7 @@ def test_resume_killed_at_every_step_then_resumed_again(questdb_url, qws, plain)
             break
         assert code == FAULT_EXIT_CODE, f"resume step {step}: exit code {code}"
         with tsanalysis.connect(questdb_url) as ws:
-            ws.purge()
+            ws.sessions.purge()
         assert plain_counts(plain, x) == {t.name: 0 for t in schema.TABLES}, f"step {step}"
         assert _snapshot(plain, [a]) == others, f"step {step}"
         step += 1

@@ -37,7 +37,7 @@ def tick_frames(draw):
 def test_ticks_round_trip(store_url, frame):
     ws = tsanalysis.connect(store_url)
     try:
-        sid = ws.create_session(["X/Y"]).session_id
+        sid = ws.sessions.create(["X/Y"]).session_id
         ws.ingest(sid, "X/Y", frame)
         back = ws.ticks(sid)
         # Stored order is (ts, seq); seq is arrival order, so a stable sort of the input
@@ -67,7 +67,7 @@ def test_timestamp_text_forms_round_trip(store_url, micros, text):
         col = [str(m) for m in micros]
     ws = tsanalysis.connect(store_url)
     try:
-        sid = ws.create_session(["X/Y"]).session_id
+        sid = ws.sessions.create(["X/Y"]).session_id
         ws.ingest(sid, "X/Y", pd.DataFrame({"ts": list(col), "price": 1.0}),
                   ts_unit="us" if text == "epoch_us" else None)
         back = ws.ticks(sid)["ts"]

@@ -19,36 +19,36 @@ def plain_counts(ws, session_id: str) -> dict[str, int]:
 
 
 def test_create_is_active_and_listed(ws, sid):
-    info = ws.create_session("BTC/USDT,ETH/USDT", sid, notes="first", cadence_s=1.0)
+    info = ws.sessions.create("BTC/USDT,ETH/USDT", sid, notes="first", cadence_s=1.0)
     assert info.status == "active"
     assert info.symbols == ["BTC/USDT", "ETH/USDT"]
     assert info.cadence_s == 1.0 and info.notes == "first"
-    listed = {i.session_id: i for i in ws.list_sessions()}
+    listed = {i.session_id: i for i in ws.sessions.list()}
     assert sid in listed and listed[sid].rows["tick_prices"] == 0
 
 
 def test_create_generates_an_id_and_refuses_duplicates_and_bad_input(ws, sid):
-    info = ws.create_session(["BTC/USDT"])
+    info = ws.sessions.create(["BTC/USDT"])
     assert info.session_id.startswith("s-")
-    ws.create_session(["BTC/USDT"], sid)
+    ws.sessions.create(["BTC/USDT"], sid)
     with pytest.raises(InvalidInput, match="already exists"):
-        ws.create_session(["BTC/USDT"], sid)
+        ws.sessions.create(["BTC/USDT"], sid)
     with pytest.raises(InvalidInput, match="invalid session id"):
-        ws.create_session(["BTC/USDT"], "a; DROP TABLE tick_prices")
+        ws.sessions.create(["BTC/USDT"], "a; DROP TABLE tick_prices")
     with pytest.raises(InvalidInput, match="invalid symbol"):
-        ws.create_session(["BTC USDT"])
+        ws.sessions.create(["BTC USDT"])
     with pytest.raises(InvalidInput, match="at least one symbol"):
-        ws.create_session([])
+        ws.sessions.create([])
 
 
 def test_complete_and_fail(ws, sid):
-    ws.create_session(["BTC/USDT"], sid)
+    ws.sessions.create(["BTC/USDT"], sid)
     ws.ingest(sid, "BTC/USDT", ticks(10))
     done = ws.sessions.complete(sid)
     assert done.status == "completed"
     assert done.end_time == done.last_ts  # the end is the last recorded row
     assert ws.sessions.complete(sid).status == "completed"  # idempotent
-    other = ws.create_session(["BTC/USDT"]).session_id
+    other = ws.sessions.create(["BTC/USDT"]).session_id
     failed = ws.sessions.fail(other, "feed dropped")
     assert failed.status == "failed" and "feed dropped" in failed.notes
     with pytest.raises(InvalidInput, match="cannot be completed"):
@@ -56,10 +56,10 @@ def test_complete_and_fail(ws, sid):
 
 
 def test_show_has_counts_symbols_and_time_range(ws, sid):
-    ws.create_session(["BTC/USDT"], sid)
+    ws.sessions.create(["BTC/USDT"], sid)
     ws.ingest(sid, "BTC/USDT", ticks(30))
     ws.ingest(sid, "ETH/USDT", ticks(5))  # a new symbol joins the session
-    info = ws.session(sid)
+    info = ws.sessions.get(sid)
     assert info.rows["tick_prices"] == 35
     assert info.symbols == ["BTC/USDT", "ETH/USDT"]
     assert info.tables["tick_prices"]["BTC/USDT"].rows == 30
@@ -71,45 +71,45 @@ def test_show_has_counts_symbols_and_time_range(ws, sid):
 
 def test_unknown_session(ws):
     with pytest.raises(SessionNotFound):
-        ws.session("no-such-session")
+        ws.sessions.get("no-such-session")
     with pytest.raises(SessionNotFound):
-        ws.delete_session("no-such-session")
+        ws.sessions.delete("no-such-session")
     with pytest.raises(SessionNotFound):
         ws.ingest("no-such-session", "BTC/USDT", ticks(3))
 
 
 def test_delete_removes_every_row_in_all_six_tables(ws, sid):
-    ws.create_session(["BTC/USDT", "ETH/USDT"], sid)
+    ws.sessions.create(["BTC/USDT", "ETH/USDT"], sid)
     fill_all_tables(ws, sid)
     ws.sessions.complete(sid)
     before = plain_counts(ws, sid)
     assert all(n > 0 for n in before.values()), before
-    result = ws.delete_session(sid)
+    result = ws.sessions.delete(sid)
     assert list(result.deleted) == [t.name for t in schema.TABLES]  # children first
     assert result.deleted == before
     assert result.total == sum(before.values())
     assert plain_counts(ws, sid) == {t.name: 0 for t in schema.TABLES}
-    assert sid not in {i.session_id for i in ws.list_sessions()}
+    assert sid not in {i.session_id for i in ws.sessions.list()}
 
 
 def test_delete_keeps_other_sessions(ws, sid):
     other = sid + "-other"
     for s in (sid, other):
-        ws.create_session(["BTC/USDT", "ETH/USDT"], s)
+        ws.sessions.create(["BTC/USDT", "ETH/USDT"], s)
         fill_all_tables(ws, s)
         ws.sessions.complete(s)
     kept = plain_counts(ws, other)
     kept_ticks = ws.ticks(other)
-    ws.delete_session(sid)
+    ws.sessions.delete(sid)
     assert plain_counts(ws, other) == kept
     pd.testing.assert_frame_equal(ws.ticks(other), kept_ticks)
 
 
 def test_delete_with_partial_data(ws, sid):
-    ws.create_session(["BTC/USDT"], sid)
+    ws.sessions.create(["BTC/USDT"], sid)
     ws.ingest(sid, "BTC/USDT", ticks(25))
     ws.sessions.complete(sid)
-    result = ws.delete_session(sid)
+    result = ws.sessions.delete(sid)
     assert result.deleted["tick_prices"] == 25
     assert result.deleted["data_collection_sessions"] == 1
     assert result.total == 26
@@ -117,45 +117,45 @@ def test_delete_with_partial_data(ws, sid):
 
 
 def test_delete_active_needs_force(ws, sid):
-    ws.create_session(["BTC/USDT"], sid)
+    ws.sessions.create(["BTC/USDT"], sid)
     ws.ingest(sid, "BTC/USDT", ticks(10))
     with pytest.raises(SessionActive):
-        ws.delete_session(sid)
+        ws.sessions.delete(sid)
     assert plain_counts(ws, sid)["tick_prices"] == 10  # refused: nothing changed
-    assert ws.delete_session(sid, force=True).deleted["tick_prices"] == 10
+    assert ws.sessions.delete(sid, force=True).deleted["tick_prices"] == 10
 
 
 def test_delete_twice(ws, sid):
-    ws.create_session(["BTC/USDT"], sid, status="completed")
-    ws.delete_session(sid)
+    ws.sessions.create(["BTC/USDT"], sid, status="completed")
+    ws.sessions.delete(sid)
     with pytest.raises(SessionNotFound):
-        ws.delete_session(sid)
+        ws.sessions.delete(sid)
 
 
 def test_delete_invalidates_cached_metadata_and_tells_listeners(ws, sid):
-    ws.create_session(["BTC/USDT"], sid, status="completed")
+    ws.sessions.create(["BTC/USDT"], sid, status="completed")
     ws.ingest(sid, "BTC/USDT", ticks(10))
-    assert ws.session(sid).rows["tick_prices"] == 10  # now cached
+    assert ws.sessions.get(sid).rows["tick_prices"] == 10  # now cached
     events = []
     unsubscribe = ws.sessions.subscribe(lambda ev, s: events.append((ev, s)))
-    ws.delete_session(sid)
+    ws.sessions.delete(sid)
     assert ("deleted", sid) in events
     with pytest.raises(SessionNotFound):
-        ws.session(sid)
+        ws.sessions.get(sid)
     unsubscribe()
-    ws.create_session(["BTC/USDT"])
+    ws.sessions.create(["BTC/USDT"])
     assert len([e for e in events if e[0] == "created"]) == 0
 
 
 def test_ingest_invalidates_cached_counts(ws, sid):
-    ws.create_session(["BTC/USDT"], sid)
-    assert ws.session(sid).rows["tick_prices"] == 0
+    ws.sessions.create(["BTC/USDT"], sid)
+    assert ws.sessions.get(sid).rows["tick_prices"] == 0
     ws.ingest(sid, "BTC/USDT", ticks(7))
-    assert ws.session(sid).rows["tick_prices"] == 7
+    assert ws.sessions.get(sid).rows["tick_prices"] == 7
 
 
 def test_sessions_frame_for_notebooks(ws, sid):
-    ws.create_session(["BTC/USDT"], sid)
+    ws.sessions.create(["BTC/USDT"], sid)
     ws.ingest(sid, "BTC/USDT", ticks(3))
     f = ws.sessions.frame()
     row = f[f["session_id"] == sid].iloc[0]
@@ -168,7 +168,7 @@ def test_a_forced_delete_while_a_writer_writes_leaves_no_orphan_rows(ws, sid):
     (both backends; the writer shares the workspace, as a notebook's panel would)."""
     import threading
 
-    ws.create_session(["BTC/USDT"], sid)
+    ws.sessions.create(["BTC/USDT"], sid)
     stop = threading.Event()
     written: list[int] = []
     errors: list[str] = []
@@ -188,7 +188,7 @@ def test_a_forced_delete_while_a_writer_writes_leaves_no_orphan_rows(ws, sid):
     try:
         while len(written) < 3:
             time.sleep(0.01)
-        ws.delete_session(sid, force=True)
+        ws.sessions.delete(sid, force=True)
         time.sleep(0.3)  # the writer keeps trying after the delete
     finally:
         stop.set()
@@ -198,5 +198,5 @@ def test_a_forced_delete_while_a_writer_writes_leaves_no_orphan_rows(ws, sid):
     for t in schema.CHILD_TABLES:
         n = ws.sql(f"SELECT count(*) AS n FROM {t.name} WHERE session_id = ?", [sid])["n"]
         assert int(n.iloc[0]) == 0, t.name
-    ws.create_session(["BTC/USDT"], sid)
-    assert ws.session(sid).total_rows == 0
+    ws.sessions.create(["BTC/USDT"], sid)
+    assert ws.sessions.get(sid).total_rows == 0

@@ -22,7 +22,7 @@ def typed_ticks(session_id: str, symbol: str, n: int = 10, seq0: int = 0, **kw) 
 
 @pytest.fixture
 def store(ws, sid):
-    ws.create_session(["BTC/USDT", "ETH/USDT"], sid)
+    ws.sessions.create(["BTC/USDT", "ETH/USDT"], sid)
     return ws.store
 
 

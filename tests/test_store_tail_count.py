@@ -14,7 +14,7 @@ from .helpers import T0, indicator_rows, ticks
 
 @pytest.fixture
 def filled(ws, sid):
-    ws.create_session(["BTC/USDT", "ETH/USDT"], sid)
+    ws.sessions.create(["BTC/USDT", "ETH/USDT"], sid)
     frame = ticks(500)
     frame.loc[frame.index[10::7], "ts"] = frame["ts"].shift(1)[10::7]  # shared timestamps
     ws.ingest(sid, "BTC/USDT", frame)

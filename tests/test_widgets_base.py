@@ -160,8 +160,8 @@ def test_an_invalid_session_id_is_refused(duckdb_ws):
 
 
 def test_store_events_refresh_the_panel_of_that_session_only(duckdb_ws):
-    a = duckdb_ws.create_session(["BTC/USDT"]).session_id
-    b = duckdb_ws.create_session(["BTC/USDT"]).session_id
+    a = duckdb_ws.sessions.create(["BTC/USDT"]).session_id
+    b = duckdb_ws.sessions.create(["BTC/USDT"]).session_id
     p, everything = Probe(duckdb_ws, session_id=a), WatchAll(duckdb_ws)
     p.refreshes.clear()
     everything.refreshes.clear()
@@ -172,9 +172,9 @@ def test_store_events_refresh_the_panel_of_that_session_only(duckdb_ws):
 
 
 def test_a_deleted_session_is_forgotten(duckdb_ws):
-    a = duckdb_ws.create_session(["BTC/USDT"], status="completed").session_id
+    a = duckdb_ws.sessions.create(["BTC/USDT"], status="completed").session_id
     p = Probe(duckdb_ws, session_id=a)
-    duckdb_ws.delete_session(a)
+    duckdb_ws.sessions.delete(a)
     assert p.session_id is None and p.refreshes[-1] is None
 
 
@@ -186,7 +186,7 @@ def test_close_unsubscribes(duckdb_ws):
     p.close()
     assert len(listeners) == before and p.closed
     p.refreshes.clear()
-    duckdb_ws.create_session(["BTC/USDT"])
+    duckdb_ws.sessions.create(["BTC/USDT"])
     assert p.refreshes == []
 
 
@@ -216,7 +216,7 @@ def test_clicks_run_on_a_worker_thread_in_background_mode(duckdb_ws):
 
 def test_programmatic_calls_stay_synchronous_in_background_mode(duckdb_ws):
     p = Probe(duckdb_ws, background=True)
-    sid = duckdb_ws.create_session(["BTC/USDT"]).session_id
+    sid = duckdb_ws.sessions.create(["BTC/USDT"]).session_id
     p.session_id = sid  # from code (a notebook cell): rendered before the next line
     assert p.refreshes[-1] == sid and not p.busy
 

@@ -12,9 +12,9 @@ from tsanalysis.widgets._base import plain_text
 
 
 def test_lists_sessions_with_status_symbols_rows_and_time_range(ws, sid):
-    ws.create_session(["BTC/USDT", "ETH/USDT"], sid)
+    ws.sessions.create(["BTC/USDT", "ETH/USDT"], sid)
     fill_all_tables(ws, sid)
-    other = ws.create_session(["SOL/USDT"]).session_id
+    other = ws.sessions.create(["SOL/USDT"]).session_id
     b = SessionBrowser(ws)
     assert b.last_error is None
     assert {sid, other} <= set(b.session_ids)
@@ -32,7 +32,7 @@ def test_lists_sessions_with_status_symbols_rows_and_time_range(ws, sid):
 
 
 def test_selecting_shows_rows_per_table_and_symbol(ws, sid):
-    ws.create_session(["BTC/USDT", "ETH/USDT"], sid)
+    ws.sessions.create(["BTC/USDT", "ETH/USDT"], sid)
     fill_all_tables(ws, sid, n=50)
     b = SessionBrowser(ws)
     assert b.session_id is None and "Select a session" in plain_text(b._detail.value)
@@ -46,7 +46,7 @@ def test_selecting_shows_rows_per_table_and_symbol(ws, sid):
 
 def test_a_new_session_on_the_workspace_appears_without_refresh(ws):
     b = SessionBrowser(ws)
-    new = ws.create_session(["BTC/USDT"]).session_id
+    new = ws.sessions.create(["BTC/USDT"]).session_id
     assert new in b.session_ids
 
 

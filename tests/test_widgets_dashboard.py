@@ -49,7 +49,7 @@ def test_builds_every_registered_tab_around_the_session(ws, demo_pair):
     assert dash._tabs.titles == tuple(t.title for t in registered_tabs())
     assert all(p.session_id == a for p in dash.panels.values())
     assert all(p.last_error is None for p in dash.panels.values())
-    info = ws.session(a)
+    info = ws.sessions.get(a)
     assert f"Session {a} · completed" in dash.header
     assert f"{info.total_rows:,} rows" in dash.header
     overview = dash.panel("overview")
@@ -65,7 +65,7 @@ def test_selecting_in_the_browser_selects_everywhere(ws, demo_pair):
     assert dash.session_id == b and delete.session_id == b
     assert f"Session {b}" in dash.header
     assert delete.counts == ws.store.count_rows(b)
-    assert dash.panel("overview").series[0].frame["ts"].min() >= ws.session(b).first_ts
+    assert dash.panel("overview").series[0].frame["ts"].min() >= ws.sessions.get(b).first_ts
 
 
 def test_a_delete_in_its_tab_refreshes_the_whole_dashboard(ws, demo_pair):
@@ -88,10 +88,10 @@ def test_sessions_made_or_deleted_elsewhere_on_the_workspace_show_up(ws, demo_pa
     dash = Dashboard(ws)
     assert dash.session_id is None and "No session selected" in dash.header
     assert dash._tabs.selected_index == list(dash.panels).index("sessions")
-    new = ws.create_session(["BTC/USDT"]).session_id
+    new = ws.sessions.create(["BTC/USDT"]).session_id
     assert new in dash.panel("sessions").session_ids
     dash.select(a)
-    ws.delete_session(a)  # from a notebook cell, not from the panel
+    ws.sessions.delete(a)  # from a notebook cell, not from the panel
     assert dash.session_id is None and a not in dash.panel("sessions").session_ids
 
 
@@ -176,7 +176,7 @@ def test_the_feature_tabs_work_together(ws, demo_pair, tmp_path, monkeypatch):
 
     dash.panel("sessions").select(new[2])
     assert quality.report is None and export.result is None  # they belong to b
-    assert set(export._symbols.options) == set(ws.session(new[2]).symbols)
-    ws.delete_session(new[2])
+    assert set(export._symbols.options) == set(ws.sessions.get(new[2]).symbols)
+    ws.sessions.delete(new[2])
     assert dash.session_id is None and quality._run_button.disabled
     assert new[2] not in dash.panel("sessions").session_ids

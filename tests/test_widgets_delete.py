@@ -20,11 +20,11 @@ def sql_counts(ws, session_id):
 @pytest.fixture
 def two_sessions(ws, sid):
     """A completed session with rows in every table, and a bystander."""
-    ws.create_session(["BTC/USDT", "ETH/USDT"], sid)
+    ws.sessions.create(["BTC/USDT", "ETH/USDT"], sid)
     fill_all_tables(ws, sid, n=60)
     ws.sessions.complete(sid)
     other = f"{sid}-other"
-    ws.create_session(["BTC/USDT"], other)
+    ws.sessions.create(["BTC/USDT"], other)
     fill_all_tables(ws, other, symbols=("BTC/USDT",), n=40)
     ws.sessions.complete(other)
     return sid, other
@@ -79,7 +79,7 @@ def test_the_exact_id_deletes_everything_and_only_that(ws, two_sessions):
 
 
 def test_an_active_session_is_refused_with_an_explanation(ws, sid):
-    ws.create_session(["BTC/USDT"], sid)
+    ws.sessions.create(["BTC/USDT"], sid)
     fill_all_tables(ws, sid, symbols=("BTC/USDT",), n=30)
     before = sql_counts(ws, sid)
     p = DeletePanel(ws, session_id=sid)
@@ -99,7 +99,7 @@ def test_an_active_session_is_refused_with_an_explanation(ws, sid):
 
 
 def test_completing_the_session_elsewhere_enables_delete(ws, sid):
-    ws.create_session(["BTC/USDT"], sid)
+    ws.sessions.create(["BTC/USDT"], sid)
     p = DeletePanel(ws, session_id=sid)
     p._confirm.value = sid
     assert p._delete_button.disabled

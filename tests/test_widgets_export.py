@@ -21,7 +21,7 @@ from tsanalysis.widgets._base import plain_text
 @pytest.fixture
 def session(ws, sid):
     """A completed session with rows in every table, two symbols."""
-    ws.create_session(["BTC/USDT", "ETH/USDT"], sid)
+    ws.sessions.create(["BTC/USDT", "ETH/USDT"], sid)
     fill_all_tables(ws, sid, n=80)
     ws.sessions.complete(sid)
     return sid
@@ -174,7 +174,7 @@ def test_a_file_outside_the_working_directory_is_named_not_linked(ws, session, i
 
 
 def test_another_session_clears_the_result_and_proposes_its_own_file(ws, session, in_tmp):
-    other = ws.create_session(["SOL/USDT"], status="completed").session_id
+    other = ws.sessions.create(["SOL/USDT"], status="completed").session_id
     p = ExportPanel(ws, session_id=session)
     p._export_button.click()
     assert p.result is not None

@@ -149,7 +149,7 @@ def test_a_change_to_a_session_of_the_tree_makes_the_dry_run_stale(ws, tree):
     p.dry_run()
     assert p.can_migrate
     doomed = tree.sessions[0].session_id
-    ws.delete_session(doomed, force=True)  # the dry run said "already present"
+    ws.sessions.delete(doomed, force=True)  # the dry run said "already present"
     assert not p.can_migrate and "dry-run again" in p.log_text
     p.dry_run()
     assert p.dry_stats.sessions[0].action == "create" and p.can_migrate

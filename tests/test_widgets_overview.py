@@ -10,7 +10,7 @@ from tsanalysis.widgets import PriceOverview, _plot
 
 
 def test_few_ticks_are_drawn_one_by_one(ws, sid):
-    ws.create_session(["BTC/USDT", "ETH/USDT"], sid)
+    ws.sessions.create(["BTC/USDT", "ETH/USDT"], sid)
     ws.ingest(sid, "BTC/USDT", ticks(300))
     p = PriceOverview(ws, session_id=sid)
     assert p.last_error is None
@@ -23,7 +23,7 @@ def test_few_ticks_are_drawn_one_by_one(ws, sid):
 
 
 def test_many_ticks_become_bars_built_in_the_database(ws, sid, monkeypatch):
-    ws.create_session(["BTC/USDT"], sid)
+    ws.sessions.create(["BTC/USDT"], sid)
     frame = ticks(600, step_us=1_000_000)  # 10 minutes of 1 Hz trades
     ws.ingest(sid, "BTC/USDT", frame)
     monkeypatch.setattr(_plot, "MAX_TICK_POINTS", 100)
@@ -45,7 +45,7 @@ def test_bar_interval_grows_with_the_span():
 
 
 def test_a_gap_breaks_the_line(ws, sid):
-    ws.create_session(["BTC/USDT"], sid)
+    ws.sessions.create(["BTC/USDT"], sid)
     frame = pd.concat([ticks(100), ticks(100, start=ticks(1)["ts"][0] + pd.Timedelta("1h"))])
     ws.ingest(sid, "BTC/USDT", frame.reset_index(drop=True))
     p = PriceOverview(ws, session_id=sid)
@@ -69,7 +69,7 @@ def test_marks_shade_spans_and_pin_instants():
 def test_no_session_or_no_ticks(ws, sid):
     p = PriceOverview(ws)
     assert p.png == b"" and "Select a session" in p._caption.value
-    ws.create_session(["BTC/USDT"], sid)
+    ws.sessions.create(["BTC/USDT"], sid)
     p.session_id = sid
     assert p.series == [] and "has no ticks yet" in p._caption.value
     ws.ingest(sid, "BTC/USDT", ticks(20))  # the panel hears of the new rows

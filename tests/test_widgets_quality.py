@@ -94,7 +94,7 @@ def test_run_shows_the_report_the_core_computes(ws, demo):
     p._run_button.click()
     assert p.last_error is None, p.last_error
     report = p.report
-    expected = ws.quality(sid, checks=["gaps", "prices", "stale", "orderbook"],
+    expected = ws.quality.run(sid, checks=["gaps", "prices", "stale", "orderbook"],
                           params={"prices": {"n_sigmas": 6.0},
                                   "stale": {"min_duration_cadences": 5.0}})
     assert report.score == pytest.approx(expected.score)
@@ -167,7 +167,7 @@ def test_new_rows_mark_the_report_out_of_date_and_another_session_clears_it(ws, 
     more = ticks(10, start=demo.last_ts + ticks(2)["ts"].diff().iloc[1] * 5)
     ws.ingest(demo.session_id, "BTC/USDT", more)  # the panel hears of it
     assert p.report is not None and "the session changed since" in p.score_text
-    ws.create_session(["BTC/USDT"], sid, status="completed")
+    ws.sessions.create(["BTC/USDT"], sid, status="completed")
     p.session_id = sid
     assert p.report is None and p.png == b"" and p.score_text == ""
 
@@ -186,5 +186,5 @@ def test_deleting_the_session_forgets_the_report(ws, demo):
     p.select_checks(["gaps"])
     p._run_button.click()
     assert p.report is not None
-    ws.delete_session(demo.session_id)
+    ws.sessions.delete(demo.session_id)
     assert p.session_id is None and p.report is None and p._run_button.disabled

@@ -64,6 +64,14 @@ class StoreLocked(StoreUnavailable):
     """Another process holds the embedded database file for writing."""
 
 
+def _repr(value: object) -> str:
+    # Some values cannot describe themselves: a pandas Timestamp of year 0 raises in repr.
+    try:
+        return repr(value)
+    except (ValueError, NotImplementedError, OverflowError):
+        return f"<{type(value).__name__} out of range>"
+
+
 @dataclass(frozen=True)
 class RowError:
     """One invalid input row: where it is and why it was refused."""
@@ -76,7 +84,7 @@ class RowError:
 
     def describe(self) -> str:
         where = f"line {self.line}" if self.line is not None else f"row {self.row}"
-        return f"{where}: {self.column}={_shorten(repr(self.value), 80)}: {self.reason}"
+        return f"{where}: {self.column}={_shorten(_repr(self.value), 80)}: {self.reason}"
 
 
 @dataclass

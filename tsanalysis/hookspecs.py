@@ -126,7 +126,7 @@ def register_exporters(register: Callable[[Any], None]) -> None:
 
     :param register: call ``register(exporter)`` once for each format this plugin
         provides. ``exporter`` is a :class:`tsanalysis.export.Exporter`: a format name
-        (what ``tsanalysis export --format`` and ``ws.export(sid, format, ...)`` take), a
+        (what ``tsanalysis export --format`` and ``ws.export.run(sid, format, ...)`` take), a
         file suffix, a one-line ``doc``, optional ``options`` (name -> default, or a
         :class:`tsanalysis.params.Param` with a doc and choices, shown by the export
         panel's form), and either
@@ -175,5 +175,5 @@ def register_exporters(register: Callable[[Any], None]) -> None:
                               doc="Tab-separated values."))
 
     Then ``tsanalysis export SESSION --format myplugin.tsv --out ticks.tsv``, or
-    ``ws.export(sid, "myplugin.tsv", "ticks.tsv")`` in a notebook.
+    ``ws.export.run(sid, "myplugin.tsv", "ticks.tsv")`` in a notebook.
     """

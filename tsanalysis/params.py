@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -257,3 +257,9 @@ def _num(v: float) -> str:
 def as_param(value: Any) -> Param:
     """``value`` as a :class:`Param`: a Param as it is, anything else as its default."""
     return value if isinstance(value, Param) else Param(default=value)
+
+
+def signature(params: Iterable[Param] | Mapping[str, Param]) -> str:
+    """``name=default, ...``: a parameter list (or name -> Param) as catalogues show it."""
+    named = params.items() if isinstance(params, Mapping) else ((p.name, p) for p in params)
+    return ", ".join(f"{name}={p.default}" for name, p in named)

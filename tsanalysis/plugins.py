@@ -29,12 +29,15 @@ import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import hookspecs
 from .errors import TsanalysisError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +287,17 @@ class Registry:
         with self._lock:
             self.entries()
             return list(self._skipped)
+
+    def catalog(self, describe: Callable[[Any], dict[str, Any]]) -> pd.DataFrame:
+        """One row per registered item: ``name``, ``plugin``, the columns
+        ``describe(item)`` returns, and the first line of the item's ``doc``."""
+        import pandas as pd
+
+        rows = [{"name": r.item.name, "plugin": r.plugin, **describe(r.item),
+                 "doc": (r.item.doc or "").strip().split("\n")[0]}
+                for r in self.entries().values()]
+        columns = ["name", "plugin", *(rows[0] if rows else {})]
+        return pd.DataFrame(rows, columns=list(dict.fromkeys(columns + ["doc"])))
 
     def view(self) -> Any:
         """The ``view`` of the accepted registrations (built once per rebuild)."""

@@ -21,7 +21,7 @@ import pandas as pd
 from . import schema
 from .errors import InvalidInput, SessionActive, SessionNotFound
 from .ids import check_session_id, check_symbols, new_session_id
-from .store.base import DeleteOutcome, Progress, Store
+from .store.base import DeleteOutcome, Progress, PurgeReport, Store
 from .timeutil import iso, to_utc
 
 log = logging.getLogger(__name__)
@@ -307,6 +307,16 @@ class Sessions:
         self.notify("deleted", session_id)
         log.info("deleted session %s: %s rows", session_id, result.total)
         return result
+
+    def purge(self, *, dry_run: bool = False, progress: Progress | None = None) -> PurgeReport:
+        """Finish removing deleted sessions: interrupted deletes, and disk space a QuestDB
+        delete left to reclaim. ``dry_run`` lists the pending work and changes nothing.
+        See :meth:`Store.purge`.
+        """
+        report = self.store.purge(dry_run=dry_run, progress=progress)
+        if not dry_run:
+            self.notify("purged")
+        return report
 
 
 def _none(v: Any) -> Any:

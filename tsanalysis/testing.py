@@ -115,7 +115,7 @@ def tsanalysis_demo(tsanalysis_demo_template: Path, tmp_path: Path) -> Iterator[
     shutil.copyfile(tsanalysis_demo_template, path)
     ws = tsanalysis.connect(f"duckdb:///{path}")
     try:
-        yield DemoSession(ws, DEMO_SESSION, DEMO_SYMBOLS, ws.session(DEMO_SESSION))
+        yield DemoSession(ws, DEMO_SESSION, DEMO_SYMBOLS, ws.sessions.get(DEMO_SESSION))
     finally:
         ws.close()
 
@@ -213,7 +213,7 @@ def _check_update(demo: DemoSession, name: str, params: dict[str, Any], interval
     ticks = ws.ticks(demo.session_id, symbol)
     cut = int(len(ticks) * 0.8)
     sid = f"{demo.session_id}-update-check"
-    ws.create_session([symbol], sid, cadence_s=demo.info.cadence_s)
+    ws.sessions.create([symbol], sid, cadence_s=demo.info.cadence_s)
     cols = ["ts", "price", "volume", "side", "trade_id"]
     try:
         ws.ingest(sid, symbol, ticks[cols].iloc[:cut])
@@ -227,7 +227,7 @@ def _check_update(demo: DemoSession, name: str, params: dict[str, Any], interval
             _assert_same(got, full.frame[output].to_numpy(), tolerance,
                          f"{iid}: update differs from a full recompute")
     finally:
-        ws.delete_session(sid, force=True)
+        ws.sessions.delete(sid, force=True)
 
 
 def _assert_same(a: Any, b: Any, tol: float, what: str) -> None:

@@ -2,10 +2,19 @@
 
 ``tsanalysis.connect()`` returns a :class:`Workspace`. The notebooks' panels and the
 command line are thin layers over it; every operation goes through the one store.
+
+The pattern: a session's rows go in and come out through methods of the workspace itself
+(``ingest``, ``import_file``, ``import_bundle``, ``migrate_legacy``, ``demo``; ``read``,
+``ticks``, ``orderbook``, ``ohlcv``, ``build_bars``, ``sql``); each feature is a namespace
+with verbs: ``ws.sessions`` (create, get, list, delete, purge), ``ws.indicators``
+(compute, history, update, catalog), ``ws.quality`` (run, catalog), ``ws.export`` (run,
+catalog). The spellings of earlier releases (``ws.create_session``, ``ws.quality(sid)``,
+...) still work and warn with a ``DeprecationWarning``; they go in the next release.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Sequence
@@ -17,6 +26,7 @@ import pyarrow as pa
 from . import bars as _bars
 from . import demo as _demo
 from . import readers, schema
+from .deprecation import deprecated
 from .ids import check_symbol
 from .ingest import Ingestor, IngestResult, ingest_frame
 from .migrate import DEFAULT_BATCH_ROWS, MigrationStats, migrate_legacy
@@ -26,9 +36,9 @@ from .store import Store, open_store
 from .store.base import Progress, PurgeReport
 
 if TYPE_CHECKING:
-    from .export import BundleImportResult, ExportResult
+    from .export import BundleImportResult, Export
     from .indicators import Indicators
-    from .quality.report import QualityReport
+    from .quality import Quality
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +48,10 @@ class Workspace:
     >>> ws = tsanalysis.connect()                 # the default DuckDB file
     >>> sid = ws.demo(hours=1).session_id         # a demo session to play with
     >>> ws.ticks(sid, "BTC/USDT").head()
+    >>> ws.sessions.list()                        # features are namespaces with verbs:
+    >>> ws.indicators.compute(sid, "BTC/USDT", "rsi")
+    >>> ws.quality.run(sid).score
+    >>> ws.export.run(sid, "parquet", "ticks.parquet")
     """
 
     def __init__(self, store: Store):
@@ -66,26 +80,6 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"<Workspace {self.backend} {self.url}>"
-
-    # -- sessions ---------------------------------------------------------------------
-
-    def create_session(self, symbols: list[str] | str, session_id: str | None = None,
-                       **fields: Any) -> SessionInfo:
-        """Create a recording session (status ``active``); see :meth:`Sessions.create`."""
-        return self.sessions.create(symbols, session_id, **fields)
-
-    def session(self, session_id: str) -> SessionInfo:
-        """One session with row counts and time ranges (raises ``SessionNotFound``)."""
-        return self.sessions.get(session_id)
-
-    def list_sessions(self) -> list[SessionInfo]:
-        """Every session, oldest first, with row counts and time ranges."""
-        return self.sessions.list()
-
-    def delete_session(self, session_id: str, *, force: bool = False,
-                       progress: Progress | None = None) -> DeleteResult:
-        """Delete a session and everything that hangs off it; see :meth:`Sessions.delete`."""
-        return self.sessions.delete(session_id, force=force, progress=progress)
 
     # -- ingestion --------------------------------------------------------------------
 
@@ -219,27 +213,12 @@ class Workspace:
 
     # -- export and import back ---------------------------------------------------------
 
-    def export(self, session_id: str, format: str, out: str | os.PathLike[str], *,
-               symbols: str | Sequence[str] | None = None,
-               tables: str | Sequence[str] | None = None, start: Any = None, end: Any = None,
-               columns: str | Sequence[str] | None = None, overwrite: bool = False,
-               options: Any = None, progress: Progress | bool | None = None) -> ExportResult:
-        """Export a session to one file: ``csv``, ``jsonl``, ``json``, ``parquet`` (one
-        table, ``tick_prices`` by default), ``zip`` (every table, with a manifest), or a
-        plugin's format. Streamed and atomic; see
-        :func:`tsanalysis.export.export_session`. ``progress=True`` shows a bar.
-        """
-        from .export import export_session
+    @functools.cached_property
+    def export(self) -> Export:
+        """Write sessions to files, list the formats: see :class:`tsanalysis.export.Export`."""
+        from .export import Export
 
-        return export_session(self.store, session_id, format, out, symbols=symbols,
-                              tables=tables, start=start, end=end, columns=columns,
-                              overwrite=overwrite, options=options, progress=progress)
-
-    def export_formats(self) -> dict[str, str]:
-        """The registered export formats (plugins included) and their descriptions."""
-        from .export import exporters
-
-        return {name: e.doc for name, e in exporters().items()}
+        return Export(self)
 
     def import_bundle(self, path: str | os.PathLike[str], session_id: str | None = None, *,
                       progress: Progress | None = None) -> BundleImportResult:
@@ -292,42 +271,55 @@ class Workspace:
 
     # -- indicators ----------------------------------------------------------------------
 
-    @property
+    @functools.cached_property
     def indicators(self) -> Indicators:
         """Compute, store, read and update indicators: see :mod:`tsanalysis.indicators`."""
         from .indicators import Indicators
 
         return Indicators(self)
 
-    # -- data quality --------------------------------------------------------------------
+    @functools.cached_property
+    def quality(self) -> Quality:
+        """Assess sessions, list the checks: see :class:`tsanalysis.quality.Quality`."""
+        from .quality import Quality
 
-    def quality(self, session_id: str, symbols: str | Sequence[str] | None = None, *,
-                checks: str | Sequence[str] | None = None,
-                params: dict[str, dict[str, Any]] | None = None, gap_threshold: Any = None,
-                progress: Progress | None = None, **options: Any) -> QualityReport:
-        """Assess the quality of a whole session: every registered check on every symbol.
+        return Quality(self)
 
-        Returns a :class:`~tsanalysis.quality.QualityReport` (a 0-100 score, metrics,
-        findings, recommendations; HTML with a picture in a notebook). ``checks`` narrows
-        to some checks, ``params`` overrides their parameters (``{"prices": {"n_sigmas":
-        6}}``), ``gap_threshold`` (``"30s"``) replaces the cadence-derived one; ``options``
-        go to :func:`tsanalysis.quality.assess` (``chunk_rows``, ``max_findings``).
-        """
-        from .quality.runner import assess
+    # -- the spellings of earlier releases ---------------------------------------------
 
-        info = self.sessions.get(session_id)
-        return assess(self.store, info, symbols=symbols, checks=checks, params=params,
-                      gap_threshold=gap_threshold, progress=progress, **options)
+    def create_session(self, symbols: list[str] | str, session_id: str | None = None,
+                       **fields: Any) -> SessionInfo:
+        """Deprecated: ``ws.sessions.create``."""
+        deprecated("ws.create_session(...)", "ws.sessions.create(...)")
+        return self.sessions.create(symbols, session_id, **fields)
+
+    def session(self, session_id: str) -> SessionInfo:
+        """Deprecated: ``ws.sessions.get``."""
+        deprecated("ws.session(id)", "ws.sessions.get(id)")
+        return self.sessions.get(session_id)
+
+    def list_sessions(self) -> list[SessionInfo]:
+        """Deprecated: ``ws.sessions.list``."""
+        deprecated("ws.list_sessions()", "ws.sessions.list()")
+        return self.sessions.list()
+
+    def delete_session(self, session_id: str, *, force: bool = False,
+                       progress: Progress | None = None) -> DeleteResult:
+        """Deprecated: ``ws.sessions.delete``."""
+        deprecated("ws.delete_session(...)", "ws.sessions.delete(...)")
+        return self.sessions.delete(session_id, force=force, progress=progress)
 
     def purge(self, *, dry_run: bool = False, progress: Progress | None = None) -> PurgeReport:
-        """Finish removing deleted sessions (interrupted or deferred purges; QuestDB).
+        """Deprecated: ``ws.sessions.purge``."""
+        deprecated("ws.purge(...)", "ws.sessions.purge(...)")
+        return self.sessions.purge(dry_run=dry_run, progress=progress)
 
-        ``dry_run`` lists the pending work and changes nothing. See :meth:`Store.purge`.
-        """
-        report = self.store.purge(dry_run=dry_run, progress=progress)
-        if not dry_run:
-            self.sessions.notify("purged")
-        return report
+    def export_formats(self) -> dict[str, str]:
+        """Deprecated: ``ws.export.catalog()``."""
+        deprecated("ws.export_formats()", "ws.export.catalog()")
+        from .export import exporters
+
+        return {name: e.doc for name, e in exporters().items()}
 
 
 def connect(url: str | os.PathLike[str] | None = None, **options: Any) -> Workspace:

@@ -70,7 +70,7 @@ def export(ctx: Context, session_id: str, fmt: str, out: str, symbols: tuple[str
         get_exporter(inner)
     progress, done = progress_bar(f"export {session_id}")
     try:
-        res = ctx.ws.export(session_id, fmt, out, symbols=split_list(symbols) or None,
+        res = ctx.ws.export.run(session_id, fmt, out, symbols=split_list(symbols) or None,
                             tables=tables, start=start, end=end, columns=columns,
                             overwrite=overwrite, options=opts, progress=progress)
     finally:

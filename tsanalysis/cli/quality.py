@@ -51,7 +51,7 @@ def quality(ctx: Context, session_id: str, symbols: tuple[str, ...], checks: tup
         registry.select(names)  # an unknown check is refused before any work
     progress, done = progress_bar("quality", unit="checks")
     try:
-        report = ctx.ws.quality(session_id, split_list(symbols) or None, checks=names,
+        report = ctx.ws.quality.run(session_id, split_list(symbols) or None, checks=names,
                                 gap_threshold=gap_threshold, progress=progress)
     finally:
         done()

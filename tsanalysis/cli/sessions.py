@@ -64,7 +64,7 @@ def _row(i: SessionInfo) -> dict[str, object]:
 @pass_ctx
 def show(ctx: Context, session_id: str, as_json: bool) -> None:
     """One session: status, symbols, time range, rows per table and symbol."""
-    info = ctx.ws.session(session_id)
+    info = ctx.ws.sessions.get(session_id)
     if as_json:
         emit_json(info.to_dict())
         return
@@ -97,7 +97,7 @@ def show(ctx: Context, session_id: str, as_json: bool) -> None:
 def create(ctx: Context, symbols: str, session_id: str | None, notes: str | None,
            cadence_s: float | None, as_json: bool) -> None:
     """Create an active session and print its id."""
-    info = ctx.ws.create_session(split_list(symbols), session_id, notes=notes,
+    info = ctx.ws.sessions.create(split_list(symbols), session_id, notes=notes,
                                  cadence_s=cadence_s)
     if as_json:
         emit_json(info.to_dict())
@@ -249,7 +249,7 @@ def bars(ctx: Context, session_id: str, intervals: tuple[str, ...], symbols: tup
 def delete(ctx: Context, session_id: str, yes: bool, force: bool, as_json: bool) -> None:
     """Delete a session and every row that hangs off it."""
     ws = ctx.ws
-    info = ws.session(session_id)  # not found (3) and active (4) before asking anything
+    info = ws.sessions.get(session_id)  # not found (3) and active (4) before asking anything
     if info.status == ACTIVE and not force:
         raise SessionActive(session_id)
     if not yes:
@@ -257,7 +257,7 @@ def delete(ctx: Context, session_id: str, yes: bool, force: bool, as_json: bool)
             raise InvalidInput("refusing to delete without --yes (no terminal to confirm on)")
         click.confirm(f"Delete session {session_id} ({info.total_rows:,} rows in "
                       f"{sum(1 for n in (info.rows or {}).values() if n)} tables)?", abort=True)
-    res = ws.delete_session(session_id, force=force)
+    res = ws.sessions.delete(session_id, force=force)
     if as_json:
         emit_json(res.to_dict())
         return
@@ -285,7 +285,7 @@ def purge(ctx: Context, resume: bool, as_json: bool) -> None:
     """
     progress, done = progress_bar("purge", unit="partitions")
     try:
-        report = ctx.ws.purge(dry_run=not resume, progress=progress)
+        report = ctx.ws.sessions.purge(dry_run=not resume, progress=progress)
     finally:
         done()
     if as_json:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..params import signature
 from .base import (
     INPUT_NAMES,
     Indicator,
@@ -38,7 +39,7 @@ from .base import (
 )
 from .computing import ComputeResult, compute, resolve
 from .inputs import load_inputs
-from .registry import IndicatorRegistry, ParsedId, Registered, registry
+from .registry import REGISTRY, IndicatorRegistry, ParsedId, Registered, registry
 from .table import UnknownIndicatorId, history, history_arrow, stored
 from .updating import UpdatedSeries, UpdateResult, update
 
@@ -88,14 +89,9 @@ def parse_indicator_id(indicator_id: str) -> ParsedId | None:
 
 def catalog() -> pd.DataFrame:
     """Every registered indicator: name, plugin, parameters (name=default), inputs, outputs."""
-    rows = []
-    for r in registry():
-        ind = r.indicator
-        rows.append({"name": ind.name, "plugin": r.plugin,
-                     "params": ", ".join(f"{p.name}={p.default}" for p in ind.params),
-                     "inputs": ", ".join(ind.inputs), "outputs": ", ".join(ind.outputs),
-                     "doc": ind.doc.strip().split("\n")[0] if ind.doc else ""})
-    return pd.DataFrame(rows, columns=["name", "plugin", "params", "inputs", "outputs", "doc"])
+    return REGISTRY.catalog(lambda ind: {"params": signature(ind.params),
+                                         "inputs": ", ".join(ind.inputs),
+                                         "outputs": ", ".join(ind.outputs)})
 
 
 class Indicators:

@@ -112,7 +112,7 @@ class DeletePanel(Panel):
         if confirmation != sid:
             raise InvalidInput(f"the confirmation {confirmation!r} is not the session id "
                                f"{sid!r}: nothing was deleted")
-        result = self._ws.delete_session(sid, force=force, progress=self.progress)
+        result = self._ws.sessions.delete(sid, force=force, progress=self.progress)
         left = {t: n for t, n in self._ws.store.count_rows(sid).items() if n}
         self.result = result
         self._result.value = _result_html(result, left)

@@ -193,7 +193,7 @@ class ExportPanel(Panel):
             raise InvalidInput("no destination: type a file name")
         if not path.parent.exists() and _same_dir(path.parent, self._directory):
             path.parent.mkdir(parents=True)  # the panel's own proposal; others must exist
-        result = self._ws.export(sid, args.pop("format"), path, progress=self.progress,
+        result = self._ws.export.run(sid, args.pop("format"), path, progress=self.progress,
                                  **args)
         self.result = result
         self._show(result)

@@ -202,7 +202,7 @@ class QualityPanel(Panel):
         if not checks:
             raise InvalidInput("no quality check selected: tick at least one")
         params, gap = self.params(), self.gap_threshold
-        report = self._ws.quality(sid, checks=checks, params=params, gap_threshold=gap,
+        report = self._ws.quality.run(sid, checks=checks, params=params, gap_threshold=gap,
                                   progress=self.progress)
         self._show(report)
         kind = "success" if not report.errors else "warning"
