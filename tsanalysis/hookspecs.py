@@ -177,3 +177,49 @@ def register_exporters(register: Callable[[Any], None]) -> None:
     Then ``tsanalysis export SESSION --format myplugin.tsv --out ticks.tsv``, or
     ``ws.export.run(sid, "myplugin.tsv", "ticks.tsv")`` in a notebook.
     """
+
+
+@hookspec
+def register_strategies(register: Callable[[Any], None]) -> None:
+    """Register backtest strategies.
+
+    :param register: call ``register(strategy)`` once for each strategy this plugin
+        provides. ``strategy`` is a :class:`tsanalysis.backtest.Strategy`: a ``name`` (what
+        ``tsanalysis backtest run --strategy`` takes; namespace it, ``"myplugin.name"``),
+        typed ``params`` (:class:`tsanalysis.params.Param`: name, type, default, bounds,
+        choices, doc), the ``indicators`` it reads (``indicators(**params)`` returning
+        ``{name: IndicatorRef(indicator, params, output)}``, registered indicators by name;
+        each is read from the store, and computed and stored first when it is not there),
+        and a vectorised ``signal(prices, ind, **params)`` returning one target position
+        per point: -1 short .. 1 long, 0 or NaN flat. ``prices`` holds ``close`` (the trade
+        price on ticks), ``open``, ``high``, ``low``, ``volume`` and ``ts``; ``ind`` the
+        indicators at the same points. A target decided at a point fills at the next one,
+        so a signal may use everything up to and including its own point. ``long_only``
+        says the targets stay in 0..1.
+
+    The return value is ignored. Raising an exception makes tsanalysis skip the plugin
+    with a warning.
+
+    Example::
+
+        import numpy as np
+        from tsanalysis import hookimpl
+        from tsanalysis.backtest import IndicatorRef, Strategy
+        from tsanalysis.params import Param
+
+        def _above_ema(prices, ind, timeperiod):
+            return np.where(prices["close"] > ind["ema"], 1.0, 0.0)
+
+        @hookimpl
+        def register_strategies(register):
+            register(Strategy(
+                name="myplugin.above_ema", signal=_above_ema, long_only=True,
+                params=(Param("timeperiod", int, 50, minimum=2),),
+                indicators=lambda timeperiod: {"ema": IndicatorRef("ema", {"timeperiod":
+                                                                            timeperiod})},
+                doc="Long while the price is above its EMA."))
+
+    Then ``tsanalysis backtest run SESSION --symbol BTC/USDT --strategy myplugin.above_ema
+    --param timeperiod=20``, or ``ws.backtests.run(sid, "BTC/USDT", "myplugin.above_ema",
+    timeperiod=20)`` in a notebook.
+    """

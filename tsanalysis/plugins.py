@@ -49,6 +49,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "tsanalysis.default_plugins.exporters",
     "tsanalysis.default_plugins.quality",
     "tsanalysis.default_plugins.indicators",
+    "tsanalysis.default_plugins.strategies",
 )
 
 _pm: pluggy.PluginManager | None = None
@@ -393,6 +394,7 @@ REGISTRY_MODULES: tuple[str, ...] = (
     "tsanalysis.indicators.registry",
     "tsanalysis.quality.registry",
     "tsanalysis.export.registry",
+    "tsanalysis.backtest.strategy",
 )
 
 

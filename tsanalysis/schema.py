@@ -179,16 +179,26 @@ BACKTEST_RESULTS = Table(
         Column("backtest_id", SYMBOL, nullable=False),
         _SEQ,
         _TS,
+        Column("kind", SYMBOL, doc="run (one row: settings and metrics), equity (the equity "
+                                   "curve on the metrics grid), trade (one round trip)"),
         Column("strategy", SYMBOL),
-        Column("parameters", STRING, doc="JSON object"),
+        Column("parameters", STRING, doc="JSON object: the strategy's parameters and the "
+                                         "run's settings"),
         Column("equity", DOUBLE),
-        Column("position", DOUBLE),
-        Column("pnl", DOUBLE),
+        Column("position", DOUBLE, doc="share of equity in the asset (signed)"),
+        Column("pnl", DOUBLE, doc="equity: gain since the start; trade: its profit"),
+        Column("side", SYMBOL, doc="trade: long or short"),
+        Column("size", DOUBLE, doc="trade: units opened"),
+        Column("price", DOUBLE, doc="trade: mean entry price"),
+        Column("exit_ts", TIMESTAMP, doc="trade: when it closed (NULL while open)"),
+        Column("exit_price", DOUBLE, doc="trade: mean exit price"),
+        Column("fees", DOUBLE, doc="trade: fees paid"),
         Column("metrics", STRING, doc="JSON object"),
     ),
     key=("session_id", "symbol", "backtest_id", "ts", "seq"),
     order_by=("backtest_id", "ts", "seq"),
-    doc="Equity curve and metrics of backtests run on a session.",
+    doc="Backtests run on a session: per run its settings and metrics, its equity curve "
+        "and its trades.",
 )
 
 #: Child tables in the order a cascade delete removes them (children first).

@@ -8,7 +8,7 @@ The pattern: a session's rows go in and come out through methods of the workspac
 ``ticks``, ``orderbook``, ``ohlcv``, ``build_bars``, ``sql``); each feature is a namespace
 with verbs: ``ws.sessions`` (create, get, list, delete, purge), ``ws.indicators``
 (compute, history, update, catalog), ``ws.quality`` (run, catalog), ``ws.export`` (run,
-catalog). The spellings of earlier releases (``ws.create_session``, ``ws.quality(sid)``,
+catalog), ``ws.backtests`` (run, grid, list, show, equity, trades, delete, catalog). The spellings of earlier releases (``ws.create_session``, ``ws.quality(sid)``,
 ...) still work and warn with a ``DeprecationWarning``; they go in the next release.
 """
 
@@ -36,6 +36,7 @@ from .store import Store, open_store
 from .store.base import Progress, PurgeReport
 
 if TYPE_CHECKING:
+    from .backtest import Backtests
     from .export import BundleImportResult, Export
     from .indicators import Indicators
     from .quality import Quality
@@ -284,6 +285,13 @@ class Workspace:
         from .quality import Quality
 
         return Quality(self)
+
+    @functools.cached_property
+    def backtests(self) -> Backtests:
+        """Run strategies, read and delete runs: see :class:`tsanalysis.backtest.Backtests`."""
+        from .backtest import Backtests
+
+        return Backtests(self)
 
     # -- the spellings of earlier releases ---------------------------------------------
 

@@ -155,6 +155,14 @@ class CheckContext:
             self._cadence[table] = self._infer_cadence(table)
         return self._cadence[table]
 
+    def gap_threshold(self, table: str, gap_factor: float) -> float | None:
+        """Seconds between consecutive rows of ``table`` beyond which the recording has a
+        gap: the caller's override, else ``gap_factor`` cadences; None with no cadence."""
+        if self.gap_threshold_s is not None:
+            return float(self.gap_threshold_s)
+        cad = self.cadence(table)
+        return None if cad.seconds is None else gap_factor * cad.seconds
+
     def _infer_cadence(self, table: str) -> Cadence:
         declared = self.session.cadence_s
         if table == TICKS and declared is not None and declared > 0:

@@ -123,6 +123,18 @@ class Store(ABC):
         return arrow_to_pandas(self.read_arrow(table, session_id, **kwargs))
 
     @abstractmethod
+    def delete_rows(self, table: str, session_id: str, *,
+                    symbols: Sequence[str] | None = None,
+                    filters: dict[str, Any] | None = None) -> int:
+        """Remove the rows of one session in a child table that match ``symbols`` and
+        ``filters`` (column -> value or values); return how many.
+
+        The rows are gone from every read when this returns. On QuestDB, which has no
+        row-level ``DELETE``, they are taken out in commit order by relabelling them (as a
+        session delete does) and their disk is reclaimed by the next purge.
+        """
+
+    @abstractmethod
     def iter_arrow(self, table: str, session_id: str, *, symbols: Sequence[str] | None = None,
                    start: Any = None, end: Any = None, columns: Sequence[str] | None = None,
                    filters: dict[str, Any] | None = None,

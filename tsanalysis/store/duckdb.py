@@ -68,6 +68,41 @@ def render_ddl(t: schema.Table) -> str:
     return f"CREATE TABLE IF NOT EXISTS {q(t.name)} (\n  {cols}\n)"
 
 
+def _missing_schema(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str | None]]:
+    """(table, column) pairs schema.py declares and the file lacks (column None: the whole
+    table, or the internal seq table)."""
+    have: dict[str, set[str]] = {}
+    for table, column in con.execute("SELECT table_name, column_name FROM "
+                                     "information_schema.columns").fetchall():
+        have.setdefault(table, set()).add(column)
+    out: list[tuple[str, str | None]] = [] if SEQ_TABLE in have else [(SEQ_TABLE, None)]
+    for t in schema.TABLES:
+        if t.name not in have:
+            out.append((t.name, None))
+        else:
+            out += [(t.name, c.name) for c in t.columns if c.name not in have[t.name]]
+    return out
+
+
+def _where(t: schema.Table, session_id: str, syms: list[str] | None, lo: pd.Timestamp | None,
+           hi: pd.Timestamp | None, flt: dict[str, list[Any]]) -> tuple[list[str], list[Any]]:
+    """The conditions of a read or delete (checked arguments) and their parameters."""
+    where, params = ["session_id = ?"], [session_id]
+    if syms is not None:
+        where.append(f"symbol IN ({', '.join('?' for _ in syms)})" if syms else "FALSE")
+        params += syms
+    if lo is not None:
+        where.append(f"{q(t.ts)} >= ?")
+        params.append(lo.to_pydatetime())
+    if hi is not None:
+        where.append(f"{q(t.ts)} < ?")
+        params.append(hi.to_pydatetime())
+    for col, vals in flt.items():
+        where.append(f"{q(col)} IN ({', '.join('?' for _ in vals)})" if vals else "FALSE")
+        params += [_param(v) for v in vals]
+    return where, params
+
+
 #: Next free ``seq`` per table, session and symbol (see :meth:`DuckDBStore.seq_numbers`).
 SEQ_TABLE = "_tsa_seq"
 
@@ -265,14 +300,19 @@ class DuckDBStore(Store):
             return
         if not self.memory and Path(self.path).exists():
             with self.connection() as con:
-                have = {r[0] for r in con.execute(
-                    "SELECT table_name FROM information_schema.tables").fetchall()}
-            if all(t.name in have for t in schema.TABLES) and SEQ_TABLE in have:
+                missing = _missing_schema(con)
+            if not missing:
                 self._schema_ready = True
                 return
         with self.connection(write=True) as con:
             for t in schema.TABLES:
                 con.execute(render_ddl(t))
+            # A column added to schema.py reaches files written by earlier releases.
+            for table, column in _missing_schema(con):
+                if column is None:
+                    continue
+                c = schema.table(table).column(column)
+                con.execute(f"ALTER TABLE {q(table)} ADD COLUMN {q(c.name)} {_TYPES[c.type]}")
             con.execute(f"CREATE TABLE IF NOT EXISTS {SEQ_TABLE} (tbl VARCHAR, session_id "
                         "VARCHAR, symbol VARCHAR, next BIGINT)")
         self._schema_ready = True
@@ -424,19 +464,7 @@ class DuckDBStore(Store):
         syms, lo, hi, flt = check_read_args(t, session_id, symbols, start, end, filters,
                                             limit, offset)
         cols = check_columns(t, columns)
-        where, params = ["session_id = ?"], [session_id]
-        if syms is not None:
-            where.append(f"symbol IN ({', '.join('?' for _ in syms)})" if syms else "FALSE")
-            params += syms
-        if lo is not None:
-            where.append(f"{q(t.ts)} >= ?")
-            params.append(lo.to_pydatetime())
-        if hi is not None:
-            where.append(f"{q(t.ts)} < ?")
-            params.append(hi.to_pydatetime())
-        for col, vals in flt.items():
-            where.append(f"{q(col)} IN ({', '.join('?' for _ in vals)})" if vals else "FALSE")
-            params += [_param(v) for v in vals]
+        where, params = _where(t, session_id, syms, lo, hi, flt)
         # Columns held to one value by the filters add nothing to the order but cost the
         # sort dearly (strings): leave them out.
         fixed = {c for c, vals in flt.items() if len(vals) == 1}
@@ -460,6 +488,18 @@ class DuckDBStore(Store):
                                    limit, offset)
         with self.connection() as con:
             return con.sql(sql, params=params).to_arrow_table()
+
+    def delete_rows(self, table: str, session_id: str, *,
+                    symbols: Sequence[str] | None = None,
+                    filters: dict[str, Any] | None = None) -> int:
+        t = check_table(table, child=True)
+        syms, lo, hi, flt = check_read_args(t, session_id, symbols, None, None, filters,
+                                            None, None)
+        where, params = _where(t, session_id, syms, lo, hi, flt)
+        with self.connection(write=True) as con:
+            row = con.execute(f"DELETE FROM {q(t.name)} WHERE {' AND '.join(where)}",
+                              params).fetchone()
+        return int(row[0]) if row else 0
 
     def iter_arrow(self, table: str, session_id: str, *, symbols: Sequence[str] | None = None,
                    start: Any = None, end: Any = None, columns: Sequence[str] | None = None,

@@ -85,11 +85,8 @@ def gaps(ctx: CheckContext, gap_factor: float, warning_cadences: float,
                 res.metrics.update(gaps=[], gap_count=0)
             continue
         cad = ctx.cadence(table)
-        if ctx.gap_threshold_s is not None:
-            threshold = float(ctx.gap_threshold_s)
-        elif cad.seconds is not None:
-            threshold = gap_factor * cad.seconds
-        else:  # a single timestamp: nothing to measure
+        threshold = ctx.gap_threshold(table, gap_factor)
+        if threshold is None:  # a single timestamp: nothing to measure
             res.metrics.update({key: [], f"{p}gap_count": 0})
             continue
         unit = cad.seconds or threshold

@@ -554,6 +554,15 @@ class QuestDBStore(Transport, Store):
         check_session_id(session_id)
         return Purger(self).delete(session_id, progress)
 
+    def delete_rows(self, table: str, session_id: str, *,
+                    symbols: Sequence[str] | None = None,
+                    filters: dict[str, Any] | None = None) -> int:
+        t = check_table(table, child=True)
+        syms, lo, hi, flt = check_read_args(t, session_id, symbols, None, None, filters,
+                                            None, None)
+        return Purger(self).relabel_where(t, session_id, self._where(t, session_id, syms, lo,
+                                                                     hi, flt))
+
     def finish_interrupted_purge(self) -> bool:
         """Finish partition rewrites of a purge that died (reads and writes that meet one
         call this); False if another purge holds the lock for longer than the timeout."""
