@@ -98,6 +98,23 @@ def test_filters_on_other_columns(store, sid):
     assert rsi["value"].isna().sum() == 14
 
 
+def test_delete_rows_removes_exactly_the_matching_rows(store, sid):
+    store.write("indicators", indicator_rows(sid, "BTC/USDT", 30, "rsi_14"))
+    store.write("indicators", indicator_rows(sid, "BTC/USDT", 20, "ema_10"))
+    store.write("indicators", indicator_rows(sid, "ETH/USDT", 10, "rsi_14"))
+    assert store.delete_rows("indicators", sid, symbols=["BTC/USDT"],
+                             filters={"indicator_id": "rsi_14"}) == 30
+    left = store.read("indicators", sid)
+    assert sorted(zip(left["symbol"], left["indicator_id"], strict=True)) == \
+        [("BTC/USDT", "ema_10")] * 20 + [("ETH/USDT", "rsi_14")] * 10
+    assert store.delete_rows("indicators", sid, filters={"indicator_id": "nope"}) == 0
+    assert store.count_rows(sid)["indicators"] == 30
+    with pytest.raises(InvalidInput, match="not a child table"):
+        store.delete_rows("data_collection_sessions", sid)
+    with pytest.raises(InvalidInput, match="invalid session id"):
+        store.delete_rows("indicators", "x' OR '1'='1")
+
+
 def test_bad_read_arguments_are_clear_errors(store, sid):
     with pytest.raises(InvalidInput, match="unknown column"):
         store.read("tick_prices", sid, columns=["nope"])

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ..timeutil import from_micros, iso
 from .engine import Simulation
 
 DAY_S = 86_400
@@ -46,6 +47,15 @@ CAGR_MIN_DAYS = 30
 def _finite(x: float) -> float | None:
     """JSON has no inf or NaN: those become None."""
     return float(x) if x is not None and math.isfinite(x) else None
+
+
+def _cagr(growth: float, span_s: float) -> float | None:
+    """growth ^ (a year / span) − 1; None when undefined or beyond a float (a short span
+    compounds a small gain into an astronomical rate)."""
+    if span_s <= 0 or growth <= 0:
+        return None
+    exponent = math.log(growth) * (YEAR_S / span_s)
+    return math.expm1(exponent) if exponent < 700 else None
 
 
 def grid_returns(sim: Simulation, grid_us: int) -> tuple[np.ndarray, np.ndarray, np.ndarray,
@@ -98,7 +108,7 @@ def compute_metrics(sim: Simulation, grid_s: float = 60.0) -> dict[str, Any]:
     e0, e1 = costs.cash, float(sim.equity[-1]) if n else costs.cash
     span_s = float((m.ts[-1] - m.ts[0]) / 1e6) if n else 0.0
     total = e1 / e0 - 1
-    cagr = (e1 / e0) ** (YEAR_S / span_s) - 1 if span_s > 0 and e1 > 0 else None
+    cagr = _cagr(e1 / e0, span_s)
     sd = float(np.std(r, ddof=1)) if len(r) > 1 else math.nan
     mean = float(np.mean(r)) if len(r) else math.nan
     downside = math.sqrt(float(np.mean(np.minimum(r, 0) ** 2))) if len(r) else math.nan
@@ -117,8 +127,8 @@ def compute_metrics(sim: Simulation, grid_s: float = 60.0) -> dict[str, Any]:
     with np.errstate(divide="ignore", invalid="ignore"):
         return {
             "points": n,
-            "start": int(m.ts[0]) if n else None,
-            "end": int(m.ts[-1]) if n else None,
+            "start": iso(from_micros(int(m.ts[0]))) if n else None,
+            "end": iso(from_micros(int(m.ts[-1]))) if n else None,
             "span_days": span_s / DAY_S,
             "grid_s": grid_s,
             "periods_per_year": periods,

@@ -100,7 +100,7 @@ class Strategy:
         if unknown:
             raise InvalidInput(f"strategy {self.name}: unknown parameter(s) "
                                f"{', '.join(unknown)}; parameters: "
-                               f"{', '.join(known) or 'none'}")
+                               f"{', '.join(p.name for p in self.params) or 'none'}")
         return {p.name: p.coerce(given.get(p.name, p.default), self.name)
                 for p in self.params}
 

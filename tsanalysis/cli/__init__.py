@@ -26,7 +26,8 @@ from ..errors import EXIT_FAILED, EXIT_USAGE, TsanalysisError
 from ._common import Context
 
 #: Modules adding subcommands to the group (each defines ``register(group)``).
-COMMAND_MODULES = ("sessions", "demo", "quality", "export", "migrate", "indicators", "plugins")
+COMMAND_MODULES = ("sessions", "demo", "quality", "export", "migrate", "indicators",
+                   "backtest", "plugins")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
