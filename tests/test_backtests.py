@@ -179,3 +179,13 @@ def test_session_written_while_listing_unaffected(ws, session):
     assert {k: v for k, v in after.items() if k not in ("backtest_results", "indicators")} \
         == {k: v for k, v in before.items() if k not in ("backtest_results", "indicators")}
     assert T0 is not None
+
+
+@pytest.mark.parametrize("name", ["threshold", "ma_cross", "bollinger", "macd"])
+def test_every_builtin_meets_the_strategy_contract(tsanalysis_demo, name):
+    from tsanalysis.testing import check_strategy
+
+    res = check_strategy(tsanalysis_demo, name, fee_bps=2)
+    assert res.metrics["trades"] > 0
+    long_only = check_strategy(tsanalysis_demo, name, long_only=True)
+    assert set(long_only.trades["side"]) <= {"long"}

@@ -12,7 +12,7 @@ import types
 from pathlib import Path
 
 from tsanalysis import plugins
-from tsanalysis.testing import check_indicator
+from tsanalysis.testing import check_indicator, check_strategy
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "plugins" / "template"
@@ -50,7 +50,7 @@ def test_the_template_renders_and_its_tests_pass(tmp_path):
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
                          cwd=project, capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "2 passed" in out.stdout
+    assert "3 passed" in out.stdout
 
 
 def test_the_guides_example_works(tsanalysis_demo, tsanalysis_register):
@@ -67,3 +67,13 @@ def test_the_guides_example_works(tsanalysis_demo, tsanalysis_register):
     namespace: dict = {}
     exec(compile(test_code, str(GUIDE), "exec"), namespace)  # noqa: S102
     namespace["test_range_pct"](tsanalysis_demo)  # the guide's three-line test passes
+
+
+def test_the_guides_strategy_works(tsanalysis_demo, tsanalysis_register):
+    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), re.S)
+    (code,) = [b for b in blocks if "def register_strategies" in b]
+    module = types.ModuleType("guide_strategy")
+    exec(compile(code, str(GUIDE), "exec"), module.__dict__)  # noqa: S102
+    tsanalysis_register(module, name="guide_strategy")
+    res = check_strategy(tsanalysis_demo, "myplugin.above_ema", {"timeperiod": 20})
+    assert res.indicator_ids == {"ema": "ema_20"} and (res.trades["side"] == "long").all()

@@ -8,6 +8,8 @@ plugin's tests use the fixtures without any conftest. A whole test of an indicat
     def test_spread(tsanalysis_demo):
         check_indicator(tsanalysis_demo, "myplugin.spread", interval="1m")
 
+and of a strategy: ``check_strategy(tsanalysis_demo, "myplugin.above_ema")``.
+
 Fixtures
     ``tsanalysis_demo``   a :class:`DemoSession`: a workspace on a fresh DuckDB file in the
                           test's ``tmp_path`` holding a completed one-hour demo session
@@ -41,6 +43,7 @@ import pytest
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .backtest import BacktestResult
     from .indicators import ComputeResult
     from .sessions import SessionInfo
     from .workspace import Workspace
@@ -71,6 +74,12 @@ class DemoSession:
         return self.ws.indicators.compute(self.session_id, symbol or self.symbol, name,
                                           {**(params or {}), **kwparams}, interval=interval,
                                           persist=persist)
+
+    def backtest(self, strategy: str, params: Mapping[str, Any] | None = None, *,
+                 symbol: str | None = None, **settings: Any) -> BacktestResult:
+        """Run a strategy on the demo session (see ``ws.backtests.run``)."""
+        return self.ws.backtests.run(self.session_id, symbol or self.symbol, strategy,
+                                     params, **settings)
 
     def history(self, indicator_id: str, symbol: str | None = None,
                 **kwargs: Any) -> pd.DataFrame:
@@ -203,6 +212,51 @@ def check_indicator(demo: DemoSession, name: str, params: Mapping[str, Any] | No
         assert int(stats.loc[stats["indicator_id"] == iid, "rows"].iloc[0]) == again.rows, \
             f"{iid}: computing again duplicated rows"
     _check_update(demo, ind.name, full, interval, sym, res, tolerance)
+    return res
+
+
+def check_strategy(demo: DemoSession, name: str, params: Mapping[str, Any] | None = None,
+                   *, interval: str | None = None, symbol: str | None = None,
+                   **settings: Any) -> BacktestResult:
+    """Check the contract every strategy meets, on the demo session; return the run.
+
+    * its signal gives one target per point, within -1..1 (0..1 when ``long_only``), and
+      is the same computed twice;
+    * its indicators are read from the store (computed and stored when missing);
+    * it runs through the engine with next-point fills: at least one fill, every fill
+      after the point that decided it, and it is stored: listed, shown with the same
+      metrics, the same id and numbers when run again.
+    """
+    import numpy as np
+
+    from .backtest import get_strategy
+    from .backtest.runner import Prepared, Settings
+
+    ws, sym = demo.ws, symbol or demo.symbol
+    strat = get_strategy(name)
+    full = strat.check_params(params)
+    prep = Prepared(ws.store, demo.session_id, sym, Settings(interval=interval, **settings))
+    ind = {alias: prep.indicator(ref)[1] for alias, ref in strat.inputs(full).items()}
+    target = strat.run(prep.inputs, ind, full)
+    again = strat.run(prep.inputs, ind, full)
+    assert np.array_equal(target, again, equal_nan=True), f"{name}: signal not repeatable"
+    finite = target[np.isfinite(target)]
+    low = 0.0 if strat.long_only else -1.0
+    assert ((finite >= low) & (finite <= 1.0)).all(), (
+        f"{name}: targets outside {low}..1: {np.unique(finite[(finite < low) | (finite > 1)])}")
+    stored = set(ws.indicators.stored(demo.session_id, sym)["indicator_id"])
+    ids = {alias: prep.indicator_id(ref) for alias, ref in strat.inputs(full).items()}
+    assert set(ids.values()) <= stored, f"{name}: indicators not stored: {ids}"
+    res = ws.backtests.run(demo.session_id, sym, name, full, interval=interval, **settings)
+    assert res.metrics["fills"] > 0, f"{name}: no fill on the demo session"
+    fills = res.simulation.fills if res.simulation is not None else None
+    assert fills is not None and (fills.point > fills.decision).all(), \
+        f"{name}: a fill at the point that decided it"
+    assert res.backtest_id in set(ws.backtests.list(demo.session_id)["backtest_id"])
+    assert ws.backtests.show(demo.session_id, res.backtest_id)["metrics"] == res.metrics
+    rerun = ws.backtests.run(demo.session_id, sym, name, full, interval=interval, **settings)
+    assert (rerun.backtest_id, rerun.metrics) == (res.backtest_id, res.metrics), \
+        f"{name}: a second run differs"
     return res
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 
 from tsanalysis import hookimpl
+from tsanalysis.backtest import IndicatorRef, Strategy
 from tsanalysis.indicators import Indicator, Param
 
 
@@ -24,4 +25,21 @@ def register_indicators(register):
         lookback=lambda timeperiod: timeperiod - 1,
         compute=_range_pct,
         doc="Average bar range in percent of the close.",
+    ))
+
+
+def _above_ema(prices, ind, timeperiod):
+    """Long while the price is above its EMA, flat otherwise."""
+    return np.where(prices["close"] > ind["ema"], 1.0, 0.0)
+
+
+@hookimpl
+def register_strategies(register):
+    register(Strategy(
+        name="{{ cookiecutter.plugin_name }}.above_ema",
+        signal=_above_ema,
+        params=(Param("timeperiod", int, 50, minimum=2, maximum=100_000),),
+        indicators=lambda timeperiod: {"ema": IndicatorRef("ema", {"timeperiod": timeperiod})},
+        long_only=True,
+        doc="Long while the price is above its EMA.",
     ))
