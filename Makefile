@@ -58,8 +58,10 @@ bench: setup
 	$(BIN)/python benchmarks/bench_migrate.py
 	$(BIN)/python benchmarks/bench_quality.py
 	$(BIN)/python benchmarks/bench_indicators.py
+	$(BIN)/python benchmarks/bench_backtest.py
 	PYTHON=$(PYTHON) scripts/with-questdb sh -c '$(BIN)/python benchmarks/bench_questdb.py && \
-		$(BIN)/python benchmarks/bench_concurrent_delete.py --deletes 100'
+		$(BIN)/python benchmarks/bench_concurrent_delete.py --deletes 100 && \
+		$(BIN)/python benchmarks/bench_backtest.py --url "$$TSANALYSIS_TEST_QUESTDB"'
 
 questdb:
 	scripts/questdb start

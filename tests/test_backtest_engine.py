@@ -256,3 +256,15 @@ def test_cagr_of_a_short_span_is_none_not_an_overflow():
     got = compute_metrics(sim)
     assert got["total_return"] == pytest.approx(0.5) and got["cagr"] is None
     assert got["calmar"] is None and got["cagr_meaningful"] is False
+
+
+def test_engine_agrees_when_most_points_cannot_fill():
+    """Over a thousand unfillable points take the engine's general (vectorised) path."""
+    rng = np.random.default_rng(21)
+    n = 4_000
+    ts = np.cumsum(rng.choice([1, 10], n, p=[0.5, 0.5])) * S  # every other step a gap
+    m = tick_market(ts, walk(n, 4), 5 * S)
+    assert np.count_nonzero(~m.fillable) > 1_000
+    for same in (False, True):
+        market = m if not same else tick_market(ts, m.mark, 5 * S, "same_point")
+        assert_agree(market, rng.choice([-1.0, 0.0, 0.5, 1.0], n), Costs(fee_bps=3))

@@ -31,6 +31,7 @@ rules with cash and units, point by point; the tests require agreement to 1e-9.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -147,7 +148,7 @@ class Simulation:
     trades: Trades = field(repr=False)
     cancelled: int = 0                       #: orders cancelled by a gap
 
-    @property
+    @functools.cached_property
     def position(self) -> np.ndarray:
         """Share of equity in the asset at each point (signed)."""
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -175,14 +176,27 @@ def sized_target(target: np.ndarray, costs: Costs) -> np.ndarray:
 
 def held_weights(m: Market, d: np.ndarray) -> np.ndarray:
     """The weight held from each point on (after that point's fill), starting flat."""
-    src = np.where(m.fillable, d, np.nan)
-    filled = _ffill(src)
+    blocked = np.flatnonzero(~m.fillable)
+    n = len(d)
+    if len(blocked) > 1_000:  # many unfillable points: the general, vectorised form
+        filled = _ffill(np.where(m.fillable, d, np.nan))
+        if m.same_point:
+            return filled
+        return np.concatenate(([0.0], filled[:-1]))[:n]
+    # Usually only the last point and the ends of segments cannot fill: shift the
+    # targets, then carry the weight across those few points in order.
     if m.same_point:
-        return filled
-    held = np.empty_like(filled)
-    if len(held):
+        held = d.copy()
+        for i in blocked:
+            held[i] = held[i - 1] if i > 0 else 0.0
+        return held
+    held = np.empty(n)
+    if n:
         held[0] = 0.0
-        held[1:] = filled[:-1]
+        held[1:] = d[:-1]
+    for i in blocked:
+        if i + 1 < n:
+            held[i + 1] = held[i]
     return held
 
 
@@ -230,16 +244,14 @@ def simulate(m: Market, target: np.ndarray, costs: Costs = Costs()) -> Simulatio
     units = np.where(after > 0, b * after / price, 0.0)
     delta = np.diff(units, prepend=0.0)
 
-    # Per point: the last fill at or before it.
-    k_of = np.searchsorted(point, np.arange(n), side="right") - 1
-    has = k_of >= 0
-    kk = np.where(has, k_of, 0)
-    if len(point):
-        cash_after = after * (1 - b)
-        eq = np.where(has, cash_after[kk] + units[kk] * m.mark, costs.cash)
-        u = np.where(has, units[kk], 0.0)
-    else:
-        eq, u = np.full(n, costs.cash), np.zeros(n)
+    # Per point: the state after the last fill at or before it (state 0: no fill yet).
+    is_fill = np.zeros(n, dtype=np.int64)
+    is_fill[point] = 1
+    state = np.cumsum(is_fill)
+    cash_of = np.concatenate(([costs.cash], after * (1 - b)))
+    units_of = np.concatenate(([0.0], units))
+    u = units_of[state]
+    eq = cash_of[state] + u * m.mark
 
     fills = Fills(point, decision, m.fill_ts[decision], side.astype(np.int8), price, ref,
                   quoted, units, delta, fee, b, after)

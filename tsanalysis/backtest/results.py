@@ -87,14 +87,17 @@ def run_rows(session_id: str, symbol: str, backtest_id: str, strategy: str,
     })
 
 
-def replace_run(store: Store, session_id: str, symbol: str, backtest_id: str,
-                rows: pa.Table) -> int:
-    """Write a run in place of a stored one with the same id (its rows are removed
-    first: a run with fewer trades leaves none of the old ones behind)."""
+def replace_runs(store: Store, session_id: str, symbol: str,
+                 runs: Mapping[str, pa.Table]) -> int:
+    """Write runs (backtest id -> rows) in place of stored ones with the same ids, in one
+    transaction where the store has them. The old rows are removed first: a run with fewer
+    trades leaves none of the old ones behind."""
+    if not runs:
+        return 0
     with store.atomic():
         store.delete_rows(TABLE, session_id, symbols=[symbol],
-                          filters={"backtest_id": backtest_id})
-        return store.write(TABLE, rows)
+                          filters={"backtest_id": list(runs)})
+        return store.write(TABLE, pa.concat_tables(list(runs.values())))
 
 
 def list_runs(store: Store, session_id: str, symbol: str | None = None) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .. import schema
 from ..errors import InvalidInput
@@ -37,7 +38,7 @@ from ..timeutil import from_micros, micros
 from .engine import Costs, Simulation, simulate
 from .market import FILLS, bar_market, tick_market
 from .metrics import compute_metrics, grid_returns
-from .results import replace_run, run_rows
+from .results import replace_runs, run_rows
 from .strategy import IndicatorRef, Strategy, get_strategy
 
 TICKS = schema.TICK_PRICES.name
@@ -46,6 +47,8 @@ GAPS_CHECK, DEFAULT_GAP_FACTOR = "gaps", 5.0
 #: Metrics where less is better (a leaderboard sorts them ascending).
 LOWER_IS_BETTER = frozenset({"volatility", "max_drawdown_duration_s", "fees", "spread_paid",
                              "slippage_paid", "turnover", "cancelled_signals"})
+#: Runs of a grid stored per transaction.
+GRID_BATCH_RUNS = 25
 #: The most combinations one grid may have.
 MAX_COMBINATIONS = 100_000
 
@@ -242,9 +245,20 @@ class Prepared:
     # -- running --------------------------------------------------------------------------
 
     def run(self, strategy: Strategy, params: Mapping[str, Any] | None = None, *,
-            persist: bool = True, keep_series: bool = True) -> BacktestResult:
+            persist: bool = True) -> BacktestResult:
         """Run one strategy with these parameters; store the run unless ``persist`` is
-        False. ``keep_series`` False drops the simulation (grids keep metrics only)."""
+        False."""
+        res, rows = self.simulate(strategy, params, rows=persist)
+        if rows is not None:
+            res.rows_written = replace_runs(self.store, self.session_id, self.symbol,
+                                            {res.backtest_id: rows})
+        return res
+
+    def simulate(self, strategy: Strategy, params: Mapping[str, Any] | None = None, *,
+                 rows: bool = True, keep_series: bool = True
+                 ) -> tuple[BacktestResult, pa.Table | None]:
+        """Run one strategy; return the result and, if ``rows``, the rows that store it.
+        ``keep_series`` False drops the simulation (grids keep metrics only)."""
         t0 = time.perf_counter()
         full = strategy.check_params(params)
         refs = strategy.inputs(full)
@@ -257,16 +271,16 @@ class Prepared:
         metrics = compute_metrics(sim, grid_s)
         metrics["gap_threshold_s"] = self.gap_threshold_s
         bid = backtest_id(strategy, full, self.symbol, self.settings)
-        written = 0
-        if persist:
+        table = None
+        if rows:
             g_ts, g_eq, g_pos, _ = grid_returns(sim, int(grid_s * 1e6))
-            rows = run_rows(self.session_id, self.symbol, bid, strategy.name,
-                            {"params": full, "settings": self.settings.to_dict(),
-                             "indicator_ids": ids}, metrics, sim, (g_ts, g_eq, g_pos))
-            written = replace_run(self.store, self.session_id, self.symbol, bid, rows)
-        return BacktestResult(bid, self.session_id, self.symbol, strategy.name, full,
-                              self.settings.to_dict(), metrics, ids, written,
-                              time.perf_counter() - t0, sim if keep_series else None)
+            table = run_rows(self.session_id, self.symbol, bid, strategy.name,
+                             {"params": full, "settings": self.settings.to_dict(),
+                              "indicator_ids": ids}, metrics, sim, (g_ts, g_eq, g_pos))
+        res = BacktestResult(bid, self.session_id, self.symbol, strategy.name, full,
+                             self.settings.to_dict(), metrics, ids, 0,
+                             time.perf_counter() - t0, sim if keep_series else None)
+        return res, table
 
 
 def run(store: Store, session_id: str, symbol: str, strategy: str,
@@ -348,11 +362,34 @@ def run_grid(store: Store, session_id: str, symbol: str, strategy: str,
     combos = combinations(strat, grid, params)
     _check_metric(metric)
     prepared = Prepared(store, session_id, symbol, settings or Settings())
-    runs = []
-    for i, combo in enumerate(combos):
-        runs.append(prepared.run(strat, combo, persist=persist, keep_series=False))
-        if progress:
-            progress(i + 1, len(combos))
+    runs: list[BacktestResult] = []
+    pending: dict[str, tuple[BacktestResult, pa.Table]] = {}
+    flushed = time.monotonic()
+
+    def flush() -> None:
+        nonlocal flushed
+        if pending:
+            replace_runs(store, session_id, symbol, {b: t for b, (_, t) in pending.items()})
+            for res, table in pending.values():
+                res.rows_written = table.num_rows
+            pending.clear()
+        flushed = time.monotonic()
+
+    # Runs are stored a batch at a time (one transaction, one delete and one write per
+    # batch: a commit costs more than a run); a progress callback that raises (a Cancel)
+    # still finds every finished run stored.
+    try:
+        for i, combo in enumerate(combos):
+            res, table = prepared.simulate(strat, combo, rows=persist, keep_series=False)
+            runs.append(res)
+            if table is not None:
+                pending[res.backtest_id] = (res, table)
+            if len(pending) >= GRID_BATCH_RUNS or time.monotonic() - flushed > 1.0:
+                flush()
+            if progress:
+                progress(i + 1, len(combos))
+    finally:
+        flush()
     return GridResult(metric, runs)
 
 
