@@ -58,7 +58,8 @@ def backtest_rows(session_id: str, symbol: str, n: int = 20) -> pd.DataFrame:
                          "seq": np.arange(n, dtype="int64"),
                          "ts": pd.DatetimeIndex(ts).as_unit("us"), "strategy": "sma_cross",
                          "parameters": '{"fast": 5}', "equity": 1000 + np.arange(n, dtype=float),
-                         "position": 1.0, "pnl": 1.0, "metrics": "{}"})
+                         "position": 1.0, "pnl": 1.0, "metrics": "{}",
+                         "kind": ["run"] + ["equity"] * (n - 1)})
 
 
 def fill_all_tables(ws, session_id: str, symbols=("BTC/USDT", "ETH/USDT"), n: int = 100) -> None:

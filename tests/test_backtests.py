@@ -30,6 +30,7 @@ def session(ws, sid):
                  ask_size=1.0)[["ts", "bid_price", "bid_size", "ask_price", "ask_size"]]
     q["ts"] = q["ts"] + pd.Timedelta(milliseconds=300)
     ws.ingest(sid, SYM, q, "orderbook")
+    ws.sessions.complete(sid)
     return sid
 
 

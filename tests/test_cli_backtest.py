@@ -20,6 +20,7 @@ def test_run_grid_list_show_delete(store_url, sid):
     with tsanalysis.connect(store_url) as ws:
         ws.sessions.create([SYM], sid, cadence_s=1.0)
         ws.ingest(sid, SYM, ticks(1200, seed=4))
+        ws.sessions.complete(sid)
     strategies = json.loads(ok(run(store_url, "strategies", "list", "--json")).stdout)
     assert [s["name"] for s in strategies] == ["threshold", "ma_cross", "bollinger", "macd"]
 

@@ -76,7 +76,7 @@ class Table:
     @property
     def is_child(self) -> bool:
         """True for tables whose rows hang off a session (everything but the sessions)."""
-        return self.name != SESSIONS.name
+        return self.name not in (SESSIONS.name, AUDIT.name)
 
 
 def _ids(*extra: Column) -> tuple[Column, ...]:
@@ -212,6 +212,32 @@ CHILD_TABLES: tuple[Table, ...] = (
 
 #: Every table, sessions last (the order of a cascade delete).
 TABLES: tuple[Table, ...] = (*CHILD_TABLES, SESSIONS)
+
+#: The record of deletes and purges: not a session's data (a session's delete keeps it).
+AUDIT = Table(
+    name="tsanalysis_audit",
+    columns=(
+        Column("ts", TIMESTAMP, nullable=False, doc="when the action finished"),
+        Column("action_id", SYMBOL, nullable=False, doc="one id per action"),
+        Column("action", SYMBOL, nullable=False, doc="delete or purge"),
+        Column("session_id", SYMBOL, doc="the session acted on (none for a purge)"),
+        Column("selection", STRING, doc="JSON: tables, symbols, indicator_ids, "
+                                        "backtest_ids, start, end (empty: whole session)"),
+        Column("rows_per_table", STRING, doc="JSON: table -> rows"),
+        Column("total_rows", LONG),
+        Column("dry_run", SYMBOL, doc="yes or no"),
+        Column("duration_s", DOUBLE),
+        Column("backend", SYMBOL),
+        Column("os_user", SYMBOL),
+        Column("command", STRING, doc="the command line, or the Python call"),
+    ),
+    key=("ts", "action_id"),
+    order_by=("ts", "action_id"),
+    doc="Every delete and purge: when, what, how many rows, by whom.",
+)
+
+#: Every table a store creates: the data tables and the audit trail.
+STORED_TABLES: tuple[Table, ...] = (*TABLES, AUDIT)
 
 _BY_NAME = {t.name: t for t in TABLES}
 

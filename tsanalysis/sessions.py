@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
+from .deleting import record
 from .errors import InvalidInput, SessionActive, SessionNotFound
 from .ids import check_session_id, check_symbols, new_session_id
 from .store.base import DeleteOutcome, Progress, PurgeReport, Store
@@ -299,11 +301,14 @@ class Sessions:
             raise SessionNotFound(session_id)
         if rows.iloc[0]["status"] == ACTIVE and not force:
             raise SessionActive(session_id)
+        t0 = time.perf_counter()
         outcome = self.store.delete_session(session_id, progress=progress)
         if isinstance(outcome, DeleteOutcome):
             result = DeleteResult(session_id, dict(outcome.deleted), list(outcome.deferred))
         else:
             result = DeleteResult(session_id, dict(outcome))
+        record(self.store, "delete", session_id, {}, result.deleted, False,
+               time.perf_counter() - t0)
         self.notify("deleted", session_id)
         log.info("deleted session %s: %s rows", session_id, result.total)
         return result
@@ -313,8 +318,15 @@ class Sessions:
         delete left to reclaim. ``dry_run`` lists the pending work and changes nothing.
         See :meth:`Store.purge`.
         """
+        t0 = time.perf_counter()
         report = self.store.purge(dry_run=dry_run, progress=progress)
         if not dry_run:
+            rows: dict[str, int] = {}
+            for per_table in report.purged.values():
+                for table, n in per_table.items():
+                    rows[table] = rows.get(table, 0) + n
+            rows.update({f"{t} (reclaimed)": n for t, n in report.reclaimed.items()})
+            record(self.store, "purge", None, {}, rows, False, time.perf_counter() - t0)
             self.notify("purged")
         return report
 

@@ -5,7 +5,7 @@ command line are thin layers over it; every operation goes through the one store
 
 The pattern: a session's rows go in and come out through methods of the workspace itself
 (``ingest``, ``import_file``, ``import_bundle``, ``migrate_legacy``, ``demo``; ``read``,
-``ticks``, ``orderbook``, ``ohlcv``, ``build_bars``, ``sql``); each feature is a namespace
+``ticks``, ``orderbook``, ``ohlcv``, ``build_bars``, ``sql``; ``delete``, ``audit``); each feature is a namespace
 with verbs: ``ws.sessions`` (create, get, list, delete, purge), ``ws.indicators``
 (compute, history, update, catalog), ``ws.quality`` (run, catalog), ``ws.export`` (run,
 catalog), ``ws.backtests`` (run, grid, list, show, equity, trades, delete, catalog). The spellings of earlier releases (``ws.create_session``, ``ws.quality(sid)``,
@@ -26,7 +26,10 @@ import pyarrow as pa
 from . import bars as _bars
 from . import demo as _demo
 from . import readers, schema
+from .deleting import SelectiveDeleteResult, delete_selection, record, select
+from .deleting import audit as audit_trail
 from .deprecation import deprecated
+from .errors import SessionActive
 from .ids import check_symbol
 from .ingest import Ingestor, IngestResult, ingest_frame
 from .migrate import DEFAULT_BATCH_ROWS, MigrationStats, migrate_legacy
@@ -127,6 +130,49 @@ class Workspace:
         # leaves its symbols and data types as they were.
         if result.rows_written:
             self.sessions.add_symbols(session_id, [symbol], _data_type(kind))
+
+    # -- deleting ---------------------------------------------------------------------
+
+    def delete(self, session_id: str, *, tables: str | Sequence[str] | None = None,
+               symbols: str | Sequence[str] | None = None,
+               indicator_ids: str | Sequence[str] | None = None,
+               backtest_ids: str | Sequence[str] | None = None, start: Any = None,
+               end: Any = None, dry_run: bool = False, force: bool = False,
+               progress: Progress | None = None) -> SelectiveDeleteResult:
+        """Delete a session's rows restricted by any combination of tables, symbols,
+        indicator ids, backtest ids and a time range ``[start, end)``; return the rows
+        removed per table. With no restriction, the whole session (session row
+        included, as :meth:`Sessions.delete`).
+
+        ``dry_run`` counts exactly what the real run removes and changes nothing. An
+        unknown session raises ``SessionNotFound``; an active one ``SessionActive`` unless
+        ``force``; unknown tables, ids the session does not store, or an end before the
+        start ``InvalidInput``, all before anything changes. Every delete (dry runs too) is
+        recorded in the audit trail (:meth:`audit`). See :mod:`tsanalysis.deleting`.
+        """
+        sel = select(session_id, tables=tables, symbols=symbols, indicator_ids=indicator_ids,
+                     backtest_ids=backtest_ids, start=start, end=end)
+        if sel.whole_session:
+            info = self.sessions.get(session_id)
+            if info.status == "active" and not force:
+                raise SessionActive(session_id)
+            if dry_run:
+                rows = self.store.count_rows(session_id)
+                record(self.store, "delete", session_id, {}, rows, True, 0.0)
+                return SelectiveDeleteResult(session_id, {}, rows, True)
+            res = self.sessions.delete(session_id, force=force, progress=progress)
+            return SelectiveDeleteResult(session_id, {}, res.deleted, False,
+                                         deferred=res.deferred)
+        try:
+            return delete_selection(self.store, sel, dry_run=dry_run, force=force)
+        finally:
+            if not dry_run:
+                self.sessions.notify("data", session_id)
+
+    def audit(self, session_id: str | None = None) -> pd.DataFrame:
+        """Every delete and purge recorded in this store (one session's if given), oldest
+        first: when, what selection, rows per table, duration, backend, user, command."""
+        return audit_trail(self.store, session_id)
 
     # -- reading ----------------------------------------------------------------------
 

@@ -133,15 +133,14 @@ class Backtests:
         self._ws.sessions.get(session_id, stats=False)
         return trades_frame(self._ws.store, session_id, backtest_id)
 
-    def delete(self, session_id: str, backtest_id: str) -> int:
-        """Remove one stored run; return the rows removed."""
-        from .results import delete_run
+    def delete(self, session_id: str, backtest_id: str, *, force: bool = False) -> int:
+        """Remove one stored run; return the rows removed. A thin form of
+        :meth:`Workspace.delete` (``backtest_ids=[backtest_id]``): audited, and refused
+        on an active session unless ``force``."""
+        from .results import run_record
 
-        self._ws.sessions.get(session_id, stats=False)
-        try:
-            return delete_run(self._ws.store, session_id, backtest_id)
-        finally:
-            self._ws.sessions.notify("data", session_id)
+        run_record(self._ws.store, session_id, backtest_id)  # UnknownBacktest first
+        return self._ws.delete(session_id, backtest_ids=[backtest_id], force=force).total
 
     def catalog(self) -> pd.DataFrame:
         """Every registered strategy: name, plugin, parameters (name=default), doc."""

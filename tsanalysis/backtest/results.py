@@ -153,9 +153,3 @@ def trades_frame(store: Store, session_id: str, backtest_id: str) -> pd.DataFram
     f = _rows(store, session_id, backtest_id, TRADE,
               ["ts", "exit_ts", "side", "size", "price", "exit_price", "fees", "pnl"])
     return f.rename(columns={"ts": "entry_ts", "price": "entry_price"}).reset_index(drop=True)
-
-
-def delete_run(store: Store, session_id: str, backtest_id: str) -> int:
-    """Remove one stored run (every row of it); return the rows removed."""
-    run_record(store, session_id, backtest_id)  # UnknownBacktest before anything changes
-    return store.delete_rows(TABLE, session_id, filters={"backtest_id": backtest_id})

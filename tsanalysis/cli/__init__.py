@@ -27,7 +27,7 @@ from ._common import Context
 
 #: Modules adding subcommands to the group (each defines ``register(group)``).
 COMMAND_MODULES = ("sessions", "demo", "quality", "export", "migrate", "indicators",
-                   "backtest", "plugins")
+                   "backtest", "delete", "plugins")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

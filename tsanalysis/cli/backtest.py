@@ -179,11 +179,12 @@ def show(ctx: Context, session_id: str, backtest_id: str, what: str | None,
 @backtest.command()
 @click.argument("session_id")
 @click.argument("backtest_id")
+@click.option("--force", is_flag=True, help="Delete even if the session is still active.")
 @json_option
 @pass_ctx
-def delete(ctx: Context, session_id: str, backtest_id: str, as_json: bool) -> None:
-    """Remove one stored run."""
-    rows = ctx.ws.backtests.delete(session_id, backtest_id)
+def delete(ctx: Context, session_id: str, backtest_id: str, force: bool, as_json: bool) -> None:
+    """Remove one stored run (the same as `tsanalysis delete ID --backtest-id B --yes`)."""
+    rows = ctx.ws.backtests.delete(session_id, backtest_id, force=force)
     if as_json:
         emit_json({"session_id": session_id, "backtest_id": backtest_id, "rows": rows})
         return

@@ -148,3 +148,22 @@ def update(ctx: Context, session_id: str, symbols: tuple[str, ...], as_json: boo
     for note in res.notes:
         click.echo(f"note: {note}", err=True)
 
+
+@indicators.command("delete")
+@click.argument("session_id")
+@click.option("--indicator-id", "indicator_ids", multiple=True, required=True,
+              help="A stored indicator id (repeatable), e.g. rsi_14.")
+@click.option("--symbol", "symbols", multiple=True, help="Only this symbol (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Delete even if the session is still active.")
+@json_option
+@pass_ctx
+def delete(ctx: Context, session_id: str, indicator_ids: tuple[str, ...],
+           symbols: tuple[str, ...], dry_run: bool, yes: bool, force: bool,
+           as_json: bool) -> None:
+    """Delete stored indicator ids (the same as `tsanalysis delete ID --indicator-id X`)."""
+    from .delete import run_delete
+
+    run_delete(ctx, session_id, yes=yes, force=force, dry_run=dry_run, as_json=as_json,
+               indicator_ids=list(indicator_ids), symbols=list(symbols) or None)

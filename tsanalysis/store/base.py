@@ -122,12 +122,31 @@ class Store(ABC):
         """Like :meth:`read_arrow`, into pandas (``ts`` as ``datetime64[us, UTC]``)."""
         return arrow_to_pandas(self.read_arrow(table, session_id, **kwargs))
 
+    # -- the audit trail ----------------------------------------------------------------
+
+    def append_audit(self, record: dict[str, Any]) -> None:
+        """Append one row to the audit table (``schema.AUDIT``)."""
+        t = schema.AUDIT
+        cols = [c for c in t.column_names if c in record]
+        self.sql(f"INSERT INTO {t.name} ({', '.join(cols)}) VALUES "
+                 f"({', '.join('?' for _ in cols)})", [record[c] for c in cols])
+
+    def audit_rows(self, session_id: str | None = None) -> pd.DataFrame:
+        """The audit trail, oldest first; only one session's actions if given."""
+        t = schema.AUDIT
+        where, params = "", []
+        if session_id is not None:
+            where, params = " WHERE session_id = ?", [check_session_id(session_id)]
+        return self.sql(f"SELECT {', '.join(t.column_names)} FROM {t.name}{where} "
+                        f"ORDER BY ts, action_id", params)
+
     @abstractmethod
     def delete_rows(self, table: str, session_id: str, *,
-                    symbols: Sequence[str] | None = None,
+                    symbols: Sequence[str] | None = None, start: Any = None, end: Any = None,
                     filters: dict[str, Any] | None = None) -> int:
-        """Remove the rows of one session in a child table that match ``symbols`` and
-        ``filters`` (column -> value or values); return how many.
+        """Remove the rows of one session in a child table that match ``symbols``, the time
+        range ``[start, end)`` and ``filters`` (column -> value or values); return how
+        many.
 
         The rows are gone from every read when this returns. On QuestDB, which has no
         row-level ``DELETE``, they are taken out in commit order by relabelling them (as a

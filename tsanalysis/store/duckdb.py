@@ -76,7 +76,7 @@ def _missing_schema(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str | Non
                                      "information_schema.columns").fetchall():
         have.setdefault(table, set()).add(column)
     out: list[tuple[str, str | None]] = [] if SEQ_TABLE in have else [(SEQ_TABLE, None)]
-    for t in schema.TABLES:
+    for t in schema.STORED_TABLES:
         if t.name not in have:
             out.append((t.name, None))
         else:
@@ -305,13 +305,13 @@ class DuckDBStore(Store):
                 self._schema_ready = True
                 return
         with self.connection(write=True) as con:
-            for t in schema.TABLES:
+            for t in schema.STORED_TABLES:
                 con.execute(render_ddl(t))
             # A column added to schema.py reaches files written by earlier releases.
             for table, column in _missing_schema(con):
                 if column is None:
                     continue
-                c = schema.table(table).column(column)
+                c = next(t for t in schema.STORED_TABLES if t.name == table).column(column)
                 con.execute(f"ALTER TABLE {q(table)} ADD COLUMN {q(c.name)} {_TYPES[c.type]}")
             con.execute(f"CREATE TABLE IF NOT EXISTS {SEQ_TABLE} (tbl VARCHAR, session_id "
                         "VARCHAR, symbol VARCHAR, next BIGINT)")
@@ -490,10 +490,10 @@ class DuckDBStore(Store):
             return con.sql(sql, params=params).to_arrow_table()
 
     def delete_rows(self, table: str, session_id: str, *,
-                    symbols: Sequence[str] | None = None,
+                    symbols: Sequence[str] | None = None, start: Any = None, end: Any = None,
                     filters: dict[str, Any] | None = None) -> int:
         t = check_table(table, child=True)
-        syms, lo, hi, flt = check_read_args(t, session_id, symbols, None, None, filters,
+        syms, lo, hi, flt = check_read_args(t, session_id, symbols, start, end, filters,
                                             None, None)
         where, params = _where(t, session_id, syms, lo, hi, flt)
         with self.connection(write=True) as con:

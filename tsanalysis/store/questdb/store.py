@@ -123,7 +123,7 @@ class QuestDBStore(Transport, Store):
             return
         have = {r[0]: r for r in self.fetchall(
             "SELECT table_name, designatedTimestamp, walEnabled, dedup FROM tables()")}
-        for t in schema.TABLES:
+        for t in schema.STORED_TABLES:
             if t.name not in have:
                 self.execute(render_ddl(t))
                 continue
@@ -555,10 +555,10 @@ class QuestDBStore(Transport, Store):
         return Purger(self).delete(session_id, progress)
 
     def delete_rows(self, table: str, session_id: str, *,
-                    symbols: Sequence[str] | None = None,
+                    symbols: Sequence[str] | None = None, start: Any = None, end: Any = None,
                     filters: dict[str, Any] | None = None) -> int:
         t = check_table(table, child=True)
-        syms, lo, hi, flt = check_read_args(t, session_id, symbols, None, None, filters,
+        syms, lo, hi, flt = check_read_args(t, session_id, symbols, start, end, filters,
                                             None, None)
         return Purger(self).relabel_where(t, session_id, self._where(t, session_id, syms, lo,
                                                                      hi, flt))

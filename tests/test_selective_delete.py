@@ -1,0 +1,208 @@
+"""Deleting less than a session, on both backends: every restriction and combinations of
+them, a neighbour session sharing days and symbols checked row for row, dry runs that
+count exactly, the audit trail, bad input refused before anything changes."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tsanalysis import schema
+from tsanalysis.errors import InvalidInput, SessionActive, SessionNotFound
+
+from .helpers import T0, fill_all_tables, indicator_rows
+from .test_cli import ok, run
+
+SYMS = ("BTC/USDT", "ETH/USDT")
+TABLES = [t.name for t in schema.CHILD_TABLES]
+
+
+def snapshot(ws, sid) -> dict[str, pd.DataFrame]:
+    """Every row of the session, table by table, in a stable order."""
+    out = {}
+    for t in schema.CHILD_TABLES:
+        f = ws.read(t.name, sid)
+        key = [c for c in ("symbol", "indicator_id", "backtest_id", "interval", "ts", "seq")
+               if c in f.columns]
+        out[t.name] = f.sort_values(key).reset_index(drop=True)
+    return out
+
+
+def expected(before: dict[str, pd.DataFrame], sel: dict) -> dict[str, pd.DataFrame]:
+    """What must remain: the rows the selection does not match (computed with pandas)."""
+    out = {}
+    tables = sel.get("tables") or ([t for t in TABLES if t == "indicators"]
+                                   if sel.get("indicator_ids") else
+                                   [t for t in TABLES if t == "backtest_results"]
+                                   if sel.get("backtest_ids") else TABLES)
+    for name, f in before.items():
+        if name not in tables:
+            out[name] = f
+            continue
+        hit = pd.Series(True, index=f.index)
+        if sel.get("symbols"):
+            hit &= f["symbol"].isin(sel["symbols"])
+        if sel.get("indicator_ids"):
+            hit &= f["indicator_id"].isin(sel["indicator_ids"])
+        if sel.get("backtest_ids"):
+            hit &= f["backtest_id"].isin(sel["backtest_ids"])
+        if sel.get("start") is not None:
+            hit &= f["ts"] >= pd.Timestamp(sel["start"])
+        if sel.get("end") is not None:
+            hit &= f["ts"] < pd.Timestamp(sel["end"])
+        out[name] = f[~hit].reset_index(drop=True)
+    return out
+
+
+@pytest.fixture
+def pair(ws):
+    """Two completed sessions sharing days and symbols, rows in every table."""
+    a, b = (f"t-{uuid.uuid4().hex[:10]}" for _ in range(2))
+    for sid in (a, b):
+        ws.sessions.create(list(SYMS), sid)
+        fill_all_tables(ws, sid, SYMS, n=120)
+        ws.store.write("indicators", indicator_rows(sid, "BTC/USDT", 60, "ema_10"))
+        ws.sessions.complete(sid)
+    return a, b
+
+
+#: Applied one after the other to one session; each still matches rows when its turn comes.
+SELECTIONS = [
+    {"tables": ["indicators"], "start": T0 + pd.Timedelta(seconds=20),
+     "symbols": ["ETH/USDT"]},
+    {"indicator_ids": ["ema_10"], "symbols": ["BTC/USDT"]},
+    {"indicator_ids": ["rsi_14"]},
+    {"backtest_ids": ["bt1"]},
+    {"start": T0 + pd.Timedelta(seconds=30), "end": T0 + pd.Timedelta(seconds=75)},
+    {"tables": ["tick_prices", "tick_orderbook"], "symbols": ["ETH/USDT"]},
+    {"tables": ["tick_prices"]},
+    {"end": T0 + pd.Timedelta(seconds=10)},
+    {"symbols": ["BTC/USDT"]},
+]
+
+
+def test_each_selection_removes_exactly_its_rows(ws, pair):
+    a, b = pair
+    before_b = snapshot(ws, b)
+    for sel in SELECTIONS:
+        before_a = snapshot(ws, a)
+        want = expected(before_a, sel)
+        removed = {t: len(before_a[t]) - len(want[t]) for t in TABLES}
+        dry = ws.delete(a, dry_run=True, **sel)
+        assert {t: n for t, n in dry.deleted.items() if n} == \
+            {t: n for t, n in removed.items() if n}, sel
+        assert all(snapshot(ws, a)[t].equals(before_a[t]) for t in TABLES)  # unchanged
+        res = ws.delete(a, **sel)
+        assert res.deleted == dry.deleted and res.total == sum(removed.values()) > 0, sel
+        after_a = snapshot(ws, a)
+        for t in TABLES:
+            pd.testing.assert_frame_equal(after_a[t], want[t], check_dtype=False, obj=t)
+    after_b = snapshot(ws, b)
+    for t in TABLES:
+        pd.testing.assert_frame_equal(after_b[t], before_b[t], obj=t)  # row for row
+    assert ws.sessions.get(a).status == "completed"
+
+
+def test_what_remains_is_what_does_not_match(ws, backend):
+    """Random sessions, random selections: what remains equals the rows that do not match
+    (computed with pandas). Fewer examples on QuestDB, where each session costs seconds."""
+
+    @settings(max_examples=10 if backend == "duckdb" else 4, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(tables=st.lists(st.sampled_from(TABLES), unique=True, max_size=3),
+           symbols=st.lists(st.sampled_from(SYMS), unique=True, max_size=2),
+           start=st.one_of(st.none(), st.integers(0, 130)),
+           length=st.one_of(st.none(), st.integers(1, 130)),
+           n=st.integers(1, 60))
+    def check(tables, symbols, start, length, n):
+        sid = f"t-{uuid.uuid4().hex[:10]}"
+        ws.sessions.create(list(SYMS), sid)
+        fill_all_tables(ws, sid, SYMS, n=n)
+        ws.sessions.complete(sid)
+        sel = {"tables": tables, "symbols": symbols,
+               "start": None if start is None else T0 + pd.Timedelta(seconds=start),
+               "end": None if length is None else
+               T0 + pd.Timedelta(seconds=(start or 0) + length)}
+        if not any(sel.values()):
+            sel["symbols"] = ["ETH/USDT"]
+        before = snapshot(ws, sid)
+        ws.delete(sid, **sel)
+        after, want = snapshot(ws, sid), expected(before, sel)
+        for t in TABLES:
+            pd.testing.assert_frame_equal(after[t], want[t], check_dtype=False, obj=t)
+        ws.sessions.delete(sid)
+
+    check()
+
+
+def test_bad_input_is_refused_before_anything_changes(ws, pair, sid):
+    a, _ = pair
+    before = snapshot(ws, a)
+    with pytest.raises(InvalidInput, match="unknown table"):
+        ws.delete(a, tables=["ticks"])
+    with pytest.raises(InvalidInput, match="must be after start"):
+        ws.delete(a, start=T0 + pd.Timedelta(minutes=5), end=T0)
+    with pytest.raises(InvalidInput, match=r"rsi_99 not stored .*stored: ema_10, rsi_14"):
+        ws.delete(a, indicator_ids=["rsi_99"])
+    with pytest.raises(InvalidInput, match="bt9 not stored"):
+        ws.delete(a, backtest_ids=["bt9"])
+    with pytest.raises(InvalidInput, match="tick_prices has no indicator_id"):
+        ws.delete(a, tables=["tick_prices"], indicator_ids=["rsi_14"])
+    with pytest.raises(InvalidInput, match="invalid symbol"):
+        ws.delete(a, symbols=["BTC/USDT'; DROP TABLE tick_prices; --"])
+    with pytest.raises(SessionNotFound):
+        ws.delete(sid, tables=["tick_prices"])
+    ws.sessions.create(["BTC/USDT"], sid)
+    with pytest.raises(SessionActive):
+        ws.delete(sid, tables=["tick_prices"])
+    assert ws.delete(sid, tables=["tick_prices"], force=True).total == 0
+    assert all(snapshot(ws, a)[t].equals(before[t]) for t in TABLES)
+
+
+def test_no_restriction_is_the_whole_session_and_the_audit_outlives_it(ws, pair):
+    a, b = pair
+    ws.delete(a, indicator_ids=["rsi_14"], dry_run=True)
+    ws.delete(a, indicator_ids=["rsi_14"])
+    rows = sum(ws.store.count_rows(a).values())
+    res = ws.delete(a)
+    assert res.total == rows and res.deleted[schema.SESSIONS.name] == 1
+    assert not ws.sessions.exists(a)
+    trail = ws.audit(a)
+    assert list(trail["action"]) == ["delete"] * 3
+    assert list(trail["dry_run"]) == [True, False, False]
+    assert trail["selection"][0]["indicator_ids"] == ["rsi_14"]
+    assert trail["rows_per_table"][1] == {"indicators": 240}
+    assert trail["selection"][2] == {} and trail["total_rows"][2] == rows
+    assert (trail["backend"] == ws.backend).all() and trail["os_user"][0]
+    assert trail["ts"].is_monotonic_increasing
+    assert ws.audit(b).empty and len(ws.audit()) >= 3
+
+
+def test_cli_delete_and_audit(store_url, ws, pair):
+    a, b = pair
+    out = json.loads(ok(run(store_url, "delete", a, "--indicator-id", "rsi_14", "--symbol",
+                            "BTC/USDT", "--dry-run", "--json")).stdout)
+    assert out["dry_run"] and out["deleted"] == {"indicators": 120}
+    out = json.loads(ok(run(store_url, "indicators", "delete", a, "--indicator-id", "rsi_14",
+                            "--yes", "--json")).stdout)
+    assert out["deleted"] == {"indicators": 240} and not out["dry_run"]
+    p = run(store_url, "delete", a, "--table", "tick_prices", "--end", "2026-01-05T00:00:30Z",
+            "--yes")
+    assert ok(p).stdout.splitlines()[-1].split()[-1] == "60"  # 30 s of two symbols
+    assert run(store_url, "delete", a, "--table", "nope", "--yes").returncode == 1
+    assert run(store_url, "delete", a, "--start", "2026-01-05T01:00Z", "--end",
+               "2026-01-05T00:00Z", "--yes").returncode == 1
+    assert run(store_url, "delete", a, "--indicator-id", "zzz", "--yes").returncode == 1
+    assert run(store_url, "delete", a + "x", "--table", "tick_prices", "--yes"
+               ).returncode == 3
+    assert run(store_url, "delete", a, "--table", "tick_prices").returncode == 1  # no --yes
+    trail = json.loads(ok(run(store_url, "audit", "--session", a, "--json")).stdout)
+    assert [r["total_rows"] for r in trail] == [120, 240, 60]
+    assert " indicators delete " in trail[1]["command"]
+    assert ":quest@" not in trail[1]["command"]  # a password in a store URL is not kept
+    assert len(ws.read("tick_prices", b)) == 240

@@ -1,0 +1,275 @@
+"""Deleting less than a session: one predicate, a dry run with exact counts, the audit.
+
+A :class:`Selection` names a session's rows by any combination of tables, symbols,
+indicator ids, backtest ids and a time range ``[start, end)``. :func:`delete_selection`
+counts them (a dry run changes nothing and reports what the real run removes), then
+removes them through :meth:`Store.delete_rows`: on DuckDB in one transaction; on QuestDB
+by relabelling the matching rows in commit order (rows outside the selection, in the same
+partitions, are not touched; the next purge reclaims the disk). A selection with no
+restriction is the whole session, session row included (:meth:`Sessions.delete`).
+
+Every delete and purge, dry runs included, is appended to the audit table
+(``schema.AUDIT``, :func:`record`) and logged with the same fields.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from . import schema
+from .errors import InvalidInput, SessionActive, SessionNotFound
+from .ids import check_session_id, check_symbols
+from .store.base import Store
+from .timeutil import iso, to_utc
+
+log = logging.getLogger(__name__)
+
+#: The restrictions that name values of one column, and that column.
+_ID_COLUMNS = {"indicator_ids": "indicator_id", "backtest_ids": "backtest_id"}
+
+
+def _tuple(values: str | Sequence[str] | None) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        return (values,)
+    return tuple(values)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Rows of one session: in ``tables`` (all child tables when empty), of ``symbols``,
+    with these ``indicator_ids`` / ``backtest_ids``, with ``start <= ts < end``."""
+
+    session_id: str
+    tables: tuple[str, ...] = ()
+    symbols: tuple[str, ...] = ()
+    indicator_ids: tuple[str, ...] = ()
+    backtest_ids: tuple[str, ...] = ()
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+
+    @property
+    def whole_session(self) -> bool:
+        """No restriction: the session and everything that hangs off it."""
+        return not (self.tables or self.symbols or self.indicator_ids or self.backtest_ids
+                    or self.start is not None or self.end is not None)
+
+    def filters(self) -> dict[str, list[str]]:
+        return {col: list(getattr(self, name)) for name, col in _ID_COLUMNS.items()
+                if getattr(self, name)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tables": list(self.tables), "symbols": list(self.symbols),
+                "indicator_ids": list(self.indicator_ids),
+                "backtest_ids": list(self.backtest_ids), "start": iso(self.start),
+                "end": iso(self.end)}
+
+    def describe(self) -> str:
+        parts = [f"{k}={','.join(v) if isinstance(v, list) else v}"
+                 for k, v in self.to_dict().items() if v]
+        return f"session {self.session_id}" + (f" ({'; '.join(parts)})" if parts else "")
+
+
+def select(session_id: str, *, tables: str | Sequence[str] | None = None,
+           symbols: str | Sequence[str] | None = None,
+           indicator_ids: str | Sequence[str] | None = None,
+           backtest_ids: str | Sequence[str] | None = None, start: Any = None,
+           end: Any = None) -> Selection:
+    """A checked :class:`Selection` (bad tables, ids or times raise ``InvalidInput``).
+
+    Without ``tables``, a restriction by indicator or backtest ids selects the tables
+    that have those columns; with ``tables``, each must have them.
+    """
+    check_session_id(session_id)
+    names = _tuple(tables)
+    child = {t.name: t for t in schema.CHILD_TABLES}
+    unknown = [n for n in names if n not in child]
+    if unknown:
+        raise InvalidInput(f"unknown table(s) {', '.join(map(repr, unknown))}; tables: "
+                           f"{', '.join(child)}")
+    given = {"indicator_ids": _tuple(indicator_ids), "backtest_ids": _tuple(backtest_ids)}
+    restricted = [col for name, col in _ID_COLUMNS.items() if given[name]]
+    if not names and restricted:
+        names = tuple(t.name for t in schema.CHILD_TABLES
+                      if all(t.has_column(c) for c in restricted))
+        if not names:
+            raise InvalidInput("no table has both indicator ids and backtest ids: delete "
+                               "them in two calls")
+    for n in names:
+        lacking = [c for c in restricted if not child[n].has_column(c)]
+        if lacking:
+            raise InvalidInput(f"{n} has no {' or '.join(lacking)} column: leave it out of "
+                               "the tables, or drop that restriction")
+    lo = to_utc(start, "start") if start is not None else None
+    hi = to_utc(end, "end") if end is not None else None
+    if lo is not None and hi is not None and hi <= lo:
+        raise InvalidInput(f"end ({iso(hi)}) must be after start ({iso(lo)})")
+    syms = tuple(check_symbols(list(_tuple(symbols)))) if symbols else ()
+    return Selection(session_id, tuple(dict.fromkeys(names)), syms,
+                     given["indicator_ids"], given["backtest_ids"], lo, hi)
+
+
+@dataclass
+class SelectiveDeleteResult:
+    """Rows removed (or, for a dry run, that would be) per table."""
+
+    session_id: str
+    selection: dict[str, Any]
+    deleted: dict[str, int]
+    dry_run: bool = False
+    action_id: str = ""
+    #: Work left for a purge (QuestDB: the disk of relabelled rows, deferred days).
+    deferred: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.deleted.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"session_id": self.session_id, "selection": self.selection,
+             "deleted": dict(self.deleted), "total": self.total, "dry_run": self.dry_run,
+             "action_id": self.action_id}
+        if self.deferred:
+            d["deferred"] = list(self.deferred)
+        return d
+
+
+def _stored(store: Store, sel: Selection) -> None:
+    """Refuse ids the session does not store (naming the ones it does)."""
+    if sel.indicator_ids:
+        stored = set(store.indicator_stats(sel.session_id)["indicator_id"])
+        missing = [i for i in sel.indicator_ids if i not in stored]
+        if missing:
+            raise InvalidInput(f"indicator id(s) {', '.join(missing)} not stored in session "
+                               f"{sel.session_id!r} (stored: "
+                               f"{', '.join(sorted(stored)[:20]) or 'none'})")
+    if sel.backtest_ids:
+        found = store.read(schema.BACKTEST_RESULTS.name, sel.session_id, columns=["backtest_id"],
+                           filters={"backtest_id": list(sel.backtest_ids), "kind": "run"})
+        missing = [b for b in sel.backtest_ids if b not in set(found["backtest_id"])]
+        if missing:
+            runs = store.read(schema.BACKTEST_RESULTS.name, sel.session_id,
+                              columns=["backtest_id"], filters={"kind": "run"})
+            raise InvalidInput(f"backtest id(s) {', '.join(missing)} not stored in session "
+                               f"{sel.session_id!r} (stored: "
+                               f"{', '.join(list(runs['backtest_id'])[:20]) or 'none'})")
+
+
+def targets(sel: Selection) -> list[schema.Table]:
+    """The tables the selection reaches, in cascade order (children first)."""
+    names = set(sel.tables) or {t.name for t in schema.CHILD_TABLES}
+    return [t for t in schema.CHILD_TABLES if t.name in names]
+
+
+def count(store: Store, sel: Selection) -> dict[str, int]:
+    """Rows the selection matches now, per table."""
+    flt = sel.filters()
+    return {t.name: store.count(t.name, sel.session_id, symbols=list(sel.symbols) or None,
+                                start=sel.start, end=sel.end,
+                                filters={c: v for c, v in flt.items() if t.has_column(c)})
+            for t in targets(sel)}
+
+
+def preview(store: Store, sel: Selection) -> dict[str, int]:
+    """What a delete of ``sel`` would remove now, per table (ids checked; no audit)."""
+    if sel.whole_session:
+        return store.count_rows(sel.session_id)
+    _stored(store, sel)
+    return count(store, sel)
+
+
+def delete_selection(store: Store, sel: Selection, *, dry_run: bool = False,
+                     force: bool = False, command: str | None = None
+                     ) -> SelectiveDeleteResult:
+    """Delete (or count, for ``dry_run``) the rows of a selection; record it in the audit.
+
+    Raises ``SessionNotFound``, ``SessionActive`` (unless ``force``) and ``InvalidInput``
+    (ids the session does not store) before anything changes. A whole-session selection
+    is for :meth:`Sessions.delete`; this refuses it.
+    """
+    if sel.whole_session:
+        raise InvalidInput("no restriction given: deleting a whole session is "
+                           "ws.sessions.delete (tsanalysis sessions delete)")
+    rows = store.session_rows(sel.session_id)
+    if rows.empty:
+        raise SessionNotFound(sel.session_id)
+    if rows.iloc[0]["status"] == "active" and not force:
+        raise SessionActive(sel.session_id)
+    _stored(store, sel)
+    t0 = time.perf_counter()
+    action = uuid.uuid4().hex[:16]
+    if dry_run:
+        deleted = count(store, sel)
+    else:
+        flt = sel.filters()
+        deleted = {}
+        with store.atomic():
+            for t in targets(sel):
+                deleted[t.name] = store.delete_rows(
+                    t.name, sel.session_id, symbols=list(sel.symbols) or None,
+                    start=sel.start, end=sel.end,
+                    filters={c: v for c, v in flt.items() if t.has_column(c)} or None)
+    result = SelectiveDeleteResult(sel.session_id, sel.to_dict(), deleted, dry_run, action)
+    if store.backend == "questdb" and not dry_run and result.total:
+        result.deferred.append("the disk of the deleted rows is reclaimed by the next "
+                               "`tsanalysis sessions purge --resume`")
+    record(store, "delete", sel.session_id, sel.to_dict(), deleted, dry_run,
+           time.perf_counter() - t0, command, action)
+    return result
+
+
+def record(store: Store, action: str, session_id: str | None, selection: dict[str, Any],
+           rows: dict[str, int], dry_run: bool, duration_s: float,
+           command: str | None = None, action_id: str | None = None) -> None:
+    """Append an action to the audit table and log it with the same fields."""
+    entry = {
+        "ts": pd.Timestamp.now(tz="UTC"), "action_id": action_id or uuid.uuid4().hex[:16],
+        "action": action, "session_id": session_id,
+        "selection": json.dumps(selection, sort_keys=True),
+        "rows_per_table": json.dumps(rows), "total_rows": int(sum(rows.values())),
+        "dry_run": "yes" if dry_run else "no", "duration_s": round(duration_s, 6),
+        "backend": store.backend, "os_user": _user(), "command": command or _command(),
+    }
+    store.append_audit(entry)
+    log.info("%s %s: %s rows%s", action, session_id or "", entry["total_rows"],
+             " (dry run)" if dry_run else "", extra={"audit": entry})
+
+
+def audit(store: Store, session_id: str | None = None) -> pd.DataFrame:
+    """The audit trail (``schema.AUDIT``), oldest first, JSON columns decoded."""
+    frame = store.audit_rows(session_id)
+    for col in ("selection", "rows_per_table"):
+        frame[col] = frame[col].map(lambda s: json.loads(s) if isinstance(s, str) else {})
+    frame["dry_run"] = frame["dry_run"] == "yes"
+    return frame
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return "unknown"
+
+
+def _command() -> str:
+    """The command line when run as ``tsanalysis``, else the Python caller's note."""
+    argv = [a for a in sys.argv if a]
+    if argv and argv[0].endswith(("tsanalysis", "__main__.py")):
+        # A store URL may carry a password: it is not kept.
+        return _PASSWORD.sub(r"://\1:***@", " ".join(["tsanalysis", *argv[1:]]))
+    return "python API"
+
+
+_PASSWORD = re.compile(r"://([^:/@\s]+):([^@\s]+)@")
