@@ -61,7 +61,8 @@ bench: setup
 	$(BIN)/python benchmarks/bench_backtest.py
 	PYTHON=$(PYTHON) scripts/with-questdb sh -c '$(BIN)/python benchmarks/bench_questdb.py && \
 		$(BIN)/python benchmarks/bench_concurrent_delete.py --deletes 100 && \
-		$(BIN)/python benchmarks/bench_backtest.py --url "$$TSANALYSIS_TEST_QUESTDB"'
+		$(BIN)/python benchmarks/bench_backtest.py --url "$$TSANALYSIS_TEST_QUESTDB" && \
+		$(BIN)/python benchmarks/bench_selective_delete.py --url "$$TSANALYSIS_TEST_QUESTDB"'
 
 questdb:
 	scripts/questdb start
