@@ -4,10 +4,8 @@ checksums, unique days and ids, and the CLI as a process."""
 from __future__ import annotations
 
 import hashlib
-import os
 import socket
 import subprocess
-import sys
 import uuid
 
 import numpy as np
@@ -59,7 +57,7 @@ def free_port() -> int:
 
 
 def cli(url: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    e = {**os.environ, **(env or {})}
-    e.pop("TSANALYSIS_DB", None)
-    return subprocess.run([sys.executable, "-m", "tsanalysis", "--db", url, *args],
-                          capture_output=True, text=True, env=e, timeout=600)
+    """``tsanalysis --db URL ARGS`` in this process (see tests/test_cli.py)."""
+    from .test_cli import run
+
+    return run(url, *args, env=env)

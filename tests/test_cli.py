@@ -1,21 +1,47 @@
-"""The command line, run as a user runs it (a subprocess): output, JSON shapes, exit codes."""
+"""The command line as a user runs it: output, JSON shapes, exit codes.
+
+Commands run in the test's process through ``tsanalysis.cli.main(argv)`` (the function
+the ``tsanalysis`` script calls), with stdin, stdout, stderr and the environment of their
+own: importing the command line once instead of once per command saves most of its cost.
+What only a real process shows (the shell's exit code through a pipe, the environment
+variable picking the store, signals) runs in a subprocess (:func:`run_process`).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
+from unittest import mock
 
 import pytest
 
 from tsanalysis import schema
+from tsanalysis.cli import main
 
 from .helpers import ticks
 
 
 def run(store_url: str, *args: str, input: str | None = None, env: dict | None = None
         ) -> subprocess.CompletedProcess:
+    """``tsanalysis --db STORE_URL ARGS`` in this process: exit code, stdout, stderr."""
+    argv = ["--db", store_url, *args]
+    out, err = io.StringIO(), io.StringIO()
+    environ = {k: v for k, v in {**os.environ, **(env or {})}.items() if k != "TSANALYSIS_DB"}
+    with mock.patch.dict(os.environ, environ, clear=True), \
+            mock.patch.object(sys, "stdin", io.StringIO(input or "")), \
+            contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return subprocess.CompletedProcess(["tsanalysis", *argv], code, out.getvalue(),
+                                       err.getvalue())
+
+
+def run_process(store_url: str, *args: str, input: str | None = None,
+                env: dict | None = None) -> subprocess.CompletedProcess:
+    """``tsanalysis --db STORE_URL ARGS`` as a process of its own."""
     e = {**os.environ, **(env or {})}
     e.pop("TSANALYSIS_DB", None)
     return subprocess.run([sys.executable, "-m", "tsanalysis", "--db", store_url, *args],
@@ -105,10 +131,9 @@ def test_delete_without_yes_asks_or_refuses(store_url, sid):
     assert run(store_url, "sessions", "show", sid).returncode == 0
 
 
-def test_errors_are_one_line_without_traceback(tmp_path):
-    locked_dir = tmp_path / "ro"
-    locked_dir.mkdir()
-    p = run("postgres://nowhere", "sessions", "list")
+@pytest.mark.parametrize("runner", [run, run_process], ids=["in-process", "process"])
+def test_errors_are_one_line_without_traceback(runner):
+    p = runner("postgres://nowhere", "sessions", "list")
     assert p.returncode == 1 and "unknown store scheme" in p.stderr
     assert "Traceback" not in p.stderr and p.stderr.count("\n") == 1
 

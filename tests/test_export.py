@@ -553,11 +553,8 @@ def test_exporter_declaration_is_checked():
 # -- command line ------------------------------------------------------------------------
 
 
-def cli(store_url: str, *args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
-    e = {**os.environ, **(env or {})}
-    e.pop("TSANALYSIS_DB", None)
-    return subprocess.run([sys.executable, "-m", "tsanalysis", "--db", store_url, *args],
-                          capture_output=True, text=True, env=e, timeout=300, **kw)
+from .test_cli import run as cli  # noqa: E402 - in this process
+from .test_cli import run_process  # noqa: E402 - a process of its own
 
 
 def test_cli_export_json_and_reimport(ws, session, store_url, tmp_path):
@@ -655,14 +652,16 @@ def test_third_party_exporter_from_the_command_line(ws, session, store_url, tmp_
     ws.close()
     env = {"PYTHONPATH": str(plugin_dist), "TSANALYSIS_LOAD_PLUGINS": "tsv"}
     out = tmp_path / "t.tsv"
-    p = cli(store_url, "export", session, "--format", "myplugin.tsv", "--out", str(out),
-            "--symbol", "BTC/USDT", "--json", env=env)
+    # A process of its own: the plugin is found on its PYTHONPATH through its entry point.
+    p = run_process(store_url, "export", session, "--format", "myplugin.tsv", "--out",
+                    str(out), "--symbol", "BTC/USDT", "--json", env=env)
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["rows"] == 300
     rows = tsv_rows(out)
     assert rows[1][:3] == [session, "BTC/USDT", "0"] and rows[2][7] == 'id-1,"q"é'
     assert len(rows) == 301
-    p = cli(store_url, "export", session, "--format", "nope", "--out", str(out), env=env)
+    p = run_process(store_url, "export", session, "--format", "nope", "--out", str(out),
+                    env=env)
     assert p.returncode == 1 and "myplugin.tsv" in p.stderr
     # without the plugin allowed, the format is unknown
     p = cli(store_url, "export", session, "--format", "myplugin.tsv", "--out",
@@ -770,9 +769,7 @@ def test_cli_refuses_a_device_or_link_at_out_with_one_line(ws, session, out_dir,
     url = ws.url
     ws.close()
     for name, path in targets.items():
-        p = subprocess.run([sys.executable, "-m", "tsanalysis", "--db", url, "export", session,
-                            "--format", "csv", "--out", str(path), "--overwrite"],
-                           capture_output=True, text=True, timeout=300)
+        p = cli(url, "export", session, "--format", "csv", "--out", str(path), "--overwrite")
         if name == "directory":  # click's own check of --out: a usage error
             assert p.returncode == 2 and "is a directory" in p.stderr, p.stderr
             continue

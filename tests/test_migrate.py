@@ -514,10 +514,9 @@ def test_an_empty_timestamp_chunk_is_rows_to_report_not_a_failure(ws, sid, tmp_p
 # -- command line ------------------------------------------------------------------------
 
 def cli(store_url, *args):
-    env = {**os.environ, "TSANALYSIS_LOAD_PLUGINS": ""}
-    env.pop("TSANALYSIS_DB", None)
-    return subprocess.run([sys.executable, "-m", "tsanalysis", "--db", store_url, *args],
-                          capture_output=True, text=True, env=env, timeout=300)
+    from .test_cli import run
+
+    return run(store_url, *args, env={"TSANALYSIS_LOAD_PLUGINS": ""})
 
 
 def test_cli_exit_codes_and_json(ws, store_url, tree, tmp_path, prefix):
@@ -623,9 +622,7 @@ def test_links_leaving_the_tree_are_refused_without_showing_their_contents(tmp_p
     secret.write_text("SECRET-HEADER,x\nSECRET-ROW,1\n")
     ticks_file.unlink()
     ticks_file.symlink_to(secret)
-    p = subprocess.run([sys.executable, "-m", "tsanalysis", "--db", store_url, "migrate",
-                        "legacy", str(tmp_path / "legacy"), "--json"],
-                       capture_output=True, text=True, timeout=300)
+    p = cli(store_url, "migrate", "legacy", str(tmp_path / "legacy"), "--json")
     assert p.returncode == 1, p.stderr
     assert "SECRET" not in p.stdout + p.stderr
     assert "links outside the legacy tree" in p.stdout + p.stderr
@@ -634,9 +631,7 @@ def test_links_leaving_the_tree_are_refused_without_showing_their_contents(tmp_p
     away.mkdir()
     session_dir.rename(away / session_dir.name)
     (tmp_path / "legacy" / session_dir.name).symlink_to(away / session_dir.name)
-    p = subprocess.run([sys.executable, "-m", "tsanalysis", "--db", store_url, "migrate",
-                        "legacy", str(tmp_path / "legacy")],
-                       capture_output=True, text=True, timeout=300)
+    p = cli(store_url, "migrate", "legacy", str(tmp_path / "legacy"))
     assert p.returncode == 1 and "links outside the legacy tree" in p.stdout + p.stderr
     assert "SECRET" not in p.stdout + p.stderr
     assert tree.sessions

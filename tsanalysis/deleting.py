@@ -14,11 +14,11 @@ Every delete and purge, dry runs included, is appended to the audit table
 
 from __future__ import annotations
 
+import contextvars
 import getpass
 import json
 import logging
 import re
-import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -266,12 +266,16 @@ def _user() -> str:
 
 
 def _command() -> str:
-    """The command line when run as ``tsanalysis``, else the Python caller's note."""
-    argv = [a for a in sys.argv if a]
-    if argv and argv[0].endswith(("tsanalysis", "__main__.py")):
-        # A store URL may carry a password: it is not kept.
-        return _PASSWORD.sub(r"://\1:***@", " ".join(["tsanalysis", *argv[1:]]))
-    return "python API"
+    """The command line being run (set by the ``tsanalysis`` command), else the API."""
+    return COMMAND.get() or "python API"
 
 
+def command_line(args: Sequence[str]) -> str:
+    """``tsanalysis ARGS`` as the audit keeps it: a password in a store URL is masked."""
+    return _PASSWORD.sub(r"://\1:***@", " ".join(["tsanalysis", *args]))
+
+
+#: The command line the ``tsanalysis`` command is running, for the audit trail.
+COMMAND: contextvars.ContextVar[str | None] = contextvars.ContextVar("tsanalysis_command",
+                                                                     default=None)
 _PASSWORD = re.compile(r"://([^:/@\s]+):([^@\s]+)@")

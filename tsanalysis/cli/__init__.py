@@ -22,6 +22,7 @@ from typing import NoReturn
 import click
 
 from .. import __version__
+from ..deleting import COMMAND, command_line
 from ..errors import EXIT_FAILED, EXIT_USAGE, TsanalysisError
 from ._common import Context
 
@@ -80,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
             if sig is not None:
                 signal.signal(sig, _terminate)
+    token = COMMAND.set(command_line(args))
     try:
         rv = cli.main(args=args, prog_name="tsanalysis", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
@@ -121,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"error: internal error: {type(e).__name__}: {e} (rerun with --debug "
                    "for the traceback)", err=True)
         code = EXIT_FAILED
+    finally:
+        COMMAND.reset(token)
     if argv is None:
         _exit(code)
     return code
