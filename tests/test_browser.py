@@ -4,8 +4,9 @@ The lab is started the way ``make lab`` starts it (``TSANALYSIS_NOTEBOOK_DB=defa
 the notebook shows the demo session of the default store), with every directory it
 touches (store, data, Jupyter config and runtime, the notebooks) in a temporary directory.
 The test runs all cells of the quickstart, checks that the dashboard renders on the demo
-session, runs the quality checks from the Quality tab, selects another session, deletes
-that one through the Delete tab, and checks the store afterwards. Screenshots go to ``artifacts/browser/``.
+session, runs the quality checks from the Quality tab, runs a backtest from the Backtests
+tab, selects another session, deletes that one through the Delete tab, and checks the
+store afterwards. Screenshots go to ``artifacts/browser/``.
 
 Needs Debian's ``chromium`` (``apt-get install -y chromium``) and Playwright for Python;
 Playwright's own browser download is not used. Skipped when they are missing, except
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -227,6 +229,22 @@ def test_quickstart_renders_the_dashboard_and_acts(lab: tuple[Lab, Sessions]) ->
             page.wait_for_timeout(300)
             dash.screenshot(path=str(ARTIFACTS / "quickstart-quality.png"))
 
+            # Run a backtest (the default strategy) from its tab: its metrics come back.
+            dash.locator(".lm-TabBar-tab", has_text="Backtests").click()
+            runs = dash.locator(".tsanalysis-backtest-runs")
+            expect(runs).to_contain_text("No run stored yet")  # the panel is on `newer`
+            dash.locator("button.tsanalysis-backtest-run").click()
+            headline = dash.locator(".tsanalysis-backtest-headline")
+            expect(headline).to_contain_text("threshold on BTC/USDT", timeout=120_000)
+            metrics = dash.locator(".tsanalysis-backtest-metrics")
+            expect(metrics).to_contain_text("sharpe")
+            expect(dash.locator(".tsanalysis-backtest-plot")).to_be_visible()
+            backtest_id = re.search(r"threshold-[0-9a-f]{12}", headline.inner_text()).group(0)
+            expect(runs).to_contain_text(backtest_id)
+            metrics_seen = metrics.inner_text()
+            page.wait_for_timeout(300)
+            dash.screenshot(path=str(ARTIFACTS / "quickstart-backtest.png"))
+
             # One action: pick the other session in the Sessions tab.
             dash.locator(".lm-TabBar-tab", has_text="Sessions").click()
             select = dash.locator(".tsanalysis-session-select select")
@@ -261,8 +279,18 @@ def test_quickstart_renders_the_dashboard_and_acts(lab: tuple[Lab, Sessions]) ->
             ctx.close()
 
     # The store agrees (plain SQL); the kernel lets go of the file when idle.
+    from tsanalysis.widgets.backtest import fmt_metric
+
     with tsanalysis.connect(lab_.store_url, lock_timeout=30) as ws:
         for t in schema.TABLES:
             left = ws.sql(f"SELECT count(*) AS n FROM {t.name} WHERE session_id = ?", [older])
             assert int(left["n"].iloc[0]) == 0, t.name
-        assert ws.sessions.get(newer).total_rows == sessions.newer.total_rows
+        # the backtest is stored with the metrics the browser showed
+        assert list(ws.backtests.list(newer)["backtest_id"]) == [backtest_id]
+        stored = ws.backtests.show(newer, backtest_id)["metrics"]
+        for name in ("total_return", "sharpe", "max_drawdown", "trades", "fees"):
+            assert f"{name}\t{fmt_metric(name, stored[name])}" in metrics_seen, name
+        # and it added its rows (the run, and the RSI it read), nothing else
+        counts = ws.store.count_rows(newer)
+        added = counts["backtest_results"] + counts["indicators"]
+        assert ws.sessions.get(newer).total_rows == sessions.newer.total_rows + added

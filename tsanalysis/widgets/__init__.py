@@ -4,10 +4,10 @@
 >>> Dashboard(ws, session_id=sid)          # the last expression of a cell shows it
 
 Panels: :class:`SessionBrowser`, :class:`PriceOverview`, :class:`QualityPanel`,
-:class:`IndicatorPanel`, :class:`ExportPanel`, :class:`MigrationPanel`, :class:`DeletePanel`,
-and the :class:`Dashboard` that puts every registered panel in tabs (:mod:`.tabs`). Each is
-an ``ipywidgets.VBox`` built on :class:`Panel` (:mod:`._base`). The core never imports this
-package; it imports the core.
+:class:`IndicatorPanel`, :class:`BacktestPanel`, :class:`ExportPanel`,
+:class:`MigrationPanel`, :class:`DeletePanel`, and the :class:`Dashboard` that puts every
+registered panel in tabs (:mod:`.tabs`). Each is an ``ipywidgets.VBox`` built on
+:class:`Panel` (:mod:`._base`). The core never imports this package; it imports the core.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ __all__ = [
     "DeletePanel",
     "QualityPanel",
     "IndicatorPanel",
+    "BacktestPanel",
     "ExportPanel",
     "MigrationPanel",
     "Dashboard",
@@ -44,6 +45,7 @@ _LAZY = {
     "DeletePanel": ".delete",
     "QualityPanel": ".quality",
     "IndicatorPanel": ".indicators",
+    "BacktestPanel": ".backtest",
     "ExportPanel": ".export",
     "MigrationPanel": ".migration",
     "Dashboard": ".dashboard",
@@ -55,6 +57,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from ._base import Cancelled, Panel, ProgressBar
+    from .backtest import BacktestPanel
     from .browser import SessionBrowser
     from .dashboard import Dashboard
     from .delete import DeletePanel

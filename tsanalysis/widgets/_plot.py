@@ -262,3 +262,65 @@ def figure_png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+def backtest_figure(price: PriceSeries | None, equity: pd.DataFrame, trades: pd.DataFrame,
+                    *, title: str = "", width: float = 10.0) -> Figure:
+    """A backtest in three panes sharing the time axis (UTC): the price with the trades
+    marked (entries ▲ long / ▼ short, exits ×), the equity, and its drawdown from the
+    running peak.
+
+    ``equity``: ts, equity (every point of a run, or a stored run's grid); ``trades``:
+    entry_ts, exit_ts, side, entry_price, exit_price (an open trade has no exit).
+    """
+    import numpy as np
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.figure import Figure
+
+    height = 2.6 + 1.8 + 1.3 + (0.9 if title else 0.6)
+    fig = Figure(figsize=(width, height), dpi=96)
+    fig.subplots_adjust(left=0.08, right=0.985, top=1 - (0.6 if title else 0.3) / height,
+                        bottom=0.5 / height, hspace=0.3)
+    ax_price, ax_eq, ax_dd = fig.subplots(3, 1, sharex=True, height_ratios=[2.6, 1.8, 1.3])
+    if price is not None:
+        draw_price(ax_price, price)
+    else:
+        ax_price.set_title("no ticks to draw the price", loc="left", fontsize=9)
+    if len(trades):
+        entry_ts = pd.to_datetime(trades["entry_ts"], utc=True)
+        long_ = (trades["side"] == "long").to_numpy()
+        for mask, marker, colour, label in ((long_, "^", "#2ca02c", "long entry"),
+                                            (~long_, "v", "#d62728", "short entry")):
+            if mask.any():
+                ax_price.scatter(_naive_utc(entry_ts[mask]), trades["entry_price"][mask],
+                                 marker=marker, s=42, color=colour, zorder=3, label=label)
+        closed = trades["exit_ts"].notna().to_numpy()
+        if closed.any():
+            exit_ts = pd.to_datetime(trades["exit_ts"][closed], utc=True)
+            ax_price.scatter(_naive_utc(exit_ts), trades["exit_price"][closed], marker="x",
+                             s=36, color="#111111", zorder=3, label="exit")
+        ax_price.legend(fontsize=7, loc="upper left", ncols=4, frameon=False)
+    t = _naive_utc(pd.to_datetime(equity["ts"], utc=True))
+    eq = equity["equity"].to_numpy(dtype="float64")
+    peak = np.fmax.accumulate(eq) if len(eq) else eq
+    dd = np.where(peak > 0, eq / np.where(peak > 0, peak, 1) - 1, 0.0) * 100
+    if len(eq) > MAX_TICK_POINTS:  # one point per bucket: the last equity, the deepest dd
+        k = -(-len(eq) // MAX_TICK_POINTS)
+        bucket = np.arange(len(eq)) // k
+        last = np.r_[np.flatnonzero(np.diff(bucket)), len(eq) - 1]
+        t, eq, dd = t[last], eq[last], pd.Series(dd).groupby(bucket).min().to_numpy()
+    ax_eq.plot(t, eq, lw=0.9, color="#1f77b4", drawstyle="steps-post")
+    ax_eq.set_ylabel("equity", fontsize=8)
+    ax_dd.fill_between(t, dd, 0, color="#d62728", alpha=0.35, lw=0, step="post")
+    ax_dd.plot(t, dd, lw=0.6, color="#d62728", drawstyle="steps-post")
+    ax_dd.set_ylabel("drawdown %", fontsize=8)
+    for ax in (ax_eq, ax_dd):
+        ax.tick_params(labelsize=8)
+        ax.grid(True, lw=0.3, alpha=0.5)
+    locator = AutoDateLocator()
+    ax_dd.xaxis.set_major_locator(locator)
+    ax_dd.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax_dd.set_xlabel("time (UTC)", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10, x=0.01, y=1 - 0.1 / height, ha="left", va="top")
+    return fig

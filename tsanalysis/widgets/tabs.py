@@ -87,6 +87,7 @@ register_tab("overview", "Overview", "tsanalysis.widgets.overview:PriceOverview"
 register_tab("quality", "Quality", "tsanalysis.widgets.quality:QualityPanel", order=30)
 register_tab("indicators", "Indicators", "tsanalysis.widgets.indicators:IndicatorPanel",
              order=40)
+register_tab("backtests", "Backtests", "tsanalysis.widgets.backtest:BacktestPanel", order=50)
 register_tab("export", "Export", "tsanalysis.widgets.export:ExportPanel", order=60)
 register_tab("migration", "Migrate", "tsanalysis.widgets.migration:MigrationPanel", order=80)
 register_tab("delete", "Delete", "tsanalysis.widgets.delete:DeletePanel", order=90)
