@@ -190,3 +190,17 @@ def test_every_builtin_meets_the_strategy_contract(tsanalysis_demo, name):
     assert res.metrics["trades"] > 0
     long_only = check_strategy(tsanalysis_demo, name, long_only=True)
     assert set(long_only.trades["side"]) <= {"long"}
+
+
+def test_a_grid_checks_every_combination_before_running_any(ws, session):
+    with pytest.raises(InvalidInput, match="lower .80.0. must be below upper"):
+        ws.backtests.grid(session, SYM, "threshold", {"lower": [20, 80]})
+    assert ws.backtests.list(session).empty
+
+
+def test_the_same_run_has_the_same_id_however_its_numbers_are_written(ws, session):
+    a = ws.backtests.run(session, SYM, "threshold", fee_bps=0, size=1)
+    b = ws.backtests.run(session, SYM, "threshold", fee_bps=0.0, size=1.0)
+    assert a.backtest_id == b.backtest_id and len(ws.backtests.list(session)) == 1
+    with pytest.raises(InvalidInput, match="fee_bps must be a number"):
+        ws.backtests.run(session, SYM, "threshold", fee_bps="10")

@@ -25,7 +25,17 @@ from .engine import Costs, Market, Simulation, simulate
 from .market import FILLS
 from .metrics import compute_metrics
 from .results import UnknownBacktest
-from .runner import BacktestResult, GridResult, Settings, backtest_id, run, run_grid
+from .runner import (
+    METRIC_NAMES,
+    BacktestResult,
+    GridResult,
+    Settings,
+    backtest_id,
+    check_combination,
+    combinations,
+    run,
+    run_grid,
+)
 from .strategy import IndicatorRef, Strategy, UnknownStrategy, get_strategy, strategies
 
 if TYPE_CHECKING:
@@ -36,6 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FILLS",
+    "METRIC_NAMES",
     "BacktestResult",
     "Backtests",
     "Costs",
@@ -48,6 +59,8 @@ __all__ = [
     "UnknownBacktest",
     "UnknownStrategy",
     "backtest_id",
+    "check_combination",
+    "combinations",
     "compute_metrics",
     "get_strategy",
     "run",

@@ -71,6 +71,14 @@ class Settings:
     grid: str = "1m"
 
     def __post_init__(self) -> None:
+        # Numbers as floats and flags as bools: the same run has the same id whether a
+        # fee was given as 0 or 0.0.
+        for name in ("fee_bps", "slippage_bps", "size", "cash"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InvalidInput(f"{name} must be a number, not {value!r}")
+            object.__setattr__(self, name, float(value))
+        object.__setattr__(self, "long_only", bool(self.long_only))
         if self.interval is not None:
             interval_seconds(self.interval)
         interval_seconds(self.grid)
@@ -293,9 +301,7 @@ def run(store: Store, session_id: str, symbol: str, strategy: str,
     anything), ``SessionNotFound``, and ``InvalidInput`` when the symbol has no prices.
     """
     strat = get_strategy(strategy)
-    full = strat.check_params(params)
-    for ref in strat.inputs(full).values():  # bad indicator names before any I/O
-        indicator_registry().get(ref.name).check_params(ref.params)
+    full = check_combination(strat, params)  # before any I/O
     prepared = Prepared(store, session_id, symbol, settings or Settings())
     return prepared.run(strat, full, persist=persist)
 
@@ -320,9 +326,27 @@ def combinations(strategy: Strategy, grid: Mapping[str, Iterable[Any]],
     base = dict(params or {})
     combos = []
     for values in itertools.product(*(v for _, v in axes)):
-        combo = {**base, **dict(zip((n for n, _ in axes), values, strict=True))}
-        combos.append(strategy.check_params(combo))
+        varied = dict(zip((n for n, _ in axes), values, strict=True))
+        try:
+            combos.append(check_combination(strategy, {**base, **varied}))
+        except InvalidInput as e:
+            named = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                              for k, v in varied.items())
+            raise InvalidInput(f"grid combination {named}: {e}") from None
     return combos
+
+
+def check_combination(strategy: Strategy, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The strategy's parameters, checked alone and together (its indicators' names and
+    parameters too), before anything is read or stored."""
+    full = strategy.check_params(params)
+    for ref in strategy.inputs(full).values():
+        ind = indicator_registry().get(ref.name)
+        try:
+            ind.indicator_id(ind.check_params(ref.params), ref.output)
+        except ValueError as e:  # e.g. an indicator of several outputs, none named
+            raise InvalidInput(f"indicator {ref.name}: {e}") from None
+    return full
 
 
 @dataclass

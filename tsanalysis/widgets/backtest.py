@@ -340,17 +340,10 @@ class BacktestPanel(Panel):
         """Every combination of the grid over the form's values, each checked the way a
         single run is checked before it reads anything (the parameters together, the
         indicators they name); raises :class:`InvalidInput` at the first bad one."""
-        from ..backtest.runner import combinations
+        from ..backtest import combinations
 
         strat = self._need_strategy()
-        combos = combinations(strat, self.grid_values(), self._form.values())
-        for combo in combos:
-            try:
-                _check_together(strat, combo)
-            except InvalidInput as e:
-                varied = {k: combo[k] for k in parse_grid(self._grid.value)}
-                raise InvalidInput(f"grid combination {_params_text(varied)}: {e}") from None
-        return combos
+        return combinations(strat, self.grid_values(), self._form.values())
 
     def backtest(self) -> BacktestResult:
         """Run the chosen strategy with the form's values and the settings on the chosen
@@ -534,10 +527,12 @@ class BacktestPanel(Panel):
             self._form_box.children = []
             self._doc.value = ""
         else:
+            from ..backtest import check_combination
+
             note = " · long only" if strat.long_only else ""
             self._doc.value = f'<span style="color:#6b7280">{esc(strat.doc)}{note}</span>'
             self._form = ParamForm(strat.params, owner=strat.name,
-                                   check_all=lambda values, s=strat: _check_together(s, values),
+                                   check_all=lambda values, s=strat: check_combination(s, values),
                                    on_change=self._update_controls)
             self._form_box.children = [self._form.widget]
         self._update_controls()
@@ -651,22 +646,8 @@ class BacktestPanel(Panel):
         self.refresh()
 
 
-def _check_together(strategy: Strategy, values: dict[str, Any]) -> None:
-    """What :func:`tsanalysis.backtest.run` checks before reading anything: the
-    parameters together (e.g. lower below upper) and the indicators they name."""
-    from ..indicators import get as get_indicator
-
-    for ref in strategy.inputs(strategy.check_params(values)).values():
-        ind = get_indicator(ref.name)
-        params = ind.check_params(ref.params)
-        try:
-            ind.indicator_id(params, ref.output, None)
-        except ValueError as e:
-            raise InvalidInput(f"{strategy.name}: indicator {ref.name}: {e}") from None
-
-
 def _metric_names() -> list[str]:
-    from ..backtest.runner import METRIC_NAMES
+    from ..backtest import METRIC_NAMES
 
     return sorted(METRIC_NAMES)
 
