@@ -21,7 +21,7 @@ from tsanalysis.quality import (
 )
 from tsanalysis.quality import score as qscore
 from tsanalysis.quality.registry import owner
-from tsanalysis.quality.runner import parse_duration
+from tsanalysis.timeutil import parse_duration
 
 from .quality_data import at, plant
 

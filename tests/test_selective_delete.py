@@ -240,3 +240,96 @@ def ticks_at(day: pd.Timestamp, n: int, seed: int) -> pd.DataFrame:
     from .helpers import ticks
 
     return ticks(n, start=day, seed=seed)
+
+
+# -- grace periods and restore ----------------------------------------------------------
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The time grace periods are measured against, moved by the test."""
+    from tsanalysis import deleting
+
+    offset = [pd.Timedelta(0)]
+    real = deleting.now
+    monkeypatch.setattr(deleting, "now", lambda: real() + offset[0])
+    return offset
+
+
+def test_a_grace_delete_hides_at_once_and_a_restore_brings_back_every_row(ws, pair, clock,
+                                                                         tmp_path):
+    a, b = pair
+    before, before_b = snapshot(ws, a), snapshot(ws, b)
+    res = ws.delete(a, tables=["tick_prices", "indicators"], symbols=["ETH/USDT"],
+                    grace="24h")
+    assert res.deleted == {"tick_prices": 120, "indicators": 120} and res.grace_until
+    # hidden from reads, counts, stats and exports
+    assert set(ws.read("tick_prices", a)["symbol"]) == {"BTC/USDT"}
+    assert ws.store.count_rows(a)["tick_prices"] == 120
+    assert ws.sessions.get(a).rows["tick_prices"] == 120
+    assert not [s for s in ws.store.table_stats()["session_id"] if s[0] in "+~"]
+    out = ws.export.run(a, "csv", tmp_path / "a.csv", tables="tick_prices")
+    assert out.rows == 120
+    held = ws.in_grace(a)
+    assert list(held["action_id"]) == [res.action_id]
+    clock[0] = pd.Timedelta(hours=23)
+    assert ws.restore(a) == {"indicators": 120, "tick_prices": 120}
+    after = snapshot(ws, a)
+    for t in TABLES:
+        pd.testing.assert_frame_equal(after[t], before[t], obj=t)
+        pd.testing.assert_frame_equal(snapshot(ws, b)[t], before_b[t], obj=t)
+    assert ws.in_grace(a).empty
+    with pytest.raises(InvalidInput, match="nothing to restore"):
+        ws.restore(a)
+    assert list(ws.audit(a)["action"])[-2:] == ["delete", "restore"]
+
+
+def test_a_passed_grace_ends_at_the_next_delete_or_purge(ws, pair, clock):
+    a, _ = pair
+    first = ws.delete(a, indicator_ids=["rsi_14"], grace="1h")
+    second = ws.delete(a, tables=["tick_orderbook"], grace="3h")
+    clock[0] = pd.Timedelta(hours=2)
+    with pytest.raises(InvalidInput, match="nothing to restore for delete"):
+        ws.restore(a, first.action_id)
+    ws.delete(a, backtest_ids=["bt1"])        # the next delete ends the first grace
+    assert list(ws.in_grace(a)["action_id"]) == [second.action_id]
+    clock[0] = pd.Timedelta(hours=4)
+    ws.sessions.purge()                       # and a purge the second
+    assert ws.in_grace(a).empty
+    held = ws.sql("SELECT count(*) AS n FROM tick_orderbook WHERE session_id = ?",
+                  ["+" + second.action_id])["n"][0]
+    assert held == 0  # gone (on QuestDB relabelled as deleted, then reclaimed)
+    trail = ws.audit(a)
+    assert list(trail["action"]) == ["delete", "delete", "expire", "delete", "expire"]
+    assert trail["total_rows"].tolist()[2] == first.total
+
+
+def test_deleting_the_session_removes_its_rows_in_grace(ws, pair):
+    a, b = pair
+    res = ws.delete(a, tables=["tick_prices"], grace="24h")
+    ws.sessions.delete(a)
+    assert ws.in_grace(a).empty and res.action_id not in set(ws.in_grace()["action_id"])
+    n = ws.sql("SELECT count(*) AS n FROM tick_prices WHERE session_id = ?",
+               ["+" + res.action_id])["n"][0]
+    assert n == 0 and len(ws.read("tick_prices", b)) == 240
+
+
+def test_grace_from_the_environment_and_the_cli(store_url, ws, pair, monkeypatch):
+    a, _ = pair
+    monkeypatch.setenv("TSANALYSIS_DELETE_GRACE", "2h")
+    res = ws.delete(a, indicator_ids=["ema_10"])
+    assert res.grace_until is not None
+    assert ws.delete(a, dry_run=True).dry_run  # a whole session: the default does not apply
+    with pytest.raises(InvalidInput, match="less than a session"):
+        ws.delete(a, grace="1h")
+    monkeypatch.delenv("TSANALYSIS_DELETE_GRACE")
+    out = json.loads(ok(run(store_url, "delete", a, "--table", "tick_prices", "--grace",
+                            "1h", "--yes", "--json")).stdout)
+    assert out["grace_until"] and out["deleted"] == {"tick_prices": 240}
+    back = json.loads(ok(run(store_url, "restore", a, "--delete-id", out["action_id"],
+                             "--json")).stdout)
+    assert back["restored"] == {"tick_prices": 240}
+    assert run(store_url, "restore", a, "--delete-id", out["action_id"]).returncode == 1
+    assert run(store_url, "delete", a, "--table", "tick_prices", "--grace", "soon",
+               "--yes").returncode == 1
+    assert ok(run(store_url, "restore", a, "--json")).stdout  # the env-default delete
+    assert ws.store.count_rows(a)["indicators"] == 300

@@ -29,11 +29,14 @@ import pandas as pd
 
 from . import schema
 from .errors import InvalidInput, SessionActive, SessionNotFound
-from .ids import check_session_id, check_symbols
+from .ids import check_session_id, check_symbols, grace_label
 from .store.base import Store
-from .timeutil import iso, to_utc
+from .timeutil import iso, parse_duration, to_utc
 
 log = logging.getLogger(__name__)
+
+#: The default grace period of selective deletes (``24h``); none when unset.
+GRACE_ENV = "TSANALYSIS_DELETE_GRACE"
 
 #: The restrictions that name values of one column, and that column.
 _ID_COLUMNS = {"indicator_ids": "indicator_id", "backtest_ids": "backtest_id"}
@@ -132,6 +135,8 @@ class SelectiveDeleteResult:
     action_id: str = ""
     #: Work left for a purge (QuestDB: the disk of relabelled rows, deferred days).
     deferred: list[str] = field(default_factory=list)
+    #: A delete with a grace period: its rows can be restored until then.
+    grace_until: pd.Timestamp | None = None
 
     @property
     def total(self) -> int:
@@ -143,6 +148,8 @@ class SelectiveDeleteResult:
              "action_id": self.action_id}
         if self.deferred:
             d["deferred"] = list(self.deferred)
+        if self.grace_until is not None:
+            d["grace_until"] = iso(self.grace_until)
         return d
 
 
@@ -193,23 +200,28 @@ def preview(store: Store, sel: Selection) -> dict[str, int]:
 
 
 def delete_selection(store: Store, sel: Selection, *, dry_run: bool = False,
-                     force: bool = False, command: str | None = None
-                     ) -> SelectiveDeleteResult:
+                     force: bool = False, grace: Any = None,
+                     command: str | None = None) -> SelectiveDeleteResult:
     """Delete (or count, for ``dry_run``) the rows of a selection; record it in the audit.
 
-    Raises ``SessionNotFound``, ``SessionActive`` (unless ``force``) and ``InvalidInput``
-    (ids the session does not store) before anything changes. A whole-session selection
-    is for :meth:`Sessions.delete`; this refuses it.
+    ``grace`` (``"24h"``, seconds, a timedelta): hide the rows at once and remove them
+    only when it has passed (:func:`expire_due`); :func:`restore` brings them back until
+    then. Raises ``SessionNotFound``, ``SessionActive`` (unless ``force``) and
+    ``InvalidInput`` (ids the session does not store) before anything changes. A
+    whole-session selection is for :meth:`Sessions.delete`; this refuses it.
     """
     if sel.whole_session:
         raise InvalidInput("no restriction given: deleting a whole session is "
                            "ws.sessions.delete (tsanalysis sessions delete)")
+    grace_s = parse_duration(grace, "grace period") if grace is not None else None
     rows = store.session_rows(sel.session_id)
     if rows.empty:
         raise SessionNotFound(sel.session_id)
     if rows.iloc[0]["status"] == "active" and not force:
         raise SessionActive(sel.session_id)
     _stored(store, sel)
+    if not dry_run:
+        expire_due(store)  # the next delete ends the grace periods that have passed
     t0 = time.perf_counter()
     action = uuid.uuid4().hex[:16]
     if dry_run:
@@ -219,22 +231,109 @@ def delete_selection(store: Store, sel: Selection, *, dry_run: bool = False,
         deleted = {}
         with store.atomic():
             for t in targets(sel):
-                deleted[t.name] = store.delete_rows(
-                    t.name, sel.session_id, symbols=list(sel.symbols) or None,
-                    start=sel.start, end=sel.end,
-                    filters={c: v for c, v in flt.items() if t.has_column(c)} or None)
+                where = {"symbols": list(sel.symbols) or None, "start": sel.start,
+                         "end": sel.end,
+                         "filters": {c: v for c, v in flt.items() if t.has_column(c)} or None}
+                deleted[t.name] = (
+                    store.move_rows(t.name, sel.session_id, grace_label(action), **where)
+                    if grace_s else store.delete_rows(t.name, sel.session_id, **where))
     result = SelectiveDeleteResult(sel.session_id, sel.to_dict(), deleted, dry_run, action)
-    if store.backend == "questdb" and not dry_run and result.total:
+    until = None
+    if grace_s and not dry_run:
+        until = now() + pd.Timedelta(seconds=grace_s)
+        result.grace_until = until
+    elif store.backend == "questdb" and not dry_run and result.total:
         result.deferred.append("the disk of the deleted rows is reclaimed by the next "
                                "`tsanalysis sessions purge --resume`")
     record(store, "delete", sel.session_id, sel.to_dict(), deleted, dry_run,
-           time.perf_counter() - t0, command, action)
+           time.perf_counter() - t0, command, action, grace_until=until)
     return result
+
+
+def now() -> pd.Timestamp:
+    """The time grace periods are measured against (tests move it)."""
+    return pd.Timestamp.now(tz="UTC")
+
+
+def in_grace(store: Store, session_id: str | None = None) -> pd.DataFrame:
+    """Deletes whose rows are kept for a grace period and not yet restored or expired:
+    action_id (the delete id), session_id, grace_until, rows_per_table, selection."""
+    trail = audit(store, None)
+    if trail.empty:
+        return trail
+    ended = {r.get("delete_id") for r in trail.loc[
+        trail["action"].isin(["restore", "expire"]), "selection"]}
+    held = trail[(trail["action"] == "delete") & ~trail["dry_run"]
+                 & trail["grace_until"].notna() & ~trail["action_id"].isin(ended)]
+    if session_id is not None:
+        held = held[held["session_id"] == session_id]
+    return held[["action_id", "session_id", "grace_until", "rows_per_table",
+                 "selection"]].reset_index(drop=True)
+
+
+def _release(store: Store, entry: pd.Series, to: str | None) -> dict[str, int]:
+    """Give a grace delete's rows back to ``to`` (a restore), or remove them (None)."""
+    label = grace_label(entry["action_id"])
+    out = {}
+    with store.atomic():
+        for t in schema.CHILD_TABLES:
+            out[t.name] = (store.move_rows(t.name, label, to) if to is not None
+                           else store.expire_rows(t.name, label))
+    return {k: v for k, v in out.items() if v}
+
+
+def restore(store: Store, session_id: str, delete_id: str | None = None,
+            command: str | None = None) -> dict[str, int]:
+    """Bring back the rows of a session's deletes still in their grace period (or of one,
+    ``delete_id``); return rows restored per table. Raises ``InvalidInput`` when there is
+    nothing to restore (naming what there is)."""
+    check_session_id(session_id)
+    if store.session_rows(session_id).empty:
+        raise SessionNotFound(session_id)
+    held = in_grace(store, session_id)
+    t = now()
+    if delete_id is not None:
+        held = held[held["action_id"] == delete_id]
+    live = held[held["grace_until"] > t]
+    if live.empty:
+        what = (f"delete {delete_id}" if delete_id else f"session {session_id}")
+        raise InvalidInput(f"nothing to restore for {what}: no delete of it is in its "
+                           "grace period (deleted rows without a grace period, or whose "
+                           "grace has passed, are gone)")
+    out: dict[str, int] = {}
+    for _, entry in live.iterrows():
+        t0 = time.perf_counter()
+        rows = _release(store, entry, session_id)
+        record(store, "restore", session_id, {"delete_id": entry["action_id"]}, rows, False,
+               time.perf_counter() - t0, command)
+        for k, v in rows.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def expire_due(store: Store, session_id: str | None = None, *, all_: bool = False
+               ) -> dict[str, int]:
+    """Remove for good the rows of grace periods that have passed (``all_``: every grace
+    of ``session_id``, as when the session itself is deleted); return rows per table."""
+    held = in_grace(store, session_id)
+    if held.empty:
+        return {}
+    due = held if all_ else held[held["grace_until"] <= now()]
+    out: dict[str, int] = {}
+    for _, entry in due.iterrows():
+        t0 = time.perf_counter()
+        rows = _release(store, entry, None)
+        record(store, "expire", entry["session_id"], {"delete_id": entry["action_id"]}, rows,
+               False, time.perf_counter() - t0)
+        for k, v in rows.items():
+            out[k] = out.get(k, 0) + v
+    return out
 
 
 def record(store: Store, action: str, session_id: str | None, selection: dict[str, Any],
            rows: dict[str, int], dry_run: bool, duration_s: float,
-           command: str | None = None, action_id: str | None = None) -> None:
+           command: str | None = None, action_id: str | None = None, *,
+           grace_until: pd.Timestamp | None = None) -> None:
     """Append an action to the audit table and log it with the same fields."""
     entry = {
         "ts": pd.Timestamp.now(tz="UTC"), "action_id": action_id or uuid.uuid4().hex[:16],
@@ -243,6 +342,7 @@ def record(store: Store, action: str, session_id: str | None, selection: dict[st
         "rows_per_table": json.dumps(rows), "total_rows": int(sum(rows.values())),
         "dry_run": "yes" if dry_run else "no", "duration_s": round(duration_s, 6),
         "backend": store.backend, "os_user": _user(), "command": command or _command(),
+        "grace_until": grace_until,
     }
     store.append_audit(entry)
     log.info("%s %s: %s rows%s", action, session_id or "", entry["total_rows"],

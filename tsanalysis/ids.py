@@ -19,6 +19,27 @@ INTERVAL_PATTERN = re.compile(r"^([1-9][0-9]{0,5})(s|m|h|d)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+#: Rows deleted with a grace period keep their place under ``+<delete id>``, a label no
+#: session id can be (ids start with a letter or a digit); a restore gives them back.
+GRACE_PREFIX = "+"
+GRACE_LABEL_PATTERN = re.compile(r"^\+[0-9a-f]{16}$")
+
+
+def grace_label(action_id: str) -> str:
+    """The session id under which a delete with a grace period keeps its rows."""
+    label = GRACE_PREFIX + action_id
+    if not GRACE_LABEL_PATTERN.match(label):
+        raise ValueError(f"invalid delete id {action_id!r}")
+    return label
+
+
+def check_owner(owner: object) -> str:
+    """A session id, or the label of rows in a grace period."""
+    if isinstance(owner, str) and GRACE_LABEL_PATTERN.match(owner):
+        return owner
+    return check_session_id(owner)
+
+
 def check_session_id(session_id: object) -> str:
     """Return ``session_id`` if it is a valid id, else raise :class:`InvalidInput`.
 

@@ -219,7 +219,8 @@ AUDIT = Table(
     columns=(
         Column("ts", TIMESTAMP, nullable=False, doc="when the action finished"),
         Column("action_id", SYMBOL, nullable=False, doc="one id per action"),
-        Column("action", SYMBOL, nullable=False, doc="delete or purge"),
+        Column("action", SYMBOL, nullable=False,
+               doc="delete, purge, restore, or expire (a grace period's end)"),
         Column("session_id", SYMBOL, doc="the session acted on (none for a purge)"),
         Column("selection", STRING, doc="JSON: tables, symbols, indicator_ids, "
                                         "backtest_ids, start, end (empty: whole session)"),
@@ -230,6 +231,8 @@ AUDIT = Table(
         Column("backend", SYMBOL),
         Column("os_user", SYMBOL),
         Column("command", STRING, doc="the command line, or the Python call"),
+        Column("grace_until", TIMESTAMP, doc="a delete with a grace period: its rows can "
+                                             "be restored until then"),
     ),
     key=("ts", "action_id"),
     order_by=("ts", "action_id"),

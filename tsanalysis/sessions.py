@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .deleting import record
+from .deleting import expire_due, record
 from .errors import InvalidInput, SessionActive, SessionNotFound
 from .ids import check_session_id, check_symbols, new_session_id
 from .store.base import DeleteOutcome, Progress, PurgeReport, Store
@@ -302,6 +302,7 @@ class Sessions:
         if rows.iloc[0]["status"] == ACTIVE and not force:
             raise SessionActive(session_id)
         t0 = time.perf_counter()
+        expire_due(self.store, session_id, all_=True)  # its rows in a grace period go too
         outcome = self.store.delete_session(session_id, progress=progress)
         if isinstance(outcome, DeleteOutcome):
             result = DeleteResult(session_id, dict(outcome.deleted), list(outcome.deferred))
@@ -319,6 +320,8 @@ class Sessions:
         See :meth:`Store.purge`.
         """
         t0 = time.perf_counter()
+        if not dry_run:
+            expire_due(self.store)  # grace periods that have passed end here
         report = self.store.purge(dry_run=dry_run, progress=progress)
         if not dry_run:
             rows: dict[str, int] = {}

@@ -7,6 +7,7 @@ parts are truncated, since every backend stores microseconds.
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from datetime import datetime
 from typing import Any
@@ -262,3 +263,24 @@ def to_micros(value: object) -> int:
 
 
 _EPOCH = pd.Timestamp(0, tz="UTC")
+
+
+def parse_duration(value: Any, name: str = "duration") -> float:
+    """Seconds in ``value``: a number of seconds, a timedelta, or text such as ``30s``,
+    ``500ms``, ``5m``, ``1h``, ``1.5s`` or ``00:05:00``. Must be positive."""
+    if isinstance(value, bool):
+        raise InvalidInput(f"invalid {name} {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, (_dt.timedelta, pd.Timedelta)):
+        seconds = pd.Timedelta(value).total_seconds()
+    elif isinstance(value, str):
+        try:
+            seconds = pd.Timedelta(value.strip()).total_seconds()
+        except ValueError:
+            raise InvalidInput(f"invalid {name} {value!r}: use e.g. 30s, 500ms, 5m, 1h") from None
+    else:
+        raise InvalidInput(f"invalid {name} {value!r}: use e.g. 30s, 500ms, 5m, 1h")
+    if not (seconds > 0) or seconds != seconds:
+        raise InvalidInput(f"{name} must be positive, not {value!r}")
+    return seconds

@@ -26,10 +26,18 @@ import pyarrow as pa
 from . import bars as _bars
 from . import demo as _demo
 from . import readers, schema
-from .deleting import SelectiveDeleteResult, delete_selection, record, select
+from .deleting import (
+    GRACE_ENV,
+    SelectiveDeleteResult,
+    delete_selection,
+    in_grace,
+    record,
+    select,
+)
 from .deleting import audit as audit_trail
+from .deleting import restore as restore_rows
 from .deprecation import deprecated
-from .errors import SessionActive
+from .errors import InvalidInput, SessionActive
 from .ids import check_symbol
 from .ingest import Ingestor, IngestResult, ingest_frame
 from .migrate import DEFAULT_BATCH_ROWS, MigrationStats, migrate_legacy
@@ -138,7 +146,8 @@ class Workspace:
                indicator_ids: str | Sequence[str] | None = None,
                backtest_ids: str | Sequence[str] | None = None, start: Any = None,
                end: Any = None, dry_run: bool = False, force: bool = False,
-               progress: Progress | None = None) -> SelectiveDeleteResult:
+               grace: Any = None, progress: Progress | None = None
+               ) -> SelectiveDeleteResult:
         """Delete a session's rows restricted by any combination of tables, symbols,
         indicator ids, backtest ids and a time range ``[start, end)``; return the rows
         removed per table. With no restriction, the whole session (session row
@@ -149,9 +158,20 @@ class Workspace:
         ``force``; unknown tables, ids the session does not store, or an end before the
         start ``InvalidInput``, all before anything changes. Every delete (dry runs too) is
         recorded in the audit trail (:meth:`audit`). See :mod:`tsanalysis.deleting`.
+
+        ``grace`` (``"24h"``; default ``$TSANALYSIS_DELETE_GRACE``, else none) hides the
+        selected rows at once and removes them only once it has passed (at the next
+        delete or purge); :meth:`restore` brings them back until then. It applies to
+        deletes of less than a session.
         """
+        explicit = grace is not None
+        if grace is None and os.environ.get(GRACE_ENV):
+            grace = os.environ[GRACE_ENV]
         sel = select(session_id, tables=tables, symbols=symbols, indicator_ids=indicator_ids,
                      backtest_ids=backtest_ids, start=start, end=end)
+        if sel.whole_session and explicit:
+            raise InvalidInput("a grace period applies to deletes of less than a session; "
+                               "export the session (format zip) to keep a way back")
         if sel.whole_session:
             info = self.sessions.get(session_id)
             if info.status == "active" and not force:
@@ -164,10 +184,23 @@ class Workspace:
             return SelectiveDeleteResult(session_id, {}, res.deleted, False,
                                          deferred=res.deferred)
         try:
-            return delete_selection(self.store, sel, dry_run=dry_run, force=force)
+            return delete_selection(self.store, sel, dry_run=dry_run, force=force,
+                                    grace=grace)
         finally:
             if not dry_run:
                 self.sessions.notify("data", session_id)
+
+    def restore(self, session_id: str, delete_id: str | None = None) -> dict[str, int]:
+        """Bring back the rows of the session's deletes still in their grace period (or of
+        the one ``delete_id``, the ``action_id`` a delete returns); rows per table."""
+        try:
+            return restore_rows(self.store, session_id, delete_id)
+        finally:
+            self.sessions.notify("data", session_id)
+
+    def in_grace(self, session_id: str | None = None) -> pd.DataFrame:
+        """Deletes whose rows can still be restored: delete id, session, until when."""
+        return in_grace(self.store, session_id)
 
     def audit(self, session_id: str | None = None) -> pd.DataFrame:
         """Every delete and purge recorded in this store (one session's if given), oldest

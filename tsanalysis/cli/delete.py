@@ -8,11 +8,13 @@ import click
 
 from ..deleting import preview, select
 from ..errors import InvalidInput, SessionActive
+from ..timeutil import iso
 from ._common import Context, emit_json, json_option, pass_ctx, print_table
 
 
 def register(cli: click.Group) -> None:
     cli.add_command(delete)
+    cli.add_command(restore)
     cli.add_command(audit)
 
 
@@ -29,13 +31,18 @@ def selection_options(fn):  # type: ignore[no-untyped-def]
         click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation."),
         click.option("--force", is_flag=True,
                      help="Delete even if the session is still active."),
+        click.option("--grace", metavar="DURATION",
+                     help="Keep the rows, hidden, for this long (e.g. 24h): `tsanalysis "
+                          "restore` brings them back until then. Default: "
+                          "$TSANALYSIS_DELETE_GRACE, else none (final at once)."),
     ]):
         fn = opt(fn)
     return fn
 
 
 def run_delete(ctx: Context, session_id: str, *, yes: bool, force: bool, dry_run: bool,
-               as_json: bool, **restrict) -> None:  # type: ignore[no-untyped-def]
+               as_json: bool, grace: str | None = None,
+               **restrict) -> None:  # type: ignore[no-untyped-def]
     """Count first; ask (unless --yes or a dry run); delete; print rows per table."""
     ws = ctx.ws
     info = ws.sessions.get(session_id, stats=False)  # not found (3) before anything
@@ -48,7 +55,7 @@ def run_delete(ctx: Context, session_id: str, *, yes: bool, force: bool, dry_run
         click.confirm(f"Delete {sum(counts.values()):,} rows of session {session_id} "
                       f"({', '.join(f'{t}: {n:,}' for t, n in counts.items() if n)})?",
                       abort=True)
-    res = ws.delete(session_id, force=force, dry_run=dry_run, **restrict)
+    res = ws.delete(session_id, force=force, dry_run=dry_run, grace=grace, **restrict)
     if as_json:
         emit_json(res.to_dict())
         return
@@ -58,6 +65,9 @@ def run_delete(ctx: Context, session_id: str, *, yes: bool, force: bool, dry_run
     click.echo(f"{'total ' + verb:<26} {res.total:>12,}")
     for note in res.deferred:
         click.echo(f"deferred: {note}", err=True)
+    if res.grace_until is not None:
+        click.echo(f"kept until {iso(res.grace_until)}: `tsanalysis restore {session_id} "
+                   f"--delete-id {res.action_id}` brings them back")
 
 
 @click.command()
@@ -71,15 +81,32 @@ def run_delete(ctx: Context, session_id: str, *, yes: bool, force: bool, dry_run
 @pass_ctx
 def delete(ctx: Context, session_id: str, tables: tuple[str, ...], symbols: tuple[str, ...],
            start: str | None, end: str | None, dry_run: bool, yes: bool, force: bool,
-           indicator_ids: tuple[str, ...], backtest_ids: tuple[str, ...],
+           grace: str | None, indicator_ids: tuple[str, ...], backtest_ids: tuple[str, ...],
            as_json: bool) -> None:
     """Delete a session's rows: restricted by any combination of tables, symbols,
     indicator ids, backtest ids and a time range [start, end); with no restriction, the
     whole session. Every delete is recorded (`tsanalysis audit`)."""
     run_delete(ctx, session_id, yes=yes, force=force, dry_run=dry_run, as_json=as_json,
-               tables=list(tables) or None, symbols=list(symbols) or None,
+               grace=grace, tables=list(tables) or None, symbols=list(symbols) or None,
                indicator_ids=list(indicator_ids) or None,
                backtest_ids=list(backtest_ids) or None, start=start, end=end)
+
+
+@click.command()
+@click.argument("session_id")
+@click.option("--delete-id", help="Only this delete (its id, from the delete's output or "
+                                  "`tsanalysis audit`).")
+@json_option
+@pass_ctx
+def restore(ctx: Context, session_id: str, delete_id: str | None, as_json: bool) -> None:
+    """Bring back rows deleted with --grace while their grace period lasts."""
+    rows = ctx.ws.restore(session_id, delete_id)
+    if as_json:
+        emit_json({"session_id": session_id, "restored": rows, "total": sum(rows.values())})
+        return
+    for table, n in rows.items():
+        click.echo(f"{table:<26} {n:>12,}")
+    click.echo(f"{'total restored':<26} {sum(rows.values()):>12,}")
 
 
 @click.command()

@@ -157,13 +157,15 @@ def update(ctx: Context, session_id: str, symbols: tuple[str, ...], as_json: boo
 @click.option("--dry-run", is_flag=True, help="Count what would be deleted; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Delete even if the session is still active.")
+@click.option("--grace", metavar="DURATION", help="Keep the rows, hidden, for this long "
+                                                 "(`tsanalysis restore` brings them back).")
 @json_option
 @pass_ctx
 def delete(ctx: Context, session_id: str, indicator_ids: tuple[str, ...],
            symbols: tuple[str, ...], dry_run: bool, yes: bool, force: bool,
-           as_json: bool) -> None:
+           grace: str | None, as_json: bool) -> None:
     """Delete stored indicator ids (the same as `tsanalysis delete ID --indicator-id X`)."""
     from .delete import run_delete
 
     run_delete(ctx, session_id, yes=yes, force=force, dry_run=dry_run, as_json=as_json,
-               indicator_ids=list(indicator_ids), symbols=list(symbols) or None)
+               grace=grace, indicator_ids=list(indicator_ids), symbols=list(symbols) or None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -15,6 +14,7 @@ from ..errors import InvalidInput
 from ..ids import check_symbol
 from ..sessions import SessionInfo, Sessions
 from ..store.base import Progress, Store
+from ..timeutil import parse_duration
 from . import registry
 from . import score as _score
 from .checks import SEVERITIES, CheckResult, Finding, QualityCheck
@@ -29,27 +29,6 @@ DEFAULT_CHUNK_ROWS = 2_000_000
 
 _DATA_TABLES = (schema.TICK_PRICES.name, schema.TICK_ORDERBOOK.name,
                 schema.AGGREGATED_OHLCV.name)
-
-
-def parse_duration(value: Any, name: str = "duration") -> float:
-    """Seconds in ``value``: a number of seconds, a timedelta, or text such as ``30s``,
-    ``500ms``, ``5m``, ``1h``, ``1.5s`` or ``00:05:00``. Must be positive."""
-    if isinstance(value, bool):
-        raise InvalidInput(f"invalid {name} {value!r}")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, (_dt.timedelta, pd.Timedelta)):
-        seconds = pd.Timedelta(value).total_seconds()
-    elif isinstance(value, str):
-        try:
-            seconds = pd.Timedelta(value.strip()).total_seconds()
-        except ValueError:
-            raise InvalidInput(f"invalid {name} {value!r}: use e.g. 30s, 500ms, 5m, 1h") from None
-    else:
-        raise InvalidInput(f"invalid {name} {value!r}: use e.g. 30s, 500ms, 5m, 1h")
-    if not (seconds > 0) or seconds != seconds:
-        raise InvalidInput(f"{name} must be positive, not {value!r}")
-    return seconds
 
 
 def assess(store: Store, session: str | SessionInfo, *,

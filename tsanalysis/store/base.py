@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from .. import schema
 from ..errors import InvalidInput
-from ..ids import check_session_id, check_symbol, interval_seconds
+from ..ids import check_owner, check_session_id, check_symbol, interval_seconds
 from ..timeutil import from_micros, micros, to_utc
 
 WriteMode = Literal["append", "upsert"]
@@ -152,6 +152,20 @@ class Store(ABC):
         row-level ``DELETE``, they are taken out in commit order by relabelling them (as a
         session delete does) and their disk is reclaimed by the next purge.
         """
+
+    @abstractmethod
+    def move_rows(self, table: str, from_id: str, to_id: str, *,
+                  symbols: Sequence[str] | None = None, start: Any = None, end: Any = None,
+                  filters: dict[str, Any] | None = None) -> int:
+        """Give the rows of ``from_id`` in a child table that match the restrictions the
+        session id ``to_id``; return how many. Either may be a grace label
+        (:func:`tsanalysis.ids.grace_label`): this is how a delete with a grace period hides
+        rows and a restore brings them back. On QuestDB an ``UPDATE`` in commit order."""
+
+    @abstractmethod
+    def expire_rows(self, table: str, label: str) -> int:
+        """Remove for good the rows kept under a grace label; return how many (on QuestDB
+        they are relabelled as deleted and their disk reclaimed by the next purge)."""
 
     @abstractmethod
     def iter_arrow(self, table: str, session_id: str, *, symbols: Sequence[str] | None = None,
@@ -453,7 +467,7 @@ def check_read_args(t: schema.Table, session_id: str, symbols: Sequence[str] | N
                     ) -> tuple[list[str] | None, pd.Timestamp | None, pd.Timestamp | None,
                                dict[str, list[Any]]]:
     """Validate the common read arguments and normalise them."""
-    check_session_id(session_id)
+    check_owner(session_id)
     syms = [check_symbol(s) for s in symbols] if symbols is not None else None
     lo = to_utc(start, "start") if start is not None else None
     hi = to_utc(end, "end") if end is not None else None

@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from .. import schema
 from ..errors import InvalidInput, StoreError, StoreLocked, StoreUnavailable
-from ..ids import check_session_id, check_symbol
+from ..ids import GRACE_LABEL_PATTERN, GRACE_PREFIX, check_owner, check_session_id, check_symbol
 from .base import (
     Progress,
     Store,
@@ -501,6 +501,28 @@ class DuckDBStore(Store):
                               params).fetchone()
         return int(row[0]) if row else 0
 
+    def move_rows(self, table: str, from_id: str, to_id: str, *,
+                  symbols: Sequence[str] | None = None, start: Any = None, end: Any = None,
+                  filters: dict[str, Any] | None = None) -> int:
+        t = check_table(table, child=True)
+        check_owner(to_id)
+        syms, lo, hi, flt = check_read_args(t, from_id, symbols, start, end, filters,
+                                            None, None)
+        where, params = _where(t, from_id, syms, lo, hi, flt)
+        with self.connection(write=True) as con:
+            row = con.execute(f"UPDATE {q(t.name)} SET session_id = ? WHERE "
+                              f"{' AND '.join(where)}", [to_id, *params]).fetchone()
+        return int(row[0]) if row else 0
+
+    def expire_rows(self, table: str, label: str) -> int:
+        t = check_table(table, child=True)
+        if not GRACE_LABEL_PATTERN.match(label):
+            raise InvalidInput(f"not a grace label: {label!r}")
+        with self.connection(write=True) as con:
+            row = con.execute(f"DELETE FROM {q(t.name)} WHERE session_id = ?",
+                              [label]).fetchone()
+        return int(row[0]) if row else 0
+
     def iter_arrow(self, table: str, session_id: str, *, symbols: Sequence[str] | None = None,
                    start: Any = None, end: Any = None, columns: Sequence[str] | None = None,
                    filters: dict[str, Any] | None = None,
@@ -553,7 +575,8 @@ class DuckDBStore(Store):
         return {schema.TABLES[i].name: int(n) for i, n in rows}
 
     def table_stats(self, session_ids: Sequence[str] | None = None) -> pd.DataFrame:
-        where, params = "", []
+        # Rows in a grace period belong to no session until they are restored.
+        where, params = f"WHERE session_id NOT LIKE '{GRACE_PREFIX}%'", []
         if session_ids is not None:
             ids = [check_session_id(s) for s in session_ids]
             if not ids:

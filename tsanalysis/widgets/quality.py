@@ -138,7 +138,7 @@ class QualityPanel(Panel):
     @property
     def gap_threshold(self) -> float | None:
         """The gap threshold typed, in seconds (None: derived from the cadence)."""
-        from ..quality.runner import parse_duration
+        from ..timeutil import parse_duration
 
         text = self._gap.value.strip()
         return parse_duration(text, "gap threshold") if text else None

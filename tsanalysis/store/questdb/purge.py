@@ -169,19 +169,21 @@ class Purger:
                 progress(i + 1, len(tables))
         return out
 
-    def relabel_where(self, t: schema.Table, session_id: str, where: str) -> int:
-        """Take the rows of one table matching ``where`` (SQL text built by the store from
-        checked values) out of every read, in commit order; return how many there were.
-        The next purge reclaims their disk like any deleted row's."""
+    def relabel_where(self, t: schema.Table, session_id: str, where: str,
+                      to: str | None = None) -> int:
+        """Give the rows of one table matching ``where`` (SQL text built by the store from
+        checked values) the id ``to``, in commit order; return how many there were.
+        Without ``to`` they are deleted: relabelled as dead, and the next purge reclaims
+        their disk like any deleted row's."""
         st = self.store
         st.wait_applied([t.name])
         n = int(st.scalar(f"SELECT count() FROM {q(t.name)} WHERE {where}") or 0)
         if not n:
             return 0
-        if st.supports_row_delete():
+        if to is None and st.supports_row_delete():
             st.execute(f"DELETE FROM {q(t.name)} WHERE {where}")
         else:
-            label = DEAD_PREFIX + self.purge_id
+            label = to if to is not None else DEAD_PREFIX + self.purge_id
             self._journal(session_id, t.name, "relabelled", n, label)
             with fence.writing(st, t.name, None):
                 st.execute(f"UPDATE {q(t.name)} SET session_id = %s WHERE {where}", [label])

@@ -34,7 +34,13 @@ import pyarrow.parquet as pq
 
 from ... import schema
 from ...errors import InvalidInput, StoreError
-from ...ids import check_session_id, check_symbol
+from ...ids import (
+    GRACE_LABEL_PATTERN,
+    GRACE_PREFIX,
+    check_owner,
+    check_session_id,
+    check_symbol,
+)
 from ..base import (
     DeleteOutcome,
     Progress,
@@ -439,7 +445,7 @@ class QuestDBStore(Transport, Store):
             rows = self.fetchall(sql)
             if wanted is None:
                 rows = [r for r in rows if r[0] not in hidden and r[0] is not None
-                        and not r[0].startswith(DEAD_PREFIX)]
+                        and not r[0].startswith((DEAD_PREFIX, GRACE_PREFIX))]
             rows.sort(key=lambda r: (r[0], r[1], r[2]))
             return arrow_to_pandas(rows_to_arrow(rows, out_schema))
 
@@ -562,6 +568,22 @@ class QuestDBStore(Transport, Store):
                                             None, None)
         return Purger(self).relabel_where(t, session_id, self._where(t, session_id, syms, lo,
                                                                      hi, flt))
+
+    def move_rows(self, table: str, from_id: str, to_id: str, *,
+                  symbols: Sequence[str] | None = None, start: Any = None, end: Any = None,
+                  filters: dict[str, Any] | None = None) -> int:
+        t = check_table(table, child=True)
+        check_owner(to_id)
+        syms, lo, hi, flt = check_read_args(t, from_id, symbols, start, end, filters,
+                                            None, None)
+        return Purger(self).relabel_where(t, from_id, self._where(t, from_id, syms, lo, hi,
+                                                                  flt), to=to_id)
+
+    def expire_rows(self, table: str, label: str) -> int:
+        t = check_table(table, child=True)
+        if not GRACE_LABEL_PATTERN.match(label):
+            raise InvalidInput(f"not a grace label: {label!r}")
+        return Purger(self).relabel_where(t, label, f"session_id = {literal(label)}")
 
     def finish_interrupted_purge(self) -> bool:
         """Finish partition rewrites of a purge that died (reads and writes that meet one
