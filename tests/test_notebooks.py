@@ -18,7 +18,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("
 def test_there_are_runbooks():
     names = {p.stem for p in NOTEBOOKS}
     assert {"quickstart", "delete_session", "quality", "export", "migrate_legacy", "indicators",
-            "write_your_own_indicator", "backtest"} <= names
+            "write_your_own_indicator", "backtest", "rollback_migration"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
