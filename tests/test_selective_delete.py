@@ -333,3 +333,32 @@ def test_grace_from_the_environment_and_the_cli(store_url, ws, pair, monkeypatch
                "--yes").returncode == 1
     assert ok(run(store_url, "restore", a, "--json")).stdout  # the env-default delete
     assert ws.store.count_rows(a)["indicators"] == 300
+
+
+def test_a_grace_delete_killed_part_way_loses_nothing(ws, pair, monkeypatch):
+    """The move of the second table fails (as a kill would stop it): on DuckDB nothing
+    happened; on QuestDB the first table's rows are held, and the delete, recorded before
+    the rows moved, is found by restore, which gives back every row."""
+    a, _ = pair
+    before = snapshot(ws, a)
+    real, calls = ws.store.move_rows, []
+
+    def dies_on_the_second(*args, **kw):
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(ws.store, "move_rows", dies_on_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        ws.delete(a, symbols=["ETH/USDT"], grace="1h")
+    monkeypatch.setattr(ws.store, "move_rows", real)
+    held = ws.in_grace(a)
+    if ws.backend == "duckdb":  # one transaction: no row moved, no delete recorded
+        assert held.empty
+    else:
+        assert len(held) == 1
+        ws.restore(a)
+    after = snapshot(ws, a)
+    for t in TABLES:
+        pd.testing.assert_frame_equal(after[t], before[t], obj=t)

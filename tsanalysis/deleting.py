@@ -224,29 +224,35 @@ def delete_selection(store: Store, sel: Selection, *, dry_run: bool = False,
         expire_due(store)  # the next delete ends the grace periods that have passed
     t0 = time.perf_counter()
     action = uuid.uuid4().hex[:16]
+    until = now() + pd.Timedelta(seconds=grace_s) if grace_s and not dry_run else None
     if dry_run:
         deleted = count(store, sel)
     else:
         flt = sel.filters()
         deleted = {}
         with store.atomic():
+            if until is not None:
+                # Recorded before the rows move: a delete killed part-way is still found
+                # by restore and by expiry, which finish it for every table (on DuckDB the
+                # record and the moves commit together).
+                record(store, "delete", sel.session_id, sel.to_dict(), count(store, sel),
+                       False, 0.0, command, action, grace_until=until)
             for t in targets(sel):
                 where = {"symbols": list(sel.symbols) or None, "start": sel.start,
                          "end": sel.end,
                          "filters": {c: v for c, v in flt.items() if t.has_column(c)} or None}
                 deleted[t.name] = (
                     store.move_rows(t.name, sel.session_id, grace_label(action), **where)
-                    if grace_s else store.delete_rows(t.name, sel.session_id, **where))
-    result = SelectiveDeleteResult(sel.session_id, sel.to_dict(), deleted, dry_run, action)
-    until = None
-    if grace_s and not dry_run:
-        until = now() + pd.Timedelta(seconds=grace_s)
-        result.grace_until = until
-    elif store.backend == "questdb" and not dry_run and result.total:
-        result.deferred.append("the disk of the deleted rows is reclaimed by the next "
-                               "`tsanalysis sessions purge --resume`")
-    record(store, "delete", sel.session_id, sel.to_dict(), deleted, dry_run,
-           time.perf_counter() - t0, command, action, grace_until=until)
+                    if until is not None else store.delete_rows(t.name, sel.session_id,
+                                                                **where))
+    result = SelectiveDeleteResult(sel.session_id, sel.to_dict(), deleted, dry_run, action,
+                                   grace_until=until)
+    if until is None:
+        if store.backend == "questdb" and not dry_run and result.total:
+            result.deferred.append("the disk of the deleted rows is reclaimed by the next "
+                                   "`tsanalysis sessions purge --resume`")
+        record(store, "delete", sel.session_id, sel.to_dict(), deleted, dry_run,
+               time.perf_counter() - t0, command, action)
     return result
 
 
