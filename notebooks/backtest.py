@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.7
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -21,9 +21,10 @@
 # rank a small grid of parameters, delete a run; then do the same from the Backtests panel.
 #
 # The notebook works on a fresh temporary DuckDB store unless `TSANALYSIS_NOTEBOOK_DB`
-# names one (`default`, a `questdb://...` URL); on a store that already has a demo session,
-# that one is used (a run has an id derived from what decides its numbers, so running it
-# again replaces the stored run, it never duplicates it).
+# names one (`default`, a `questdb://...` URL). On the user's default store the demo
+# session it already has is used (a run has an id derived from what decides its numbers,
+# so running it again replaces the stored run, it never duplicates it); anywhere else the
+# runbook makes its own.
 #
 # On a quarter of an hour the annualised figures (Sharpe, CAGR, volatility) are
 # extrapolations: the point here is where the numbers come from, not how good they are.

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.7
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -21,8 +21,9 @@
 # then do the same from the Indicators panel.
 #
 # The notebook works on a fresh temporary DuckDB store unless `TSANALYSIS_NOTEBOOK_DB`
-# names one (`default`, a `questdb://...` URL); on a store that already has a demo session,
-# that one is used (computing again replaces the stored rows, it never duplicates them).
+# names one (`default`, a `questdb://...` URL). On the user's default store the demo
+# session it already has is used (computing again replaces the stored rows, it never
+# duplicates them); anywhere else the runbook makes its own.
 
 # %%
 import numpy as np

@@ -22,8 +22,8 @@
 # the findings and the picture.
 #
 # The notebook works on a fresh temporary DuckDB store unless `TSANALYSIS_NOTEBOOK_DB`
-# names one (`default`, a `questdb://...` URL); on a store that already has a demo session,
-# that one is assessed.
+# names one (`default`, a `questdb://...` URL); on the user's default store the demo
+# session it already has is assessed, anywhere else the runbook makes its own.
 
 # %%
 from tsanalysis.demo import Defect

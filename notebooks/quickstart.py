@@ -33,8 +33,8 @@ ws
 #
 # The demo generator writes a completed session of 1 Hz trades and top-of-book quotes for
 # three symbols, with defects planted at known places (gaps, spikes, stale prices, crossed
-# quotes): the quality checks must find them. On a store that already has a demo session,
-# that one is used.
+# quotes): the quality checks must find them. On the user's default store (`make lab`)
+# the demo session it already has is used.
 
 # %%
 info = demo_session(ws, hours=1)

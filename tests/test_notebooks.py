@@ -61,11 +61,17 @@ def test_runbooks_use_the_default_store_when_told(monkeypatch, tmp_path):
         assert ws.url.endswith("/other.duckdb")
 
 
-def test_demo_session_reuses_the_newest_completed_demo(duckdb_ws):
+def test_demo_session_reuses_the_newest_completed_demo_on_the_default_store_only(
+        duckdb_ws, monkeypatch):
     first = demo_session(duckdb_ws, hours=0.05)
     duckdb_ws.sessions.create(["BTC/USDT"])  # not a demo
     second = duckdb_ws.demo(hours=0.05, seed=7)
-    assert demo_session(duckdb_ws).session_id == second.session_id != first.session_id
+    assert demo_session(duckdb_ws, reuse=True).session_id == second.session_id \
+        != first.session_id
+    own = demo_session(duckdb_ws, hours=0.05)  # not the default store: a session of its own
+    assert own.session_id not in (first.session_id, second.session_id)
+    monkeypatch.setenv("TSANALYSIS_NOTEBOOK_DB", "default")
+    assert demo_session(duckdb_ws).session_id == own.session_id
     fresh = demo_session(duckdb_ws, hours=0.05, reuse=False)
     assert fresh.session_id not in (first.session_id, second.session_id)
     assert isinstance(fresh, tsanalysis.SessionInfo)

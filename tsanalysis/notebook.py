@@ -62,8 +62,16 @@ def is_temporary(ws: Workspace) -> bool:
 
 
 def demo_session(ws: Workspace, *, hours: float = 1.0, seed: int = 42,
-                 reuse: bool = True) -> SessionInfo:
-    """The newest completed demo session of the store (``reuse``), or a new one."""
+                 reuse: bool | None = None) -> SessionInfo:
+    """A demo session of the runbook's own, or (``reuse``) the newest completed one.
+
+    ``reuse`` defaults to True only on the user's default store (``make lab``), where the
+    quickstart shows the session ``make lab`` wrote; anywhere else (a temporary store, a
+    server other runs share) the runbook makes its own, so what it asserts is about data
+    it wrote.
+    """
+    if reuse is None:
+        reuse = store_url() == "default"
     if reuse:
         demos = [s for s in ws.sessions.list(stats=False)
                  if s.status == "completed" and "demo" in s.metadata]
