@@ -362,3 +362,26 @@ def test_a_grace_delete_killed_part_way_loses_nothing(ws, pair, monkeypatch):
     after = snapshot(ws, a)
     for t in TABLES:
         pd.testing.assert_frame_equal(after[t], before[t], obj=t)
+
+
+def test_a_restore_killed_part_way_is_finished_by_the_next(ws, pair, monkeypatch):
+    a, _ = pair
+    before = snapshot(ws, a)
+    res = ws.delete(a, symbols=["BTC/USDT"], grace="1h")
+    real, calls = ws.store.move_rows, []
+
+    def dies_on_the_third(*args, **kw):
+        calls.append(args[0])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(ws.store, "move_rows", dies_on_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        ws.restore(a)
+    monkeypatch.setattr(ws.store, "move_rows", real)
+    assert list(ws.in_grace(a)["action_id"]) == [res.action_id]  # not recorded as restored
+    ws.restore(a)
+    after = snapshot(ws, a)
+    for t in TABLES:
+        pd.testing.assert_frame_equal(after[t], before[t], obj=t)
