@@ -40,10 +40,13 @@ lab: setup
 NBVAL := --nbval-lax --nbval-current-env -p no:cacheprovider
 
 # A private QuestDB on free ports for the run, stopped afterwards even on failure; the
-# suite runs against it and DuckDB (scripts/with-questdb).
+# suite runs against it and DuckDB (scripts/with-questdb), then the runbooks run a second
+# time with the server as their store.
 test: setup
-	TSANALYSIS_REQUIRE_BROWSER=1 PYTHON=$(PYTHON) scripts/with-questdb \
-		$(BIN)/python -m pytest tests notebooks $(NBVAL)
+	TSANALYSIS_REQUIRE_BROWSER=1 PYTHON=$(PYTHON) scripts/with-questdb sh -c '\
+		$(BIN)/python -m pytest tests notebooks $(NBVAL) --durations=25 && \
+		TSANALYSIS_NOTEBOOK_DB="$$TSANALYSIS_TEST_QUESTDB" \
+			$(BIN)/python -m pytest notebooks $(NBVAL)'
 	$(BIN)/python -m pip install --quiet -e plugins/tsanalysis-talib && $(BIN)/python -m pytest plugins/tsanalysis-talib -p no:cacheprovider
 
 test-fast: setup
