@@ -451,3 +451,45 @@ def test_non_utf8_csv_on_the_command_line_is_one_line(tmp_path):
     assert p.returncode == 1 and p.stderr.count("\n") == 1, p.stderr
     assert "line 3: text that is not UTF-8" in p.stderr
     assert "internal error" not in p.stderr and "Exception ignored" not in p.stderr
+
+
+def test_nanoseconds_are_refused_unless_rounding_is_asked_for(duckdb_ws, tmp_path):
+    """The store keeps microseconds: a timestamp given to the nanosecond is refused with its
+    line (nothing written), or rounded down with round_ns / --round-ns; whole microseconds
+    given in nanoseconds are fine."""
+    from tsanalysis.errors import InvalidRows
+    from tsanalysis.timeutil import micros
+
+    from .test_cli import run
+
+    ws = duckdb_ws
+    sid = ws.sessions.create(["BTC/USDT"]).session_id
+    base = 1_767_571_200_000_000_000  # 2026-01-05 in ns
+    cases = {
+        "epoch ns": pd.DataFrame({"ts": [base, base + 1_000, base + 2_001], "price": 1.0}),
+        "iso text": pd.DataFrame({"ts": ["2026-01-05T00:00:00.000001Z",
+                                         "2026-01-05T00:00:00.000002500Z",
+                                         "2026-01-05T00:00:00.000003000Z"], "price": 1.0}),
+        "datetime64[ns]": pd.DataFrame({"ts": pd.to_datetime([base, base + 7, base + 8_000],
+                                                             unit="ns", utc=True),
+                                        "price": 1.0}),
+    }
+    for name, frame in cases.items():
+        with pytest.raises(InvalidRows, match="nanoseconds") as e:
+            ws.ingest(sid, "BTC/USDT", frame)
+        assert [r.row for r in e.value.report.errors] == [2 if name == "epoch ns" else 1], name
+        assert ws.store.count_rows(sid)["tick_prices"] == 0, name
+    res = ws.ingest(sid, "BTC/USDT", cases["epoch ns"], round_ns=True)
+    stored = ws.ticks(sid)["ts"]
+    assert res.rows_written == 3
+    assert list(micros(stored)) == [base // 1000, base // 1000 + 1,
+                                    base // 1000 + 2]  # 2,001 ns -> 2 µs
+    ok = ws.ingest(sid, "BTC/USDT", pd.DataFrame({"ts": [base + 5_000], "price": 1.0}))
+    assert ok.rows_written == 1
+    f = tmp_path / "ns.csv"
+    f.write_text("ts,price\n1767571200000000001,1\n")
+    p = run(ws.url, "sessions", "import", sid, str(f), "--symbol", "BTC/USDT", "--ts-unit", "ns")
+    assert p.returncode == 1 and "line 2" in p.stderr and "--round-ns" in p.stderr
+    p = run(ws.url, "sessions", "import", sid, str(f), "--symbol", "BTC/USDT", "--ts-unit", "ns",
+            "--round-ns")
+    assert p.returncode == 0, p.stderr

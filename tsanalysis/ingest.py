@@ -40,9 +40,19 @@ from . import schema
 from .errors import InvalidInput, InvalidRows, RowError, ValidationReport
 from .ids import check_indicator_id, check_session_id, check_symbol, interval_seconds
 from .store.base import Progress, Store
-from .timeutil import EPOCH_UNITS, TS_RANGE_TEXT, iso, out_of_range, to_utc_series
+from .timeutil import (
+    EPOCH_UNITS,
+    TS_RANGE_TEXT,
+    iso,
+    out_of_range,
+    sub_microsecond,
+    to_utc_series,
+)
 
 KINDS = tuple(schema.KIND_TABLES)
+#: Why a timestamp more precise than a microsecond is refused (unless ``round_ns``).
+ROUND_NS_REASON = ("timestamp has nanoseconds; the store keeps microseconds (round them "
+                   "down with --round-ns / round_ns=True)")
 
 #: Input columns each kind reads (schema names); the first group is required.
 _REQUIRED = {
@@ -179,7 +189,8 @@ def prepare(raw: pd.DataFrame, kind: str, session_id: str, symbol: str, *,
             columns: Mapping[str, str] | None = None, ts_unit: str | None = None,
             interval: str | None = None, indicator_id: str | None = None, row_offset: int = 0,
             lines: np.ndarray | None = None, max_errors: int = 100,
-            reasons: Counter[str] | None = None) -> tuple[pd.DataFrame, np.ndarray, list[RowError]]:
+            reasons: Counter[str] | None = None, round_ns: bool = False
+            ) -> tuple[pd.DataFrame, np.ndarray, list[RowError]]:
     """Validate and type raw input rows for ``kind``.
 
     ``columns`` maps schema names to input names (``{"ts": "timestamp"}``); input columns
@@ -217,6 +228,8 @@ def prepare(raw: pd.DataFrame, kind: str, session_id: str, symbol: str, *,
         raise InvalidInput(f"column {src['ts']!r}: {e}") from None
     chk.fail(ts.isna().to_numpy(), "ts", "unparseable or missing timestamp")
     chk.fail(out_of_range(ts), "ts", f"timestamp outside {TS_RANGE_TEXT}")
+    if not round_ns:
+        chk.fail(sub_microsecond(frame["ts"], ts_unit), "ts", ROUND_NS_REASON)
 
     t = schema.KIND_TABLES[kind]
     out: dict[str, Any] = {"session_id": session_id, "symbol": symbol}
@@ -387,7 +400,8 @@ class Ingestor:
                  columns: Mapping[str, str] | None = None, ts_unit: str | None = None,
                  interval: str | None = None, indicator_id: str | None = None,
                  skip_invalid: bool = False, mode: str | None = None,
-                 progress: Progress | None = None, source: str = "input"):
+                 progress: Progress | None = None, source: str = "input",
+                 round_ns: bool = False):
         _check_kind(kind)
         self.store = store
         self.session_id = check_session_id(session_id)
@@ -404,6 +418,7 @@ class Ingestor:
         self.mode = mode or ("upsert" if kind == "ohlcv" else "append")
         self.progress = progress
         self.source = source
+        self.round_ns = round_ns
 
     def _check(self, chunk: Chunk, offset: int, report: ValidationReport
                ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -411,7 +426,7 @@ class Ingestor:
             chunk.frame, self.kind, self.session_id, self.symbol, columns=self.columns,
             ts_unit=chunk.ts_unit or self.ts_unit, interval=self.interval,
             indicator_id=self.indicator_id, row_offset=offset, lines=chunk.lines,
-            max_errors=report.max_errors, reasons=report.reasons)
+            max_errors=report.max_errors, reasons=report.reasons, round_ns=self.round_ns)
         if chunk.malformed_rows:
             report.reasons["*: wrong number of fields"] += chunk.malformed_rows
         report.rows_seen += len(chunk.frame) + chunk.malformed_rows

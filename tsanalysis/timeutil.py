@@ -104,6 +104,44 @@ def to_utc_series(values: pd.Series, unit: str | None = None) -> pd.Series:
     return out
 
 
+#: ISO-8601 text whose fraction of a second has a non-zero digit after the sixth.
+_SUB_MICRO_TEXT = r":\d{2}[.,]\d{6}\d*?[1-9]"
+
+
+def sub_microsecond(values: pd.Series, unit: str | None = None) -> np.ndarray:
+    """Rows whose timestamp is more precise than a microsecond (the store keeps
+    microseconds, so :func:`to_utc_series` rounds them down): nanosecond epochs that are not
+    whole microseconds, ISO-8601 text with a non-zero digit past the sixth decimal, and
+    nanosecond datetimes. Float epochs are not inspected (they cannot carry nanoseconds
+    faithfully)."""
+    s = pd.Series(values) if not isinstance(values, pd.Series) else values
+    none = np.zeros(len(s), dtype=bool)
+    if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s.dtype):
+        if getattr(s.dt, "unit", "ns") != "ns":
+            return none
+        ints = s.to_numpy(dtype="datetime64[ns]").view("int64")
+        return s.notna().to_numpy() & (ints % 1000 != 0)
+    if pd.api.types.is_integer_dtype(s.dtype):
+        u = unit or infer_epoch_unit(s.to_numpy(dtype="float64", na_value=np.nan))
+        if u != "ns":
+            return none
+        return (s.fillna(0).astype("int64") % 1000 != 0).to_numpy()
+    if pd.api.types.is_float_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+        return none
+    text = s.astype("string").str.strip()
+    iso = text.str.contains(_SUB_MICRO_TEXT, regex=True).fillna(False).to_numpy(dtype=bool)
+    whole = text.str.fullmatch(r"-?\d{1,20}").fillna(False).to_numpy(dtype=bool)
+    if whole.any():
+        nums = pd.to_numeric(text.where(whole), errors="coerce")
+        u = unit or infer_epoch_unit(nums.to_numpy(dtype="float64", na_value=np.nan))
+        if u == "ns":
+            ok = nums.notna().to_numpy()
+            rem = np.zeros(len(s), dtype=bool)
+            rem[ok] = [int(v) % 1000 != 0 for v in text[ok]]
+            iso |= rem
+    return iso
+
+
 def _arrow_parse_text(s: pd.Series, unit: str | None) -> pd.Series | None:
     """Parse a text column with Arrow's casts (10x faster than pandas), or return None.
 

@@ -132,11 +132,14 @@ def _column_options(f):  # type: ignore[no-untyped-def]
                                      "indicator_id column.")
 @click.option("--skip-invalid", is_flag=True,
               help="Write the valid rows and report the invalid ones (default: write nothing).")
+@click.option("--round-ns", is_flag=True,
+              help="Round timestamps given to the nanosecond down to the microsecond the "
+                   "store keeps (default: refuse them, naming the rows).")
 @json_option
 @pass_ctx
 def import_(ctx: Context, session_id: str, path: str, symbol: str | None, kind: str,
             fmt: str | None, ts_unit: str | None, interval: str | None,
-            indicator_id: str | None, skip_invalid: bool, as_json: bool,
+            indicator_id: str | None, skip_invalid: bool, round_ns: bool, as_json: bool,
             **cols: str | None) -> None:
     """Import ticks, order-book snapshots, OHLCV bars or indicator values from a CSV,
     Parquet, JSON Lines or JSON file.
@@ -153,13 +156,14 @@ def import_(ctx: Context, session_id: str, path: str, symbol: str | None, kind: 
     if symbol is None:
         _import_by_symbol(ctx, session_id, path, kind, fmt, as_json, columns=mapping,
                           ts_unit=ts_unit, interval=interval, indicator_id=indicator_id,
-                          skip_invalid=skip_invalid)
+                          skip_invalid=skip_invalid, round_ns=round_ns)
         return
     progress, done = progress_bar(f"import {symbol}")
     try:
         res = ctx.ws.import_file(session_id, path, symbol, kind, fmt=fmt, columns=mapping,
                                  ts_unit=ts_unit, interval=interval, indicator_id=indicator_id,
-                                 skip_invalid=skip_invalid, progress=progress)
+                                 skip_invalid=skip_invalid, round_ns=round_ns,
+                                 progress=progress)
     finally:
         done()
     if as_json:
