@@ -229,8 +229,11 @@ def test_a_selection_is_counted_first_then_only_its_rows_go(ws, completed):
     assert p.can_delete and not p._delete_button.disabled
 
 
-def test_a_grace_delete_can_be_restored_while_it_lasts(ws, completed):
+def test_a_grace_delete_can_be_restored_while_it_lasts(ws, completed, monkeypatch):
     sid = completed
+    offset = [pd.Timedelta(0)]  # the clock grace periods are measured against, moved here
+    real_now = deleting.now
+    monkeypatch.setattr(deleting, "now", lambda: real_now() + offset[0])
     before = snapshot(ws, sid)
     p = DeletePanel(ws, session_id=sid)
     assert "none" in plain_text(p._grace_list.value) and p._restore_row.layout.display == "none"
@@ -251,6 +254,16 @@ def test_a_grace_delete_can_be_restored_while_it_lasts(ws, completed):
     assert res.action_id in listed and "restorable" in listed
     assert list(p.in_grace["action_id"]) == [res.action_id]
     assert p._restore_choice.value == res.action_id and not p._restore_button.disabled
+    offset[0] = pd.Timedelta(hours=3)  # once the grace has passed, nothing can be restored
+    p.refresh()
+    assert "passed" in plain_text(p._grace_list.value)
+    assert p._restore_row.layout.display == "none" and p._restore_button.disabled
+    p.run(p.restore, res.action_id)
+    assert isinstance(p.last_error, InvalidInput) and "nothing to restore" in p.status
+    assert ws.read("tick_prices", sid, "BTC/USDT").empty
+    offset[0] = pd.Timedelta(hours=1)  # while it lasts, Restore
+    p.refresh()
+    assert p._restore_choice.value == res.action_id
 
     p._restore_button.click()
     assert p.last_error is None, p.last_error
