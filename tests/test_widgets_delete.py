@@ -163,9 +163,10 @@ def assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
 
 
 @pytest.fixture
-def completed(ws, sid):
+def completed(ws, sid, monkeypatch):
     """A small completed session with rows in every table (30 a symbol in the tick
-    tables and the indicators, one second apart from T0)."""
+    tables and the indicators, one second apart from T0); no default grace period."""
+    monkeypatch.delenv(deleting.GRACE_ENV, raising=False)
     ws.sessions.create(list(SYMS), sid)
     fill_all_tables(ws, sid, SYMS, n=30)
     ws.sessions.complete(sid)
