@@ -1,14 +1,21 @@
-"""DeletePanel: typed confirmation, refusal of active sessions, the result, nothing left."""
+"""DeletePanel: typed confirmation, refusal of active sessions, the result, nothing left;
+selective deletes: counted first, only the selection goes, grace and restore, errors shown."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
-from tests.helpers import fill_all_tables
-from tsanalysis import schema
+from tests.helpers import T0, fill_all_tables, ticks
+from tsanalysis import deleting, schema
+from tsanalysis.deleting import SelectiveDeleteResult
 from tsanalysis.errors import InvalidInput, SessionActive
+from tsanalysis.quality import Finding
+from tsanalysis.timeutil import iso
 from tsanalysis.widgets import DeletePanel, SessionBrowser
-from tsanalysis.widgets._base import plain_text
+from tsanalysis.widgets._base import fmt_ts, plain_text
+
+_us = pd.Timedelta(1, "us")
 
 
 def sql_counts(ws, session_id):
@@ -127,3 +134,240 @@ def test_delete_from_code_needs_the_id_too(ws, two_sessions):
         p.delete("something else")
     assert sum(sql_counts(ws, sid).values()) > 0
     assert p.delete(sid).total == sum(p.result.deleted.values())
+
+
+# -- deleting less than the session --------------------------------------------------------
+
+SYMS = ("BTC/USDT", "ETH/USDT")
+
+
+def seconds(s: float) -> pd.Timestamp:
+    return T0 + pd.Timedelta(seconds=s)
+
+
+def snapshot(ws, session_id) -> dict[str, pd.DataFrame]:
+    """Every row of the session, table by table, in a stable order (read through ws.read)."""
+    out = {}
+    for t in schema.CHILD_TABLES:
+        f = ws.read(t.name, session_id)
+        key = [c for c in ("symbol", "indicator_id", "backtest_id", "interval", "ts", "seq")
+               if c in f.columns]
+        out[t.name] = f.sort_values(key).reset_index(drop=True)
+    return out
+
+
+def assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
+    assert a.keys() == b.keys()
+    for t in a:
+        pd.testing.assert_frame_equal(a[t], b[t], check_dtype=False, obj=t)
+
+
+@pytest.fixture
+def completed(ws, sid, monkeypatch):
+    """A small completed session with rows in every table (30 a symbol in the tick
+    tables and the indicators, one second apart from T0); no default grace period."""
+    monkeypatch.delenv(deleting.GRACE_ENV, raising=False)
+    ws.sessions.create(list(SYMS), sid)
+    fill_all_tables(ws, sid, SYMS, n=30)
+    ws.sessions.complete(sid)
+    return sid
+
+
+def test_a_selection_is_counted_first_then_only_its_rows_go(ws, completed):
+    sid = completed
+    before = snapshot(ws, sid)
+    p = DeletePanel(ws, session_id=sid)
+    whole = p.counts
+    lo, hi, tables = seconds(5), seconds(15), ["tick_prices", "indicators"]
+    p.select(tables=tables, symbols=["ETH/USDT"], start=lo, end=hi)
+    assert p.selective and p._delete_button.description == "Delete selected rows"
+    assert "holds" in plain_text(p._summary.value)  # the whole session's rows, for scale
+    p._confirm.value = sid
+    # confirmed, but not counted: Delete stays off, and a click deletes nothing
+    assert p.confirmed and not p.can_delete and p._delete_button.disabled
+    assert "Count rows" in plain_text(p._why.value)
+    p._delete_button.click()
+    assert isinstance(p.last_error, InvalidInput) and "nothing was deleted" in p.status
+    assert_same(snapshot(ws, sid), before)
+
+    p._count_button.click()
+    assert p.last_error is None, p.last_error
+    hit = {t: (f["symbol"] == "ETH/USDT") & (f["ts"] >= lo) & (f["ts"] < hi) if t in tables
+           else pd.Series(False, index=f.index) for t, f in before.items()}
+    want = {t: int(hit[t].sum()) for t in tables}
+    assert p.preview == want == {"tick_prices": 10, "indicators": 10}
+    shown = plain_text(p._preview.value)
+    assert "tick_prices 10" in shown and "indicators 10" in shown and "total 20" in shown
+    assert_same(snapshot(ws, sid), before)  # a dry run
+    assert not p._delete_button.disabled and p.can_delete
+
+    p._symbols.value = SYMS  # another selection: its rows are not counted yet
+    assert p.preview is None and p._delete_button.disabled
+    p._symbols.value = ("ETH/USDT",)  # back to the one counted (the data did not change)
+    assert p.preview == want
+    p._confirm.value = sid.upper()
+    assert p._delete_button.disabled
+    p._confirm.value = sid
+    p._delete_button.click()
+    assert p.last_error is None, p.last_error
+    assert isinstance(p.result, SelectiveDeleteResult)
+    assert p.result.deleted == want  # what the dry run showed is what went
+    after = snapshot(ws, sid)
+    assert_same(after, {t: f[~hit[t]].reset_index(drop=True) for t, f in before.items()})
+    result = plain_text(p._result.value)
+    assert "tick_prices 10" in result and "total 20" in result
+    assert "No grace period" in result and "no row of the selection is left" in result
+    assert "Deleted 20 rows" in p.status
+    # the session stays, refreshed; the typed id and the counts are used up
+    assert p.session_id == sid and ws.sessions.get(sid).status == "completed"
+    assert p.counts["tick_prices"] == whole["tick_prices"] - 10
+    assert p._confirm.value == "" and p.preview is None and p._delete_button.disabled
+    assert list(ws.audit(sid)["dry_run"])[-2:] == [True, False]
+    # nothing selected: the whole-session delete, as without the form
+    p.clear_selection()
+    p._confirm.value = sid
+    assert not p.selective and p._delete_button.description == "Delete session"
+    assert p.can_delete and not p._delete_button.disabled
+
+
+def test_a_grace_delete_can_be_restored_while_it_lasts(ws, completed, monkeypatch):
+    sid = completed
+    offset = [pd.Timedelta(0)]  # the clock grace periods are measured against, moved here
+    real_now = deleting.now
+    monkeypatch.setattr(deleting, "now", lambda: real_now() + offset[0])
+    before = snapshot(ws, sid)
+    p = DeletePanel(ws, session_id=sid)
+    assert "none" in plain_text(p._grace_list.value) and p._restore_row.layout.display == "none"
+    p.select(symbols=["BTC/USDT"])
+    p._grace.value = "2h"
+    p._count_button.click()
+    want = {t: int((before[t]["symbol"] == "BTC/USDT").sum()) for t in before}
+    assert p.preview == want and "grace period of 2h" in plain_text(p._preview.value)
+    p._confirm.value = sid
+    p._delete_button.click()
+    assert p.last_error is None, p.last_error
+    res = p.result
+    assert res.deleted == want and res.grace_until is not None
+    assert ws.read("tick_prices", sid, "BTC/USDT").empty  # hidden at once
+    until = fmt_ts(res.grace_until)
+    assert f"until {until} UTC" in plain_text(p._result.value) and until in p.status
+    listed = plain_text(p._grace_list.value)
+    assert res.action_id in listed and "restorable" in listed
+    assert list(p.in_grace["action_id"]) == [res.action_id]
+    assert p._restore_choice.value == res.action_id and not p._restore_button.disabled
+    offset[0] = pd.Timedelta(hours=3)  # once the grace has passed, nothing can be restored
+    p.refresh()
+    assert "passed" in plain_text(p._grace_list.value)
+    assert p._restore_row.layout.display == "none" and p._restore_button.disabled
+    p.run(p.restore, res.action_id)
+    assert isinstance(p.last_error, InvalidInput) and "nothing to restore" in p.status
+    assert ws.read("tick_prices", sid, "BTC/USDT").empty
+    offset[0] = pd.Timedelta(hours=1)  # while it lasts, Restore
+    p.refresh()
+    assert p._restore_choice.value == res.action_id
+
+    p._restore_button.click()
+    assert p.last_error is None, p.last_error
+    assert p.restored == {t: n for t, n in want.items() if n}
+    assert_same(snapshot(ws, sid), before)  # every row back
+    assert p.in_grace.empty and p._restore_row.layout.display == "none"
+    assert f"total {sum(want.values()):,}" in plain_text(p._result.value)
+    p._restore_button.click()  # nothing left to restore: said, and nothing changes
+    assert isinstance(p.last_error, InvalidInput) and "nothing to restore" in p.status
+    assert_same(snapshot(ws, sid), before)
+
+
+def test_errors_from_the_core_are_shown_and_change_nothing(ws, completed):
+    sid = completed
+    p = DeletePanel(ws, session_id=sid)
+    p._confirm.value = sid
+    # an end before the start: the form says so and Count and Delete stay off; clicked
+    # anyway, the core's error is shown
+    before = snapshot(ws, sid)
+    p.select_range("2026-01-05T00:00:20Z", "2026-01-05T00:00:10Z")
+    assert "must be after start" in plain_text(p._form_why.value)
+    assert p._count_button.disabled and p._delete_button.disabled
+    p._count_button.click()
+    assert isinstance(p.last_error, InvalidInput) and "must be after start" in p.status
+    assert p.preview is None
+    p._delete_button.click()
+    assert isinstance(p.last_error, InvalidInput) and "nothing was deleted" in p.status
+    p._end.value = "yesterday"
+    assert "invalid end" in plain_text(p._form_why.value)
+    assert_same(snapshot(ws, sid), before)
+
+    # ids no longer stored: deleted by another process, of which the panel hears nothing
+    p.select(indicator_ids=["rsi_14"])
+    p._count_button.click()
+    assert p.preview == {"indicators": 60}
+    deleting.delete_selection(ws.store, deleting.select(sid, indicator_ids=["rsi_14"]))
+    before = snapshot(ws, sid)
+    p._delete_button.click()
+    assert isinstance(p.last_error, InvalidInput) and "not stored" in p.status
+    assert p.preview is None and p._delete_button.disabled  # the counts were of old data
+    # the reload does not change the selection under the user (no fall back to the whole
+    # session): the id stays selected, marked
+    assert p.selection == {"indicator_ids": ["rsi_14"]}
+    assert p._indicator_ids.options == (("rsi_14 (no longer stored)", "rsi_14"),)
+    p._count_button.click()
+    assert isinstance(p.last_error, InvalidInput) and "not stored" in p.status
+    assert_same(snapshot(ws, sid), before)
+
+    # a grace period is for deletes of less than a session
+    p.clear_selection()
+    p._grace.value = "1h"
+    assert p._delete_button.disabled and "grace period applies" in plain_text(p._why.value)
+    p._delete_button.click()
+    assert isinstance(p.last_error, InvalidInput) and "nothing was deleted" in p.status
+    p.select(tables=["tick_prices"])
+    p._grace.value = "soon"
+    assert "invalid grace period" in plain_text(p._form_why.value)
+    assert p._delete_button.disabled
+    assert_same(snapshot(ws, sid), before)
+    assert ws.sessions.get(sid).status == "completed"
+
+
+def test_a_selection_of_an_active_session_needs_force(ws, sid):
+    ws.sessions.create(["BTC/USDT"], sid)
+    ws.ingest(sid, "BTC/USDT", ticks(20), "ticks")
+    p = DeletePanel(ws, session_id=sid)
+    p.select_range(T0, seconds(5), tables=["tick_prices"])
+    p._count_button.click()  # counting changes nothing: a recording session is counted too
+    assert p.last_error is None and p.preview == {"tick_prices": 5}
+    p._confirm.value = sid
+    assert p._delete_button.disabled and not p._force_button.disabled
+    p._delete_button.click()
+    assert isinstance(p.last_error, SessionActive) and "active" in p.status
+    assert len(ws.ticks(sid)) == 20 and p.preview == {"tick_prices": 5}  # still true
+    p._force_button.click()
+    assert p.last_error is None, p.last_error
+    assert p.result.deleted == {"tick_prices": 5} and len(ws.ticks(sid)) == 15
+
+
+def test_select_range_and_select_finding_fill_the_form(ws, completed):
+    sid = completed
+    p = DeletePanel(ws, session_id=sid)
+    assert not p.selective and p._selection_box.selected_index is None  # folded away
+    p.select_range(seconds(10), "2026-01-05T00:00:20Z", symbol="BTC/USDT",
+                   tables=["tick_prices"])
+    chosen = {"tables": ["tick_prices"], "symbols": ["BTC/USDT"],
+              "start": "2026-01-05T00:00:10Z", "end": "2026-01-05T00:00:20Z"}
+    assert p.selection == chosen and p._selection_box.selected_index == 0
+    assert p._symbols.value == ("BTC/USDT",) and p._tables.value == ("tick_prices",)
+    with pytest.raises(InvalidInput, match="XRP/USDT.* not offered"):
+        p.select_range(T0, seconds(1), symbol="XRP/USDT")
+    assert p.selection == chosen
+    # a finding names its first and last instants: both are taken
+    p.select_finding(Finding("volume", "ETH/USDT", seconds(3), seconds(7), count=5,
+                             table="tick_prices"))
+    assert p.selection == {"tables": ["tick_prices"], "symbols": ["ETH/USDT"],
+                           "start": iso(seconds(3)), "end": iso(seconds(7) + _us)}
+    assert p.dry_run().deleted == {"tick_prices": 5}
+    # no table: every table with rows at that instant
+    p.select_finding(Finding("gaps", "BTC/USDT", seconds(1)))
+    assert {t: n for t, n in p.dry_run().deleted.items() if n} == \
+        {"tick_prices": 1, "tick_orderbook": 1, "indicators": 1}
+    with pytest.raises(InvalidInput, match="no time range"):
+        p.select_finding(Finding("completeness", "BTC/USDT"))
+    p.session_id = None  # the form belongs to the session it was filled for
+    assert not p.selective and p.preview is None
