@@ -454,9 +454,10 @@ def test_non_utf8_csv_on_the_command_line_is_one_line(tmp_path):
 
 
 def test_nanoseconds_are_refused_unless_rounding_is_asked_for(duckdb_ws, tmp_path):
-    """The store keeps microseconds: a timestamp given to the nanosecond is refused with its
-    line (nothing written), or rounded down with round_ns / --round-ns; whole microseconds
-    given in nanoseconds are fine."""
+    """The store keeps microseconds: a timestamp written to the nanosecond (an epoch, ISO
+    text) is refused with its line (nothing written), or rounded down with round_ns /
+    --round-ns; whole microseconds given in nanoseconds are fine, and so are a DataFrame's
+    datetimes (rounded down)."""
     from tsanalysis.errors import InvalidRows
     from tsanalysis.timeutil import micros
 
@@ -470,9 +471,6 @@ def test_nanoseconds_are_refused_unless_rounding_is_asked_for(duckdb_ws, tmp_pat
         "iso text": pd.DataFrame({"ts": ["2026-01-05T00:00:00.000001Z",
                                          "2026-01-05T00:00:00.000002500Z",
                                          "2026-01-05T00:00:00.000003000Z"], "price": 1.0}),
-        "datetime64[ns]": pd.DataFrame({"ts": pd.to_datetime([base, base + 7, base + 8_000],
-                                                             unit="ns", utc=True),
-                                        "price": 1.0}),
     }
     for name, frame in cases.items():
         with pytest.raises(InvalidRows, match="nanoseconds") as e:
@@ -486,6 +484,10 @@ def test_nanoseconds_are_refused_unless_rounding_is_asked_for(duckdb_ws, tmp_pat
                                     base // 1000 + 2]  # 2,001 ns -> 2 µs
     ok = ws.ingest(sid, "BTC/USDT", pd.DataFrame({"ts": [base + 5_000], "price": 1.0}))
     assert ok.rows_written == 1
+    # a DataFrame's datetimes: their nanoseconds are pandas arithmetic, rounded down
+    dt = pd.DataFrame({"ts": pd.to_datetime([base + 9_007], unit="ns", utc=True), "price": 1.0})
+    assert ws.ingest(sid, "BTC/USDT", dt).rows_written == 1
+    assert micros(ws.ticks(sid)["ts"])[-1] == base // 1000 + 9
     f = tmp_path / "ns.csv"
     f.write_text("ts,price\n1767571200000000001,1\n")
     p = run(ws.url, "sessions", "import", sid, str(f), "--symbol", "BTC/USDT", "--ts-unit", "ns")

@@ -109,18 +109,17 @@ _SUB_MICRO_TEXT = r":\d{2}[.,]\d{6}\d*?[1-9]"
 
 
 def sub_microsecond(values: pd.Series, unit: str | None = None) -> np.ndarray:
-    """Rows whose timestamp is more precise than a microsecond (the store keeps
+    """Rows whose timestamp is written more precisely than a microsecond (the store keeps
     microseconds, so :func:`to_utc_series` rounds them down): nanosecond epochs that are not
-    whole microseconds, ISO-8601 text with a non-zero digit past the sixth decimal, and
-    nanosecond datetimes. Float epochs are not inspected (they cannot carry nanoseconds
-    faithfully)."""
+    whole microseconds, and ISO-8601 text with a non-zero digit past the sixth decimal.
+
+    Datetime values (a DataFrame's ``datetime64[ns]``) and float epochs are not inspected:
+    their nanoseconds are what pandas arithmetic and binary floats leave, not recorded
+    digits, and they are rounded down as the README says."""
     s = pd.Series(values) if not isinstance(values, pd.Series) else values
     none = np.zeros(len(s), dtype=bool)
     if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s.dtype):
-        if getattr(s.dt, "unit", "ns") != "ns":
-            return none
-        ints = s.to_numpy(dtype="datetime64[ns]").view("int64")
-        return s.notna().to_numpy() & (ints % 1000 != 0)
+        return none
     if pd.api.types.is_integer_dtype(s.dtype):
         u = unit or infer_epoch_unit(s.to_numpy(dtype="float64", na_value=np.nan))
         if u != "ns":
