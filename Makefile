@@ -2,6 +2,7 @@
 #   make lab     set up, create a demo session, open JupyterLab on the quickstart
 #   make demo    set up, create a demo session, list sessions (headless)
 #   make test    set up, start QuestDB, run the whole test suite and the notebooks
+#   make test-fast   the edit loop: DuckDB only, no slow-marked tests, 2 workers (~2 min)
 #   make bench   run the benchmarks (figures in benchmarks/results/)
 #   make questdb / make questdb-stop   a local QuestDB for development (default ports
 #                9000/8812; move them with QDB_HTTP_PORT, QDB_PG_PORT, ...: scripts/questdb)
@@ -49,8 +50,11 @@ test: setup
 			$(BIN)/python -m pytest notebooks $(NBVAL)'
 	$(BIN)/python -m pip install --quiet -e plugins/tsanalysis-talib && $(BIN)/python -m pytest plugins/tsanalysis-talib -p no:cacheprovider
 
+# The edit loop: the DuckDB half, without the slow-marked tests, the browser and the
+# runbooks, on both cores (pytest-xdist); `make test` is the whole suite, as CI runs it.
 test-fast: setup
-	$(BIN)/python -m pytest tests -x -q
+	env -u TSANALYSIS_TEST_QUESTDB $(BIN)/python -m pytest tests -m "not slow and not browser" \
+		-n 2 -x -q -p no:cacheprovider
 
 notebooks: setup
 	$(BIN)/python -m pytest notebooks tests/test_notebooks.py $(NBVAL)

@@ -145,6 +145,7 @@ def test_help(tmp_path, args):
     assert p.returncode == 0 and p.stdout
 
 
+@pytest.mark.slow
 def test_env_var_selects_the_store(tmp_path, sid):
     url = f"duckdb:///{tmp_path}/env.duckdb"
     env = {**os.environ, "TSANALYSIS_DB": url}
@@ -154,6 +155,7 @@ def test_env_var_selects_the_store(tmp_path, sid):
     assert (tmp_path / "env.duckdb").exists()
 
 
+@pytest.mark.slow
 def test_output_piped_into_head_ends_quietly_with_exit_0(tmp_path):
     """`tsanalysis ... | head` : the reader closes the pipe early; the command stops with
     exit 0 and no message (click alone ends it with exit 1)."""

@@ -25,6 +25,7 @@ def hold_file(path, seconds: float) -> subprocess.Popen:
     return p
 
 
+@pytest.mark.slow
 def test_a_lock_held_elsewhere_is_a_clear_error(tmp_path):
     path = tmp_path / "x.duckdb"
     tsanalysis.connect(f"duckdb:///{path}").close()
@@ -41,6 +42,7 @@ def test_a_lock_held_elsewhere_is_a_clear_error(tmp_path):
         holder.stdout.close()
 
 
+@pytest.mark.slow
 def test_a_lock_released_while_waiting_is_taken(tmp_path):
     path = tmp_path / "x.duckdb"
     tsanalysis.connect(f"duckdb:///{path}").close()
@@ -55,6 +57,7 @@ def test_a_lock_released_while_waiting_is_taken(tmp_path):
         holder.stdout.close()
 
 
+@pytest.mark.slow
 def test_an_idle_workspace_lets_other_processes_write(tmp_path):
     path = tmp_path / "x.duckdb"
     ws = tsanalysis.connect(f"duckdb:///{path}", idle_release=0.2)

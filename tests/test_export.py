@@ -647,6 +647,7 @@ def plugin_dist(tmp_path) -> Path:
     return site
 
 
+@pytest.mark.slow
 def test_third_party_exporter_from_the_command_line(ws, session, store_url, tmp_path,
                                                    plugin_dist):
     ws.close()
@@ -669,6 +670,7 @@ def test_third_party_exporter_from_the_command_line(ws, session, store_url, tmp_
     assert p.returncode == 1 and "unknown export format" in p.stderr
 
 
+@pytest.mark.slow
 def test_interrupting_the_command_leaves_no_file(ws, session, store_url, tmp_path,
                                                 plugin_dist):
     import signal
@@ -777,6 +779,7 @@ def test_cli_refuses_a_device_or_link_at_out_with_one_line(ws, session, out_dir,
         assert str(path) in p.stderr and "Traceback" not in p.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
 def test_sigterm_and_sighup_during_an_export_leave_nothing(tmp_path, signame):
     import signal

@@ -21,6 +21,9 @@ from hypothesis import strategies as st
 import tsanalysis
 from tsanalysis import TsanalysisError
 
+#: hypothesis over many inputs: part of `make test`, not of `make test-fast`
+pytestmark = pytest.mark.slow
+
 BUDGET = settings(max_examples=60, deadline=None, derandomize=True,
                   suppress_health_check=[HealthCheck.too_slow,
                                          HealthCheck.function_scoped_fixture])

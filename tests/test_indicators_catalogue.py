@@ -23,6 +23,7 @@ def test_every_talib_function_is_built_in_once():
     assert len(FUNCTIONS) == 201 and hasattr(ta, "mavp")  # MAVP: a function, not an indicator
 
 
+@pytest.mark.slow
 def test_values_are_talibs_for_every_function(tsanalysis_demo):
     demo = tsanalysis_demo
     bars = demo.ws.ohlcv(demo.session_id, demo.symbol, "10s")

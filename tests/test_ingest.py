@@ -287,6 +287,7 @@ def test_missing_and_empty_files(ws, session, tmp_path):
         ws.import_file(session, tmp_path / "t.xlsx", "BTC/USDT")
 
 
+@pytest.mark.slow
 def test_an_import_killed_mid_way_leaves_nothing(tmp_path):
     """kill -9 during a chunked import: no rows land, and the staging table is cleaned up."""
     import os
@@ -371,6 +372,7 @@ def _import_peak_rss(csv_path, db_path) -> tuple[int, str]:
     return int(peak), msg.strip()
 
 
+@pytest.mark.slow
 def test_many_malformed_rows_are_refused_in_flat_memory_with_short_messages(tmp_path):
     """Memory does not grow with the number of bad rows (the first few are kept, the rest
     counted per reason), and a huge bad value is shortened in the message."""
@@ -438,6 +440,7 @@ def test_non_utf8_csv_is_a_line_numbered_error(ws, session, tmp_path, content, l
     assert ws.store.count_rows(session)["tick_prices"] == 0
 
 
+@pytest.mark.slow
 def test_non_utf8_csv_on_the_command_line_is_one_line(tmp_path):
     f = tmp_path / "bad.csv"
     f.write_bytes(b"ts,price,volume\n2026-01-05T00:00:00Z,100,1\n2026-01-05T00:00:01Z,\xff,1\n")

@@ -419,6 +419,7 @@ def resume_to_exact_counts(ws, tree) -> None:
     assert ws.migrate_legacy(tree.root).rows_migrated == 0
 
 
+@pytest.mark.slow
 def test_kill_9_mid_file_then_resume_to_exact_counts(ws, store_url, tmp_path, prefix):
     tree = generate_tree(tmp_path / "legacy", rows=KILL_ROWS, prefix=prefix, awkward=False)
     ws.close()  # DuckDB: let the child take the file
@@ -437,6 +438,7 @@ def nontx_ws(tmp_path):
     w.close()
 
 
+@pytest.mark.slow
 def test_kill_9_without_transactions_leaves_part_of_a_file_and_resumes_exactly(
         nontx_ws, tmp_path, prefix):
     """The path a store without transactions (QuestDB) takes: a killed run leaves some

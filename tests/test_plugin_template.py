@@ -11,6 +11,8 @@ import sys
 import types
 from pathlib import Path
 
+import pytest
+
 from tsanalysis import plugins
 from tsanalysis.testing import check_indicator, check_strategy
 
@@ -35,6 +37,7 @@ def render(dest: Path, **answers: str) -> Path:
     return dest / context["project_slug"]
 
 
+@pytest.mark.slow
 def test_the_template_renders_and_its_tests_pass(tmp_path):
     project = render(tmp_path, plugin_name="rangex")
     assert (project / "tsanalysis_rangex" / "__init__.py").exists()

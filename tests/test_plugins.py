@@ -303,6 +303,7 @@ def test_import_tsanalysis_loads_no_plugin():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_plugins_command_lists_an_installed_plugin(site):
     make_dist(site, "tsanalysis-spread", "1.2.3", {"spread": "tsa_spread"},
               {"tsa_spread": SPREAD_PLUGIN.format(name="spread.hl")})
@@ -323,6 +324,7 @@ def test_plugins_command_lists_an_installed_plugin(site):
     assert "skipped" not in listed["spread"] and "\nskipped:" not in table.stdout
 
 
+@pytest.mark.slow
 def test_plugins_command_shows_what_was_skipped_and_why(site):
     make_dist(site, "tsanalysis-clash", "0.1", {"clash": "tsa_clash"},
               {"tsa_clash": SPREAD_PLUGIN.format(name="rsi")})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,6 +34,7 @@ def tick_frames(draw):
 
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@pytest.mark.slow
 @given(frame=tick_frames())
 def test_ticks_round_trip(store_url, frame):
     ws = tsanalysis.connect(store_url)
@@ -55,6 +57,7 @@ def test_ticks_round_trip(store_url, frame):
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(micros=st.lists(MICROS, min_size=1, max_size=20),
        text=st.sampled_from(["iso_z", "iso_naive", "iso_offset", "epoch_us"]))
+@pytest.mark.slow
 def test_timestamp_text_forms_round_trip(store_url, micros, text):
     ts = pd.to_datetime(micros, unit="us", utc=True)
     if text == "iso_z":

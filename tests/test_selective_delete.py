@@ -108,6 +108,7 @@ def test_each_selection_removes_exactly_its_rows(ws, pair):
     assert ws.sessions.get(a).status == "completed"
 
 
+@pytest.mark.slow
 def test_what_remains_is_what_does_not_match(ws, backend):
     """Random sessions, random selections: what remains equals the rows that do not match
     (computed with pandas). Fewer examples on QuestDB, where each session costs seconds."""

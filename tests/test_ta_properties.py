@@ -14,6 +14,9 @@ from hypothesis.extra.numpy import arrays
 import tsanalysis.ta as ta
 from tests.ta_support import SPEC_CASES, Spec, as_tuple, assert_matches, case_id
 
+#: hypothesis over many inputs: part of `make test`, not of `make test-fast`
+pytestmark = pytest.mark.slow
+
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 prices = arrays(

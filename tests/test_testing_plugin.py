@@ -44,6 +44,7 @@ def pytest_run(tmp_path, files: dict[str, str], site) -> subprocess.CompletedPro
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
 
 
+@pytest.mark.slow
 def test_a_plugins_tests_are_three_lines(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
@@ -57,6 +58,7 @@ def test_a_plugins_tests_are_three_lines(tmp_path):
     assert "1 passed" in out.stdout
 
 
+@pytest.mark.slow
 def test_the_contract_catches_a_wrong_warmup(tmp_path):
     site = tmp_path / "site"
     site.mkdir()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import fill_all_tables
 from tsanalysis.errors import SessionNotFound
 from tsanalysis.widgets import SessionBrowser
@@ -56,6 +58,7 @@ def cli(store_url, *args):
                           capture_output=True, text=True, timeout=120, check=True)
 
 
+@pytest.mark.slow
 def test_changes_from_another_process_appear_on_refresh(ws, store_url, sid):
     b = SessionBrowser(ws)
     ws.close()  # let the other process have the DuckDB file
