@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -263,3 +263,20 @@ def signature(params: Iterable[Param] | Mapping[str, Param]) -> str:
     """``name=default, ...``: a parameter list (or name -> Param) as catalogues show it."""
     named = params.items() if isinstance(params, Mapping) else ((p.name, p) for p in params)
     return ", ".join(f"{name}={p.default}" for name, p in named)
+
+
+def check_values(params: Sequence[Param], given: Mapping[str, Any] | None,
+                 owner: str) -> dict[str, Any]:
+    """Every parameter of ``params``, validated and typed, defaults filled in, in
+    declaration order; ``InvalidInput`` names unknown ones and the valid ones (``owner``
+    starts the message: ``"rsi"``, ``"strategy threshold"``)."""
+    given = dict(given or {})
+    known = {p.name for p in params}
+    unknown = [k for k in given if k not in known]
+    if unknown:
+        valid = ", ".join(p.name for p in params) or "none"
+        raise InvalidInput(f"{owner}: unknown parameter(s) {', '.join(unknown)}; "
+                           f"parameters: {valid}")
+    name = owner.split(" ")[-1]
+    return {p.name: p.coerce(given[p.name] if p.name in given else p.default, name)
+            for p in params}

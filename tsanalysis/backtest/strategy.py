@@ -18,7 +18,7 @@ import numpy as np
 from .. import plugins
 from ..errors import InvalidInput
 from ..indicators.base import NAME_PATTERN, Inputs
-from ..params import InvalidParameter, Param
+from ..params import InvalidParameter, Param, check_values
 
 HOOK = "register_strategies"
 
@@ -94,15 +94,7 @@ class Strategy:
 
     def check_params(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Every parameter, validated and typed, defaults filled in, in declaration order."""
-        given = dict(given or {})
-        known = {p.name for p in self.params}
-        unknown = [k for k in given if k not in known]
-        if unknown:
-            raise InvalidInput(f"strategy {self.name}: unknown parameter(s) "
-                               f"{', '.join(unknown)}; parameters: "
-                               f"{', '.join(p.name for p in self.params) or 'none'}")
-        return {p.name: p.coerce(given.get(p.name, p.default), self.name)
-                for p in self.params}
+        return check_values(self.params, given, f"strategy {self.name}")
 
     def inputs(self, params: Mapping[str, Any]) -> dict[str, IndicatorRef]:
         """The indicators read with these parameters, by the name ``signal`` sees."""

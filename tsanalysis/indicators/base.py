@@ -68,6 +68,7 @@ from ..errors import InvalidInput, TsanalysisError
 from ..params import PARAM_PATTERN as PARAM_PATTERN
 from ..params import InvalidParameter as InvalidParameter
 from ..params import Param as Param
+from ..params import check_values
 
 #: The series an indicator may read (TA-Lib's names).
 INPUT_NAMES = ("open", "high", "low", "close", "volume")
@@ -241,15 +242,7 @@ class Indicator:
 
     def check_params(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Every parameter, validated and typed, defaults filled in, in declaration order."""
-        given = dict(given or {})
-        known = {p.name for p in self.params}
-        unknown = [k for k in given if k not in known]
-        if unknown:
-            valid = ", ".join(p.name for p in self.params) or "none"
-            raise InvalidInput(f"{self.name}: unknown parameter(s) {', '.join(unknown)}; "
-                               f"parameters: {valid}")
-        out = {p.name: p.coerce(given[p.name] if p.name in given else p.default, self.name)
-               for p in self.params}
+        out = check_values(self.params, given, self.name)
         if self.validate is not None:
             self.validate(out)
         return out

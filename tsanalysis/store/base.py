@@ -461,6 +461,16 @@ def check_columns(t: schema.Table, columns: Sequence[str] | None) -> list[str]:
     return list(columns)
 
 
+def check_row_selection(table: str, owner: str, symbols: Sequence[str] | None, start: Any,
+                        end: Any, filters: dict[str, Any] | None
+                        ) -> tuple[schema.Table, list[str] | None, pd.Timestamp | None,
+                                   pd.Timestamp | None, dict[str, list[Any]]]:
+    """The checked arguments of :meth:`Store.delete_rows` and :meth:`Store.move_rows`: a
+    child table, then what :func:`check_read_args` returns."""
+    t = check_table(table, child=True)
+    return (t, *check_read_args(t, owner, symbols, start, end, filters, None, None))
+
+
 def check_read_args(t: schema.Table, session_id: str, symbols: Sequence[str] | None,
                     start: Any, end: Any, filters: dict[str, Any] | None,
                     limit: int | None, offset: int | None

@@ -40,6 +40,7 @@ from .base import (
     check_columns,
     check_positive_int,
     check_read_args,
+    check_row_selection,
     check_table,
     to_table_arrow,
 )
@@ -492,10 +493,8 @@ class DuckDBStore(Store):
     def delete_rows(self, table: str, session_id: str, *,
                     symbols: Sequence[str] | None = None, start: Any = None, end: Any = None,
                     filters: dict[str, Any] | None = None) -> int:
-        t = check_table(table, child=True)
-        syms, lo, hi, flt = check_read_args(t, session_id, symbols, start, end, filters,
-                                            None, None)
-        where, params = _where(t, session_id, syms, lo, hi, flt)
+        t, *selection = check_row_selection(table, session_id, symbols, start, end, filters)
+        where, params = _where(t, session_id, *selection)
         with self.connection(write=True) as con:
             row = con.execute(f"DELETE FROM {q(t.name)} WHERE {' AND '.join(where)}",
                               params).fetchone()
@@ -504,11 +503,9 @@ class DuckDBStore(Store):
     def move_rows(self, table: str, from_id: str, to_id: str, *,
                   symbols: Sequence[str] | None = None, start: Any = None, end: Any = None,
                   filters: dict[str, Any] | None = None) -> int:
-        t = check_table(table, child=True)
         check_owner(to_id)
-        syms, lo, hi, flt = check_read_args(t, from_id, symbols, start, end, filters,
-                                            None, None)
-        where, params = _where(t, from_id, syms, lo, hi, flt)
+        t, *selection = check_row_selection(table, from_id, symbols, start, end, filters)
+        where, params = _where(t, from_id, *selection)
         with self.connection(write=True) as con:
             row = con.execute(f"UPDATE {q(t.name)} SET session_id = ? WHERE "
                               f"{' AND '.join(where)}", [to_id, *params]).fetchone()

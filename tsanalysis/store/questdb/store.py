@@ -52,6 +52,7 @@ from ..base import (
     bucket_micros,
     check_columns,
     check_read_args,
+    check_row_selection,
     check_table,
     to_table_arrow,
 )
@@ -563,21 +564,16 @@ class QuestDBStore(Transport, Store):
     def delete_rows(self, table: str, session_id: str, *,
                     symbols: Sequence[str] | None = None, start: Any = None, end: Any = None,
                     filters: dict[str, Any] | None = None) -> int:
-        t = check_table(table, child=True)
-        syms, lo, hi, flt = check_read_args(t, session_id, symbols, start, end, filters,
-                                            None, None)
-        return Purger(self).relabel_where(t, session_id, self._where(t, session_id, syms, lo,
-                                                                     hi, flt))
+        t, *selection = check_row_selection(table, session_id, symbols, start, end, filters)
+        return Purger(self).relabel_where(t, session_id, self._where(t, session_id, *selection))
 
     def move_rows(self, table: str, from_id: str, to_id: str, *,
                   symbols: Sequence[str] | None = None, start: Any = None, end: Any = None,
                   filters: dict[str, Any] | None = None) -> int:
-        t = check_table(table, child=True)
         check_owner(to_id)
-        syms, lo, hi, flt = check_read_args(t, from_id, symbols, start, end, filters,
-                                            None, None)
-        return Purger(self).relabel_where(t, from_id, self._where(t, from_id, syms, lo, hi,
-                                                                  flt), to=to_id)
+        t, *selection = check_row_selection(table, from_id, symbols, start, end, filters)
+        return Purger(self).relabel_where(t, from_id, self._where(t, from_id, *selection),
+                                          to=to_id)
 
     def expire_rows(self, table: str, label: str) -> int:
         t = check_table(table, child=True)
