@@ -200,3 +200,40 @@ def test_a_forced_delete_while_a_writer_writes_leaves_no_orphan_rows(ws, sid):
         assert int(n.iloc[0]) == 0, t.name
     ws.sessions.create(["BTC/USDT"], sid)
     assert ws.sessions.get(sid).total_rows == 0
+
+
+def _orphan(ws, sid: str) -> dict[str, int]:
+    """A session whose session row goes behind tsanalysis's back: its rows stay."""
+    ws.sessions.create(["BTC/USDT"], sid)
+    fill_all_tables(ws, sid, ("BTC/USDT",), n=30)
+    if ws.backend == "duckdb":
+        ws.sql("DELETE FROM data_collection_sessions WHERE session_id = ?", [sid])
+    else:  # no row DELETE on QuestDB: the row takes another id
+        ws.sql("UPDATE data_collection_sessions SET session_id = ? WHERE session_id = ?",
+               ["gone-" + sid, sid])
+    ws.sessions.invalidate()
+    return {t: n for t, n in ws.store.count_rows(sid).items() if n}
+
+
+def test_rows_without_a_session_row_are_deleted_by_their_id(ws, sid):
+    """Orphan rows (their session row gone: an older version, a foreign writer) are not
+    "not found": deleting their id removes them, on both backends, and the CLI too."""
+    from .test_cli import run
+
+    other = ws.sessions.create(["BTC/USDT"]).session_id
+    fill_all_tables(ws, other, ("BTC/USDT",), n=30)
+    before_other = ws.store.count_rows(other)
+    orphans = _orphan(ws, sid)
+    assert orphans and "data_collection_sessions" not in orphans
+    assert {t: n for t, n in ws.delete(sid, dry_run=True).deleted.items() if n} == orphans
+    res = ws.sessions.delete(sid)
+    assert res.deleted == orphans and not any(ws.store.count_rows(sid).values())
+    with pytest.raises(SessionNotFound):
+        ws.sessions.delete(sid)
+    cli_id = sid + "-cli"
+    orphans = _orphan(ws, cli_id)
+    p = run(ws.url, "sessions", "delete", cli_id, "--yes", "--json")
+    assert p.returncode == 0, p.stderr
+    assert not any(ws.store.count_rows(cli_id).values())
+    assert run(ws.url, "sessions", "delete", cli_id, "--yes").returncode == 3
+    assert ws.store.count_rows(other) == before_other

@@ -294,11 +294,15 @@ class Sessions:
         Raises :class:`SessionNotFound` for an unknown id and :class:`SessionActive` for a
         session still recording, unless ``force``. Returns rows removed per table, children
         first, the session row last. Cached metadata is invalidated and listeners told.
+
+        Rows whose session row is gone (orphans: written by an older version, or by a
+        program that is not tsanalysis) are deleted too: an id that only they carry is
+        not "not found".
         """
         check_session_id(session_id)
         rows = self.store.session_rows(session_id)
         if rows.empty:
-            raise SessionNotFound(session_id)
+            return self._delete_orphans(session_id)
         if rows.iloc[0]["status"] == ACTIVE and not force:
             raise SessionActive(session_id)
         t0 = time.perf_counter()
@@ -313,6 +317,21 @@ class Sessions:
         self.notify("deleted", session_id)
         log.info("deleted session %s: %s rows", session_id, result.total)
         return result
+
+    def _delete_orphans(self, session_id: str) -> DeleteResult:
+        counts = {t: n for t, n in self.store.count_rows(session_id).items()
+                  if n and t != schema.SESSIONS.name}
+        if not counts:
+            raise SessionNotFound(session_id)
+        t0 = time.perf_counter()
+        with self.store.atomic():
+            deleted = {t: self.store.delete_rows(t, session_id) for t in counts}
+        record(self.store, "delete", session_id, {"orphans": True}, deleted, False,
+               time.perf_counter() - t0)
+        self.notify("deleted", session_id)
+        log.info("deleted %s orphan rows of %s (no session row)", sum(deleted.values()),
+                 session_id)
+        return DeleteResult(session_id, deleted)
 
     def purge(self, *, dry_run: bool = False, progress: Progress | None = None) -> PurgeReport:
         """Finish removing deleted sessions: interrupted deletes, and disk space a QuestDB

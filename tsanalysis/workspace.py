@@ -37,7 +37,7 @@ from .deleting import (
 from .deleting import audit as audit_trail
 from .deleting import restore as restore_rows
 from .deprecation import deprecated
-from .errors import InvalidInput, SessionActive
+from .errors import InvalidInput, SessionActive, SessionNotFound
 from .ids import check_symbol
 from .ingest import Ingestor, IngestResult, ingest_frame
 from .migrate import DEFAULT_BATCH_ROWS, MigrationStats, migrate_legacy
@@ -173,8 +173,10 @@ class Workspace:
             raise InvalidInput("a grace period applies to deletes of less than a session; "
                                "export the session (format zip) to keep a way back")
         if sel.whole_session:
-            info = self.sessions.get(session_id)
-            if info.status == "active" and not force:
+            info = self.sessions.get(session_id) if self.sessions.exists(session_id) else None
+            if info is None and not any(self.store.count_rows(session_id).values()):
+                raise SessionNotFound(session_id)  # no session row, and no orphan rows
+            if info is not None and info.status == "active" and not force:
                 raise SessionActive(session_id)
             if dry_run:
                 rows = self.store.count_rows(session_id)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..errors import InvalidInput, SessionActive
+from ..errors import InvalidInput, SessionActive, SessionNotFound
 from ..ingest import KINDS, input_columns
 from ..readers import FORMATS
 from ..sessions import ACTIVE, SessionInfo
@@ -253,14 +253,23 @@ def bars(ctx: Context, session_id: str, intervals: tuple[str, ...], symbols: tup
 def delete(ctx: Context, session_id: str, yes: bool, force: bool, as_json: bool) -> None:
     """Delete a session and every row that hangs off it."""
     ws = ctx.ws
-    info = ws.sessions.get(session_id)  # not found (3) and active (4) before asking anything
-    if info.status == ACTIVE and not force:
+    try:  # not found (3) and active (4) before asking anything
+        info = ws.sessions.get(session_id)
+        rows = info.rows or {}
+    except SessionNotFound:
+        # Rows without a session row (orphans) are deleted like a session's.
+        rows = {t: n for t, n in ws.store.count_rows(session_id).items() if n}
+        if not rows:
+            raise
+        info = None
+    if info is not None and info.status == ACTIVE and not force:
         raise SessionActive(session_id)
     if not yes:
         if not sys.stdin.isatty():
             raise InvalidInput("refusing to delete without --yes (no terminal to confirm on)")
-        click.confirm(f"Delete session {session_id} ({info.total_rows:,} rows in "
-                      f"{sum(1 for n in (info.rows or {}).values() if n)} tables)?", abort=True)
+        what = "session" if info is not None else "the orphan rows (no session row) of"
+        click.confirm(f"Delete {what} {session_id} ({sum(rows.values()):,} rows in "
+                      f"{sum(1 for n in rows.values() if n)} tables)?", abort=True)
     res = ws.sessions.delete(session_id, force=force)
     if as_json:
         emit_json(res.to_dict())
