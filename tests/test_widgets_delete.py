@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.helpers import T0, fill_all_tables, ticks
+from tests.test_selective_delete import snapshot
 from tsanalysis import deleting, schema
 from tsanalysis.deleting import SelectiveDeleteResult
 from tsanalysis.errors import InvalidInput, SessionActive
@@ -143,17 +144,6 @@ SYMS = ("BTC/USDT", "ETH/USDT")
 
 def seconds(s: float) -> pd.Timestamp:
     return T0 + pd.Timedelta(seconds=s)
-
-
-def snapshot(ws, session_id) -> dict[str, pd.DataFrame]:
-    """Every row of the session, table by table, in a stable order (read through ws.read)."""
-    out = {}
-    for t in schema.CHILD_TABLES:
-        f = ws.read(t.name, session_id)
-        key = [c for c in ("symbol", "indicator_id", "backtest_id", "interval", "ts", "seq")
-               if c in f.columns]
-        out[t.name] = f.sort_values(key).reset_index(drop=True)
-    return out
 
 
 def assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
