@@ -127,18 +127,16 @@ def sub_microsecond(values: pd.Series, unit: str | None = None) -> np.ndarray:
         return (s.fillna(0).astype("int64") % 1000 != 0).to_numpy()
     if pd.api.types.is_float_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
         return none
-    text = s.astype("string").str.strip()
-    iso = text.str.contains(_SUB_MICRO_TEXT, regex=True).fillna(False).to_numpy(dtype=bool)
-    whole = text.str.fullmatch(r"-?\d{1,20}").fillna(False).to_numpy(dtype=bool)
-    if whole.any():
-        nums = pd.to_numeric(text.where(whole), errors="coerce")
-        u = unit or infer_epoch_unit(nums.to_numpy(dtype="float64", na_value=np.nan))
-        if u == "ns":
-            ok = nums.notna().to_numpy()
-            rem = np.zeros(len(s), dtype=bool)
-            rem[ok] = [int(v) % 1000 != 0 for v in text[ok]]
-            iso |= rem
-    return iso
+    # Arrow's regular expressions: no Python per row (an import checks every chunk).
+    arr = pa.array(s.astype("string"), type=pa.string(), from_pandas=True)
+    iso = pc.fill_null(pc.match_substring_regex(arr, _SUB_MICRO_TEXT), False)
+    whole = pc.fill_null(pc.match_substring_regex(arr, r"^\s*-?\d{1,20}\s*$"), False)
+    if pc.any(whole).as_py():
+        numbers = pc.cast(pc.utf8_trim_whitespace(pc.filter(arr, whole)), pa.float64())
+        if (unit or infer_epoch_unit(numbers.to_numpy(zero_copy_only=False))) == "ns":
+            micro = pc.match_substring_regex(arr, r"(000|^\s*-?0)\s*$")
+            iso = pc.or_(iso, pc.and_(whole, pc.invert(pc.fill_null(micro, True))))
+    return iso.to_numpy(zero_copy_only=False)
 
 
 def _arrow_parse_text(s: pd.Series, unit: str | None) -> pd.Series | None:

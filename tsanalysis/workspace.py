@@ -172,19 +172,19 @@ class Workspace:
         if sel.whole_session and explicit:
             raise InvalidInput("a grace period applies to deletes of less than a session; "
                                "export the session (format zip) to keep a way back")
-        if sel.whole_session:
-            info = self.sessions.get(session_id) if self.sessions.exists(session_id) else None
-            if info is None and not any(self.store.count_rows(session_id).values()):
-                raise SessionNotFound(session_id)  # no session row, and no orphan rows
-            if info is not None and info.status == "active" and not force:
-                raise SessionActive(session_id)
-            if dry_run:
-                rows = self.store.count_rows(session_id)
-                record(self.store, "delete", session_id, {}, rows, True, 0.0)
-                return SelectiveDeleteResult(session_id, {}, rows, True)
+        if sel.whole_session and not dry_run:  # Sessions.delete checks what follows
             res = self.sessions.delete(session_id, force=force, progress=progress)
             return SelectiveDeleteResult(session_id, {}, res.deleted, False,
                                          deferred=res.deferred)
+        if sel.whole_session:
+            rows = self.store.count_rows(session_id)
+            found = self.store.session_rows(session_id)
+            if found.empty and not any(rows.values()):
+                raise SessionNotFound(session_id)  # no session row, and no orphan rows
+            if not found.empty and found.iloc[0]["status"] == "active" and not force:
+                raise SessionActive(session_id)
+            record(self.store, "delete", session_id, {}, rows, True, 0.0)
+            return SelectiveDeleteResult(session_id, {}, rows, True)
         try:
             return delete_selection(self.store, sel, dry_run=dry_run, force=force,
                                     grace=grace)

@@ -156,8 +156,9 @@ class Simulation:
         return np.where(self.units == 0, 0.0, w)
 
 
-def _ffill(values: np.ndarray, fill: float = 0.0) -> np.ndarray:
-    """NaN replaced by the last value before it (``fill`` before the first)."""
+def carry_forward(values: np.ndarray, fill: float = 0.0) -> np.ndarray:
+    """NaN replaced by the last value before it (``fill`` before the first): targets
+    from events, each holding until the next one."""
     valid = ~np.isnan(values)
     idx = np.where(valid, np.arange(len(values)), 0)
     np.maximum.accumulate(idx, out=idx)
@@ -179,7 +180,7 @@ def held_weights(m: Market, d: np.ndarray) -> np.ndarray:
     blocked = np.flatnonzero(~m.fillable)
     n = len(d)
     if len(blocked) > 1_000:  # many unfillable points: the general, vectorised form
-        filled = _ffill(np.where(m.fillable, d, np.nan))
+        filled = carry_forward(np.where(m.fillable, d, np.nan))
         if m.same_point:
             return filled
         return np.concatenate(([0.0], filled[:-1]))[:n]

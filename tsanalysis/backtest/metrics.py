@@ -98,12 +98,21 @@ def drawdown(equity: np.ndarray, ts: np.ndarray) -> tuple[float, float]:
     return float(dd.min()), float((t_end - t_start).max() / 1e6)
 
 
-def compute_metrics(sim: Simulation, grid_s: float = 60.0) -> dict[str, Any]:
-    """Every metric of the module docstring, JSON-ready (None where undefined)."""
+def grid_micros(grid_s: float) -> int:
+    """The metrics grid's step in microseconds."""
+    return max(int(round(grid_s * 1e6)), 1)
+
+
+def compute_metrics(sim: Simulation, grid_s: float = 60.0,
+                    grid: tuple[np.ndarray, ...] | None = None) -> dict[str, Any]:
+    """Every metric of the module docstring, JSON-ready (None where undefined).
+
+    ``grid``: what :func:`grid_returns` gave for this ``grid_s``, when the caller has it
+    (the runner stores the same equity curve)."""
     m, costs, f, tr = sim.market, sim.costs, sim.fills, sim.trades
-    grid_us = max(int(round(grid_s * 1e6)), 1)
+    grid_us = grid_micros(grid_s)
     periods = YEAR_S / (grid_us / 1e6)
-    _, _, _, r = grid_returns(sim, grid_us)
+    _, _, _, r = grid if grid is not None else grid_returns(sim, grid_us)
     n = len(m)
     e0, e1 = costs.cash, float(sim.equity[-1]) if n else costs.cash
     span_s = float((m.ts[-1] - m.ts[0]) / 1e6) if n else 0.0

@@ -37,7 +37,7 @@ from ..store.base import Progress, Store
 from ..timeutil import from_micros, micros
 from .engine import Costs, Simulation, simulate
 from .market import FILLS, bar_market, tick_market
-from .metrics import compute_metrics, grid_returns
+from .metrics import compute_metrics, grid_micros, grid_returns
 from .results import replace_runs, run_rows
 from .strategy import IndicatorRef, Strategy, get_strategy
 
@@ -276,15 +276,15 @@ class Prepared:
         target = strategy.run(self.inputs, ind, full)
         sim = simulate(self.market, target, self.settings.costs())
         grid_s = float(interval_seconds(self.settings.grid))
-        metrics = compute_metrics(sim, grid_s)
+        grid = grid_returns(sim, grid_micros(grid_s))  # for the metrics and the stored curve
+        metrics = compute_metrics(sim, grid_s, grid)
         metrics["gap_threshold_s"] = self.gap_threshold_s
         bid = backtest_id(strategy, full, self.symbol, self.settings)
         table = None
         if rows:
-            g_ts, g_eq, g_pos, _ = grid_returns(sim, int(grid_s * 1e6))
             table = run_rows(self.session_id, self.symbol, bid, strategy.name,
                              {"params": full, "settings": self.settings.to_dict(),
-                              "indicator_ids": ids}, metrics, sim, (g_ts, g_eq, g_pos))
+                              "indicator_ids": ids}, metrics, sim, grid[:3])
         res = BacktestResult(bid, self.session_id, self.symbol, strategy.name, full,
                              self.settings.to_dict(), metrics, ids, 0,
                              time.perf_counter() - t0, sim if keep_series else None)

@@ -2,7 +2,7 @@
 
 Each reads indicators from the store (computed and stored first when missing) and returns
 a target per point: 1 long, -1 short, 0 flat; NaN carries the previous decision forward
-(``_hold``). Run long-only, the shorts become flat.
+(``carry_forward``). Run long-only, the shorts become flat.
 """
 
 from __future__ import annotations
@@ -13,21 +13,11 @@ from typing import Any
 import numpy as np
 
 from tsanalysis import hookimpl
+from tsanalysis.backtest.engine import carry_forward
 from tsanalysis.backtest.strategy import IndicatorRef, Strategy
 from tsanalysis.errors import InvalidInput
 from tsanalysis.indicators.base import Inputs
 from tsanalysis.params import Param
-
-
-def _hold(events: np.ndarray) -> np.ndarray:
-    """Targets from events: each non-NaN value holds until the next one; flat before."""
-    valid = ~np.isnan(events)
-    idx = np.where(valid, np.arange(len(events)), 0)
-    np.maximum.accumulate(idx, out=idx)
-    out = events[idx]
-    out[np.isnan(out)] = 0.0
-    return out
-
 
 # -- threshold on an oscillator --------------------------------------------------------
 
@@ -44,7 +34,7 @@ def _threshold(prices: Inputs, ind: Mapping[str, np.ndarray], oscillator: str,
     events = np.full(prices.n, np.nan)
     events[osc < lower] = 1.0
     events[osc > upper] = -1.0
-    return _hold(events)
+    return carry_forward(events)
 
 
 THRESHOLD = Strategy(
@@ -103,7 +93,7 @@ def _bands(prices: Inputs, ind: Mapping[str, np.ndarray], **_: Any) -> np.ndarra
     events[(side != prev) & ~np.isnan(prev) & ~np.isnan(side)] = 0.0  # crossed the middle
     events[close < ind["lower"]] = 1.0
     events[close > ind["upper"]] = -1.0
-    return _hold(events)
+    return carry_forward(events)
 
 
 BOLLINGER = Strategy(
