@@ -11,6 +11,7 @@ the same findings either way.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shutil
@@ -29,6 +30,7 @@ from ..sessions import SessionInfo
 from ..store.base import Store, arrow_to_pandas, gaps_in, out_of_order_in, positive_steps
 from ..store.base import arrow_schema as base_arrow_schema
 from ..timeutil import from_micros, micros, to_micros
+from ..trading_hours import TradingHours, of_session
 
 TICKS = schema.TICK_PRICES.name
 QUOTES = schema.TICK_ORDERBOOK.name
@@ -135,6 +137,19 @@ class CheckContext:
     def last_ts(self, table: str) -> pd.Timestamp | None:
         st = self._stats(table)
         return st.last_ts if st is not None else None
+
+    @functools.cached_property
+    def trading_hours(self) -> TradingHours | None:
+        """The session's declared trading hours (its closures are not gaps), or None."""
+        return of_session(self.session.metadata)
+
+    def open_seconds(self, table: str) -> float:
+        """Seconds from the table's first to its last row, declared closures left out."""
+        first, last = self.first_ts(table), self.last_ts(table)
+        if first is None or last is None:
+            return 0.0
+        closed = self.trading_hours.closed_seconds(first, last) if self.trading_hours else 0
+        return max((last - first).total_seconds() - closed, 0.0)
 
     def streamed(self, table: str) -> bool:
         """True when ``table`` is read in several chunks rather than at once."""

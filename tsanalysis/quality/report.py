@@ -31,6 +31,7 @@ class CheckOutcome:
     weight: float
     applicable: bool = True
     score: float | None = None  #: 0-1, None when not applicable or failed
+    basis: str | None = None  #: how the score was reached ("3 price spikes of 688 trades: 99.6")
     metrics: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     findings_total: int = 0
@@ -40,7 +41,7 @@ class CheckOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         return {"score": None if self.score is None else round(100 * self.score, 2),
-                "weight": self.weight, "applicable": self.applicable,
+                "basis": self.basis, "weight": self.weight, "applicable": self.applicable,
                 "findings": self.findings_total, "error": self.error}
 
 
