@@ -17,7 +17,8 @@ rows over the open time). Each check carries the sum behind its figure (``basis`
 A symbol's score is ``sum(weight * score) / sum(weight)`` over the checks that applied to
 it (a check without data, say the order-book check on a session without quotes, is left
 out rather than counted clean). The session's score is the mean of its symbols' scores
-weighted by their rows, so a thin symbol does not mask a large one.
+weighted by their rows, so a thin symbol does not mask a large one. A score from 99 up
+is *good* (green), from 90 *fair* (amber), below that *poor* (red): :func:`grade`.
 
 Built-in weights (``QualityCheck.weight``; a third-party check defaults to 5):
 
@@ -46,6 +47,18 @@ from .checks import Finding
 
 #: How much one affected row (or second) counts, by severity of the finding.
 SEVERITY_WEIGHTS = {"info": 0.1, "warning": 1.0, "critical": 2.0}
+
+#: Grades of a 0-100 score (the colour of the report and the panel): ``good`` from
+#: ``GOOD`` up (at most 1 % of the data affected), ``fair`` from ``FAIR`` (at most 10 %),
+#: ``poor`` below.
+GOOD, FAIR = 99.0, 90.0
+
+
+def grade(score: float | None) -> str | None:
+    """``"good"``, ``"fair"`` or ``"poor"`` for a 0-100 score (None for None)."""
+    if score is None:
+        return None
+    return "good" if score >= GOOD else "fair" if score >= FAIR else "poor"
 
 
 def usable(affected: Mapping[str, float], total: float) -> float:
