@@ -162,8 +162,9 @@ class CheckContext:
 
         Trades use the session's declared ``cadence_s`` when it has one. Otherwise the
         cadence is inferred: the mean interval between rows once outages are left out
-        (intervals longer than ``CADENCE_OUTLIER_STEPS`` times the median interval between
-        distinct timestamps), which is right for regular series and for irregular trades
+        (intervals longer than the caller's gap threshold, else than
+        ``CADENCE_OUTLIER_STEPS`` times the median interval between distinct timestamps),
+        which is right for regular series and for irregular trades
         alike, and is not pulled up by the gaps it is used to find.
         """
         if table not in self._cadence:
@@ -189,7 +190,11 @@ class CheckContext:
         if not step:
             return Cadence(None, None)
         span = to_micros(last) - to_micros(first)
-        outages = self.gaps(table, max(int(math.ceil(CADENCE_OUTLIER_STEPS * step)), 1))
+        # outages: longer than the caller's gap threshold when given (a trade feed's quiet
+        # stretches are not outages), else CADENCE_OUTLIER_STEPS median steps
+        longest = self.gap_threshold_s * 1e6 if self.gap_threshold_s is not None \
+            else CADENCE_OUTLIER_STEPS * step
+        outages = self.gaps(table, max(int(math.ceil(longest)), 1))
         lost = int(((outages["end"] - outages["start"]).dt.total_seconds() * 1e6).sum()) \
             if len(outages) else 0
         intervals = rows - 1 - len(outages)
