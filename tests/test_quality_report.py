@@ -81,8 +81,9 @@ def test_a_check_registered_at_run_time_appears_in_the_report(ws, sid, third_par
     assert [f.start for f in mine] == [at(2), at(4)]
     sym = r.to_dict()["symbols"]["X/USD"]
     assert sym["off_grid_prices"] == 2
-    # scored from its findings: 2 warnings over 5 rows with the default tolerance of 1 %
-    assert sym["checks"]["thirdparty.round_prices"]["score"] == 0.0
+    # scored from its findings: 2 warnings over 5 rows leave 3 of 5 usable
+    assert sym["checks"]["thirdparty.round_prices"]["score"] == 60.0
+    assert sym["checks"]["thirdparty.round_prices"]["basis"] == "2 warning rows of 5 rows: 60.0"
     assert any("thirdparty.round_prices" in line for line in r.recommendations)
     # its parameters are the caller's to set, and validated
     r = ws.quality.run(sid, checks="thirdparty.round_prices",
@@ -146,24 +147,28 @@ def test_score_formula_and_weights(ws, sid):
     parts = [(o.weight, o.score) for o in rep.checks.values() if o.applicable]
     assert rep.score == pytest.approx(qscore.combine(parts))
     assert rep.checks["completeness"].score == pytest.approx(486 / 600)
-    # prices: 3 invalid (critical, x3) + 2 spikes (warning) over 486 rows, tolerance 0.5 %
-    assert rep.checks["prices"].score == pytest.approx(max(0, 1 - 11 / (0.005 * 486)))
-    # stale: 20 rows over 486, tolerance 5 %
-    assert rep.checks["stale"].score == pytest.approx(1 - 20 / (0.05 * 486))
-    # gaps: severity-weighted seconds in gaps against 25 % of the 599 s span; here
-    # 31 s warning + 81 s x3 critical is past it, so graded all "info" (x0.1) as well
-    assert rep.checks["gaps"].score == 0.0
+    # prices: 3 invalid (critical, x2) + 2 spikes (warning) of 486 trades
+    assert rep.checks["prices"].score == pytest.approx(1 - (2 * 3 + 2) / 486)
+    assert rep.checks["prices"].basis == ("3 invalid prices (critical ×2) + 2 price spikes of "
+                                          "486 trades: 98.4")
+    # stale: 20 rows of 486
+    assert rep.checks["stale"].score == pytest.approx(1 - 20 / 486)
+    # gaps: seconds in gaps against the 599 s span, critical x2, info x0.1
+    assert rep.checks["gaps"].score == pytest.approx(1 - (2 * 81 + 31 + 0.1 * 8) / 599)
     mild = ws.quality.run(sid, "AAA/USD", checks="gaps", params={"gaps": {
         "warning_cadences": 1000, "critical_cadences": 1000}})
     assert mild.symbols["AAA/USD"].checks["gaps"].score == pytest.approx(
-        1 - 0.1 * (31 + 81 + 8) / (0.25 * 599))
+        1 - 0.1 * (31 + 81 + 8) / 599)
     whole = ws.quality.run(sid)
     rows = {s: x.total_rows for s, x in whole.symbols.items()}
     expect = sum(whole.symbols[s].score * n for s, n in rows.items()) / sum(rows.values())
     assert whole.score == pytest.approx(expect)
-    assert qscore.from_findings([], 10, 0.01) == 1.0
+    assert qscore.from_findings([], 10) == (1.0, "nothing wrong in 10 rows: 100.0")
     two = [Finding("x", "S", at(0), count=1, severity="info")] * 2
-    assert qscore.from_findings(two, 100, 0.01) == pytest.approx(1 - 0.2 / 1.0)
+    assert qscore.from_findings(two, 100)[0] == pytest.approx(1 - 0.2 / 100)
+    bad = [Finding("x", "S", at(0), count=5, severity="critical")]
+    assert qscore.from_findings(bad, 100) == (pytest.approx(0.9),
+                                              "5 critical rows (critical ×2) of 100 rows: 90.0")
 
 
 def test_json_has_the_documented_keys(ws, sid):
@@ -177,7 +182,8 @@ def test_json_has_the_documented_keys(ws, sid):
         assert keys <= set(d["symbols"][sym]), keys - set(d["symbols"][sym])
     a = d["symbols"]["AAA/USD"]
     assert a["gaps"][0] == {"start": "2026-01-05T00:03:19Z", "end": "2026-01-05T00:03:50Z",
-                            "duration_s": 31.0, "severity": "warning", "cadences": 31.0}
+                            "duration_s": 31.0, "severity": "warning", "cadences": 31.0,
+                            "closed_s": 0.0}
     assert set(a["price_anomalies"][0]) == {"ts", "price", "lower", "upper"}
     assert a["price_anomalies"][0]["ts"] == "2026-01-05T00:01:40Z"
     assert a["stale_runs"][0]["rows"] == 20

@@ -25,6 +25,7 @@ from .errors import InvalidInput, SessionActive, SessionNotFound
 from .ids import check_session_id, check_symbols, new_session_id
 from .store.base import DeleteOutcome, Progress, PurgeReport, Store
 from .timeutil import iso, to_utc
+from .trading_hours import TradingHours
 
 log = logging.getLogger(__name__)
 
@@ -223,10 +224,20 @@ class Sessions:
     def create(self, symbols: list[str] | str, session_id: str | None = None, *,
                data_types: list[str] | None = None, notes: str | None = None,
                cadence_s: float | None = None, metadata: dict[str, Any] | None = None,
-               status: str = ACTIVE, start_time: Any = None,
-               prefix: str = "s") -> SessionInfo:
-        """Create a session (status ``active`` unless given) and return it."""
+               status: str = ACTIVE, start_time: Any = None, prefix: str = "s",
+               trading_hours: Any = None) -> SessionInfo:
+        """Create a session (status ``active`` unless given) and return it.
+
+        ``trading_hours`` declares when the market is open (text such as ``"17:00-16:00
+        America/Chicago Mon-Fri"`` or a dict, see :mod:`tsanalysis.trading_hours`); the
+        quality checks do not count its closures as gaps. Stored in the metadata.
+        """
         syms = check_symbols(symbols)
+        metadata = dict(metadata or {})
+        if trading_hours is not None:
+            metadata["trading_hours"] = trading_hours
+        if metadata.get("trading_hours") is not None:
+            metadata["trading_hours"] = TradingHours.parse(metadata["trading_hours"]).to_dict()
         sid = check_session_id(session_id) if session_id else new_session_id(prefix)
         if status not in STATUSES:
             raise InvalidInput(f"invalid status {status!r}: one of {', '.join(STATUSES)}")
@@ -256,6 +267,20 @@ class Sessions:
         fields["updated_at"] = pd.Timestamp.now(tz="UTC").as_unit("us")
         self.store.update_session(session_id, fields)
         self.notify("changed", session_id)
+
+    def set_trading_hours(self, session_id: str, trading_hours: Any) -> SessionInfo:
+        """Declare (or, with None, forget) when the session's market is open: text such as
+        ``"17:00-16:00 America/Chicago Mon-Fri closed 2026-01-19"`` or a dict (see
+        :mod:`tsanalysis.trading_hours`). Gaps inside its closures are ``info`` in the
+        quality report and do not count against completeness."""
+        info = self.get(session_id, stats=False)
+        metadata = dict(info.metadata)
+        if trading_hours is None:
+            metadata.pop("trading_hours", None)
+        else:
+            metadata["trading_hours"] = TradingHours.parse(trading_hours).to_dict()
+        self._set(session_id, metadata=json.dumps(metadata, default=str))
+        return self.get(session_id)
 
     def complete(self, session_id: str) -> SessionInfo:
         """Mark a session completed (idempotent); its end time becomes its last row's."""

@@ -74,6 +74,12 @@ def _print(report) -> None:  # noqa: ANN001 - QualityReport
     click.echo("")
     summary = report.summary_frame()
     print_table(summary.to_dict("records"), list(summary.columns))
+    basis = report.basis_frame()
+    if len(basis):
+        click.echo("")
+        click.echo("how each check scored (share of the data usable; critical rows count "
+                   "twice, info rows a tenth):")
+        print_table(basis.to_dict("records"), ["symbol", "check", "weight", "basis"])
     if report.recommendations:
         click.echo("")
         click.echo("recommendations:")

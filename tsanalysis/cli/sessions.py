@@ -1,4 +1,5 @@
-"""``tsanalysis sessions ...``: list, show, create, import, complete, fail, bars, delete."""
+"""``tsanalysis sessions ...``: list, show, create, import, trading-hours, complete, fail,
+bars, delete."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..ingest import KINDS, input_columns
 from ..readers import FORMATS
 from ..sessions import ACTIVE, SessionInfo
 from ..timeutil import EPOCH_UNITS, iso
+from ..trading_hours import of_session
 from ._common import (
     Context,
     emit_json,
@@ -20,6 +22,10 @@ from ._common import (
     progress_bar,
     split_list,
 )
+
+TRADING_HOURS_HELP = ('When the market is open, e.g. "17:00-16:00 America/Chicago Mon-Fri '
+                      'closed 2026-01-19": gaps in its closures are not counted against the '
+                      'quality score (see: tsanalysis sessions trading-hours --help).')
 
 
 def register(cli: click.Group) -> None:
@@ -75,6 +81,9 @@ def show(ctx: Context, session_id: str, as_json: bool) -> None:
     click.echo(f"data      {iso(info.first_ts) or '-'} .. {iso(info.last_ts) or '-'}")
     if info.notes:
         click.echo(f"notes     {info.notes}")
+    declared = of_session(info.metadata)
+    if declared:
+        click.echo(f"hours     {declared}")
     rows = []
     for table, per_symbol in (info.tables or {}).items():
         for sym, st in per_symbol.items():
@@ -92,13 +101,14 @@ def show(ctx: Context, session_id: str, as_json: bool) -> None:
 @click.option("--id", "session_id", help="Session id (default: generated).")
 @click.option("--notes", help="Free text kept with the session.")
 @click.option("--cadence", "cadence_s", type=float, help="Declared tick cadence in seconds.")
+@click.option("--trading-hours", metavar="HOURS", help=TRADING_HOURS_HELP)
 @json_option
 @pass_ctx
 def create(ctx: Context, symbols: str, session_id: str | None, notes: str | None,
-           cadence_s: float | None, as_json: bool) -> None:
+           cadence_s: float | None, trading_hours: str | None, as_json: bool) -> None:
     """Create an active session and print its id."""
     info = ctx.ws.sessions.create(split_list(symbols), session_id, notes=notes,
-                                 cadence_s=cadence_s)
+                                 cadence_s=cadence_s, trading_hours=trading_hours)
     if as_json:
         emit_json(info.to_dict())
     else:
@@ -194,6 +204,35 @@ def _import_by_symbol(ctx: Context, session_id: str, path: str, kind: str, fmt: 
         if res.rows_skipped:
             click.echo(f"skipped {res.rows_skipped:,} invalid rows: {res.report.summary()}",
                        err=True)
+
+
+@sessions.command("trading-hours")
+@click.argument("session_id")
+@click.argument("hours", required=False)
+@click.option("--clear", is_flag=True, help="Forget the declared trading hours.")
+@json_option
+@pass_ctx
+def trading_hours(ctx: Context, session_id: str, hours: str | None, clear: bool,
+                  as_json: bool) -> None:
+    """Show, declare (HOURS) or --clear when the session's market is open.
+
+    HOURS: "OPEN-CLOSE TIMEZONE [DAYS] [closed DATE,...]", e.g. "17:00-16:00
+    America/Chicago Mon-Fri closed 2026-01-19" (DAYS are trading days, named by the day a
+    session closes; an overnight session opens the evening before), or the same as JSON.
+    Gaps inside the closures are info in the quality report and cost nothing.
+    """
+    if hours is not None and clear:
+        raise click.UsageError("give HOURS or --clear, not both")
+    if hours is not None or clear:
+        info = ctx.ws.sessions.set_trading_hours(session_id, None if clear else hours)
+    else:
+        info = ctx.ws.sessions.get(session_id, stats=False)
+    declared = of_session(info.metadata)
+    if as_json:
+        emit_json({"session_id": session_id,
+                   "trading_hours": declared.to_dict() if declared else None})
+    else:
+        click.echo(f"{session_id}: {declared if declared else 'no trading hours declared'}")
 
 
 @sessions.command()

@@ -11,6 +11,7 @@ the same findings either way.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import shutil
@@ -29,6 +30,7 @@ from ..sessions import SessionInfo
 from ..store.base import Store, arrow_to_pandas, gaps_in, out_of_order_in, positive_steps
 from ..store.base import arrow_schema as base_arrow_schema
 from ..timeutil import from_micros, micros, to_micros
+from ..trading_hours import TradingHours, of_session
 
 TICKS = schema.TICK_PRICES.name
 QUOTES = schema.TICK_ORDERBOOK.name
@@ -136,6 +138,19 @@ class CheckContext:
         st = self._stats(table)
         return st.last_ts if st is not None else None
 
+    @functools.cached_property
+    def trading_hours(self) -> TradingHours | None:
+        """The session's declared trading hours (its closures are not gaps), or None."""
+        return of_session(self.session.metadata)
+
+    def open_seconds(self, table: str) -> float:
+        """Seconds from the table's first to its last row, declared closures left out."""
+        first, last = self.first_ts(table), self.last_ts(table)
+        if first is None or last is None:
+            return 0.0
+        closed = self.trading_hours.closed_seconds(first, last) if self.trading_hours else 0
+        return max((last - first).total_seconds() - closed, 0.0)
+
     def streamed(self, table: str) -> bool:
         """True when ``table`` is read in several chunks rather than at once."""
         return self.chunk_rows is not None and self.rows(table) > self.chunk_rows
@@ -147,8 +162,9 @@ class CheckContext:
 
         Trades use the session's declared ``cadence_s`` when it has one. Otherwise the
         cadence is inferred: the mean interval between rows once outages are left out
-        (intervals longer than ``CADENCE_OUTLIER_STEPS`` times the median interval between
-        distinct timestamps), which is right for regular series and for irregular trades
+        (intervals longer than the caller's gap threshold, else than
+        ``CADENCE_OUTLIER_STEPS`` times the median interval between distinct timestamps),
+        which is right for regular series and for irregular trades
         alike, and is not pulled up by the gaps it is used to find.
         """
         if table not in self._cadence:
@@ -174,7 +190,11 @@ class CheckContext:
         if not step:
             return Cadence(None, None)
         span = to_micros(last) - to_micros(first)
-        outages = self.gaps(table, max(int(math.ceil(CADENCE_OUTLIER_STEPS * step)), 1))
+        # outages: longer than the caller's gap threshold when given (a trade feed's quiet
+        # stretches are not outages), else CADENCE_OUTLIER_STEPS median steps
+        longest = self.gap_threshold_s * 1e6 if self.gap_threshold_s is not None \
+            else CADENCE_OUTLIER_STEPS * step
+        outages = self.gaps(table, max(int(math.ceil(longest)), 1))
         lost = int(((outages["end"] - outages["start"]).dt.total_seconds() * 1e6).sum()) \
             if len(outages) else 0
         intervals = rows - 1 - len(outages)

@@ -16,6 +16,7 @@ import pandas as pd
 from ..ids import interval_seconds
 from ..timeutil import iso
 from .checks import Finding
+from .score import grade
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -31,6 +32,7 @@ class CheckOutcome:
     weight: float
     applicable: bool = True
     score: float | None = None  #: 0-1, None when not applicable or failed
+    basis: str | None = None  #: how the score was reached ("3 price spikes of 688 trades: 99.6")
     metrics: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     findings_total: int = 0
@@ -40,7 +42,7 @@ class CheckOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         return {"score": None if self.score is None else round(100 * self.score, 2),
-                "weight": self.weight, "applicable": self.applicable,
+                "basis": self.basis, "weight": self.weight, "applicable": self.applicable,
                 "findings": self.findings_total, "error": self.error}
 
 
@@ -126,6 +128,15 @@ class QualityReport:
         cols = ["check", "symbol", "table", "start", "end", "count", "severity", "detail"]
         return pd.DataFrame([{c: getattr(f, c) for c in cols} for f in self.findings],
                             columns=cols)
+
+    def basis_frame(self) -> pd.DataFrame:
+        """One row per symbol and check that scored: its weight, 0-100 score and how the
+        score was reached (``basis``: "3 price spikes of 688 trades: 99.6")."""
+        rows = [{"symbol": sym, "check": name, "weight": o.weight,
+                 "score": round(100 * o.score, 2), "basis": o.basis}
+                for sym, r in self.symbols.items() for name, o in r.checks.items()
+                if o.applicable and o.score is not None]
+        return pd.DataFrame(rows, columns=["symbol", "check", "weight", "score", "basis"])
 
     def summary_frame(self) -> pd.DataFrame:
         """One row per symbol: score and the headline metrics."""
@@ -246,10 +257,11 @@ def _figure_png(report: QualityReport) -> str | None:
 _SEV_COLOUR = {"info": "#6b7280", "warning": "#b45309", "critical": "#b91c1c"}
 
 
+_GRADE_COLOUR = {None: "#6b7280", "good": "#15803d", "fair": "#b45309", "poor": "#b91c1c"}
+
+
 def _score_colour(x: float | None) -> str:
-    if x is None:
-        return "#6b7280"
-    return "#15803d" if x >= 90 else "#b45309" if x >= 70 else "#b91c1c"
+    return _GRADE_COLOUR[grade(x)]
 
 
 def _cell(v: Any) -> str:
@@ -282,6 +294,9 @@ def to_html(report: QualityReport, max_findings: int = 50) -> str:
         f"{len(report.findings):,} finding(s); whole session assessed in "
         f"{report.elapsed_s:.2f} s.</p>",
         _table(report.summary_frame()),
+        "<h4>How each check scored</h4><p>The share of the data each check found usable "
+        "(a critical row counts twice, an info row a tenth).</p>",
+        _table(report.basis_frame()),
     ]
     img = _figure_png(report)
     if img:

@@ -154,11 +154,12 @@ def _run_one(check: QualityCheck, ctx: CheckContext, values: dict[str, Any],
     outcome.findings = sorted(result.findings, key=_finding_order)
     if result.applicable:
         if result.score is not None:
-            s = float(result.score)
+            s, basis = float(result.score), result.basis
         else:
             rows = next((ctx.rows(t) for t in check.tables if ctx.rows(t) > 0), 0)
-            s = _score.from_findings(result.findings, rows, check.tolerance)
+            s, basis = _score.from_findings(result.findings, rows)
         outcome.score = min(1.0, max(0.0, s)) if s == s else 0.0
+        outcome.basis = basis or f"{_score.figure(outcome.score)} (the check's own score)"
     # A check that lists more than asked is cut here; its score used every finding.
     outcome.findings_total = len(outcome.findings)
     outcome.findings = outcome.findings[:10 * ctx.max_findings]

@@ -31,10 +31,14 @@ def _check_form(check: QualityCheck, on_change: Callable[[], None]) -> ParamForm
                      on_change=on_change)
 
 
+_GRADE_COLOUR = {None: "#6b7280", "good": "#1a7f37", "fair": "#9a6700", "poor": "#cf222e"}
+
+
 def _score_colour(score: float | None) -> str:
-    if score is None:
-        return "#6b7280"
-    return "#1a7f37" if score >= 90 else "#9a6700" if score >= 70 else "#cf222e"
+    """Green from 99 up, amber from 90, red below (:func:`tsanalysis.quality.score.grade`)."""
+    from ..quality.score import grade
+
+    return _GRADE_COLOUR[grade(score)]
 
 
 class QualityPanel(Panel):
@@ -302,9 +306,15 @@ def _breakdown_html(report: QualityReport) -> str:
             cells.append("–" if o is None or o.score is None else f"{100 * o.score:.1f}")
         rows.append([sym, "–" if rep.score is None else f"{rep.score:.1f}",
                      f"{rep.total_rows:,}", *cells, f"{len(rep.findings):,}"])
+    basis = report.basis_frame()
+    how = html_table(["symbol", "check", "how it was reached"],
+                     [[r.symbol, r.check, r.basis] for r in basis.itertuples(index=False)],
+                     align="lll")
     return ("<b>Score by symbol and check</b>"
             + html_table(["symbol", "score", "rows", *names, "findings"], rows,
-                         align="lrr" + "r" * len(names) + "r"))
+                         align="lrr" + "r" * len(names) + "r")
+            + "<b>How each check scored</b> (the share of the data it found usable; a "
+              "critical row counts twice, an info row a tenth)" + how)
 
 
 def _findings_html(report: QualityReport) -> str:

@@ -1,4 +1,4 @@
-"""What the built-in quality checks share: table wording, score tolerances, capped findings."""
+"""What the built-in quality checks share: table wording, capped findings."""
 
 from __future__ import annotations
 
@@ -10,18 +10,10 @@ WHAT = {TICKS: "trades", QUOTES: "quotes"}
 PREFIX = {TICKS: "", QUOTES: "quote_"}
 
 
-#: Fraction of affected rows at which each check's score reaches 0 (declared on the check
-#: too, so ``tsanalysis plugins`` and the report show it).
-TOLERANCE = {"timestamps": 0.01, "prices": 0.005, "stale": 0.05, "volume": 0.01,
-             "orderbook": 0.005, "consistency": 0.01}
-
-
-def score_of(check: str, weighted: float, rows: int) -> float:
-    """The derived formula of :mod:`tsanalysis.quality.score` applied to exact counts
-    (the findings a check lists are capped; its counts are not)."""
-    if weighted <= 0:
-        return 1.0
-    return max(0.0, 1.0 - weighted / (TOLERANCE[check] * max(rows, 1)))
+def of(rows: int, table: str) -> str:
+    """``"4,172 trades"``: the total a check's score is taken against (see
+    :func:`tsanalysis.quality.score.tally`)."""
+    return f"{rows:,} {WHAT[table]}"
 
 
 class Kinds:

@@ -9,10 +9,8 @@ import pandas as pd
 from tsanalysis.ids import interval_seconds
 from tsanalysis.quality import CheckContext, CheckResult, Finding, Param, QualityCheck, fmt
 from tsanalysis.quality.context import BARS, TICKS
-from tsanalysis.quality.score import SEVERITY_WEIGHTS
+from tsanalysis.quality.score import tally
 from tsanalysis.timeutil import from_micros, micros
-
-from .common import TOLERANCE, score_of
 
 _FIELDS = ("open", "high", "low", "close")
 
@@ -58,8 +56,9 @@ def consistency(ctx: CheckContext, price_tolerance: float,
     if not checked:
         res.applicable = False
         return res
-    res.score = score_of("consistency", SEVERITY_WEIGHTS["warning"]
-                       * (mismatched + missing + orphan), checked)
+    res.score, res.basis = tally(
+        [(mismatched, "warning", "bars that disagree"), (missing, "warning", "missing"),
+         (orphan, "warning", "without ticks")], checked, f"{checked:,} bars compared")
     for interval, n in by_interval.items():
         res.recommendations.append(
             f"{ctx.symbol}: {fmt.plural(n, interval + ' bar')} disagree with the ticks: if the "
@@ -119,7 +118,6 @@ def checks() -> list[QualityCheck]:
     return [
         QualityCheck(
             name="consistency", run=consistency, tables=(BARS,), weight=5,
-            tolerance=TOLERANCE["consistency"],
             params={
                 "price_tolerance": Param(1e-9, "relative difference allowed in open, "
                                          "high, low, close", minimum=0.0),

@@ -1,27 +1,40 @@
 """Coverage checks: is the data all there?
 
 - ``completeness``: rows present against rows expected from the cadence (declared or
-  inferred);
+  inferred) over the open time;
 - ``gaps``: intervals between consecutive rows longer than a threshold, graded by the
   cadences they span.
+
+A session that declares its trading hours (:mod:`tsanalysis.trading_hours`) is not
+expected to have rows while the market is closed: a gap inside a closure is ``info`` and
+costs nothing, and closures are left out of the expected rows and of the open time.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from tsanalysis.quality import CheckContext, CheckResult, Finding, Param, QualityCheck, fmt
+from tsanalysis.quality import (
+    SEVERITIES,
+    CheckContext,
+    CheckResult,
+    Finding,
+    Param,
+    QualityCheck,
+    fmt,
+)
 from tsanalysis.quality.context import QUOTES, TICKS
-from tsanalysis.quality.score import SEVERITY_WEIGHTS
-from tsanalysis.timeutil import to_micros
+from tsanalysis.quality.score import figure, tally
 
 from .common import PREFIX, WHAT
 
 
 def completeness(ctx: CheckContext) -> CheckResult:
-    """Rows against the rows the cadence promises, for trades and quotes."""
+    """Rows against the rows the cadence promises over the open time, for trades and
+    quotes: ``rows / expected`` (declared closures are not expected to have rows)."""
     res = CheckResult()
-    scores, short = [], []
+    scores, short, said = [], [], []
     for table in (TICKS, QUOTES):
         p, rows = PREFIX[table], ctx.rows(table)
         if rows == 0:
@@ -34,12 +47,13 @@ def completeness(ctx: CheckContext) -> CheckResult:
         if cad.micros is None or first is None or last is None:
             expected = rows
         else:
-            expected = (to_micros(last) - to_micros(first)) // cad.micros + 1
+            expected = int(ctx.open_seconds(table) * 1e6) // cad.micros + 1
         share = min(1.0, rows / expected)
         res.metrics.update({f"{p}rows": rows, f"{p}expected_rows": int(expected),
                             f"{p}completeness": round(share, 6), f"{p}cadence_s": cad.seconds,
                             f"{p}cadence_source": cad.source})
         scores.append(share)
+        said.append(f"{min(rows, expected):,} of {expected:,} expected {WHAT[table]}")
         missing = int(expected - rows)
         if missing <= 0:
             continue
@@ -61,23 +75,23 @@ def completeness(ctx: CheckContext) -> CheckResult:
         res.applicable = False
         return res
     res.score = sum(scores) / len(scores)
+    res.basis = f"{' and '.join(said)}" + (" (mean)" if len(said) > 1 else "") \
+        + f": {figure(res.score)}"
     return res
 
 
 # -- gaps --------------------------------------------------------------------------------
 
-#: The gaps check's score reaches 0 when the severity-weighted time spent in gaps is this
-#: share of the table's span (a critical gap weighs 3, a warning 1, an info gap 0.1).
-GAP_TOLERANCE = 0.25
-
 
 def gaps(ctx: CheckContext, gap_factor: float, warning_cadences: float,
          critical_cadences: float) -> CheckResult:
-    """Intervals longer than the threshold, per table, graded by cadences spanned."""
+    """Intervals longer than the threshold, per table, graded by the cadences they span
+    outside declared closures; scored on the time in gaps against the open time."""
     res = CheckResult()
-    penalties = []
+    scored: list[tuple[float, str]] = []
     serious: list[tuple[pd.Timestamp, pd.Timestamp]] = []
-    short = 0
+    short = closed_gaps = 0
+    hours = ctx.trading_hours
     for table in (TICKS, QUOTES):
         p, key = PREFIX[table], f"{PREFIX[table]}gaps"
         if ctx.rows(table) == 0:
@@ -91,37 +105,55 @@ def gaps(ctx: CheckContext, gap_factor: float, warning_cadences: float,
             continue
         unit = cad.seconds or threshold
         found = ctx.gaps(table, max(int(round(threshold * 1e6)), 1))
-        items, weighted, total = [], 0.0, 0.0
-        for start, end in zip(found["start"], found["end"], strict=True):
+        closed = hours.closed_overlap(found["start"], found["end"]) if hours is not None \
+            else np.zeros(len(found))
+        items: list[dict] = []
+        seconds = dict.fromkeys(SEVERITIES, 0.0)
+        n_by = dict.fromkeys(SEVERITIES, 0)
+        total = 0.0
+        for start, end, shut in zip(found["start"], found["end"], closed, strict=True):
             dur = (end - start).total_seconds()
-            spans = dur / unit
-            sev = ("critical" if spans >= critical_cadences else
+            open_s = max(dur - float(shut), 0.0)
+            spans = open_s / unit
+            inside = shut > 0 and open_s <= threshold  # the market was closed
+            sev = ("info" if inside else "critical" if spans >= critical_cadences else
                    "warning" if spans >= warning_cadences else "info")
-            weighted += SEVERITY_WEIGHTS[sev] * dur
-            total += dur
-            if sev == "info":
-                short += 1
+            if inside:
+                closed_gaps += 1
             else:
-                serious.append((start, end))
+                seconds[sev] += open_s
+                n_by[sev] += 1
+                total += open_s
+                if sev == "info":
+                    short += 1
+                else:
+                    serious.append((start, end))
             if len(items) < ctx.max_findings:
                 items.append({"start": start, "end": end, "duration_s": dur, "severity": sev,
-                              "cadences": round(spans, 1)})
+                              "cadences": round(spans, 1), "closed_s": float(shut)})
+                detail = (f"no {WHAT[table]} for {fmt.duration(dur)}, inside the declared "
+                          "closure" if inside else
+                          f"no {WHAT[table]} for {fmt.duration(dur)} ({spans:,.0f} cadences"
+                          + (f"; {fmt.duration(float(shut))} of it closed" if shut else "")
+                          + ")")
                 res.findings.append(Finding(
                     "gaps", ctx.symbol, start, end, max(int(round(spans)) - 1, 1), sev,
-                    table=table,
-                    detail=f"no {WHAT[table]} for {fmt.duration(dur)} ({spans:,.0f} cadences)",
-                    data={"duration_s": dur, "cadences": spans}))
+                    table=table, detail=detail,
+                    data={"duration_s": dur, "cadences": spans, "closed_s": float(shut)}))
         res.metrics.update({key: items, f"{p}gap_count": len(found),
                             f"{p}gap_total_s": total, f"{p}gap_threshold_s": threshold})
-        first, last = ctx.first_ts(table), ctx.last_ts(table)
-        span = (last - first).total_seconds() if first is not None and last is not None else 0
-        penalties.append(min(1.0, weighted / (GAP_TOLERANCE * span)) if weighted else 0.0)
-    if not penalties:
+        open_s = ctx.open_seconds(table)
+        scored.append(tally(
+            [(seconds[s], s, f"in {fmt.plural(n_by[s], 'gap')}")
+             for s in ("critical", "warning", "info")], open_s,
+            f"{fmt.duration(open_s)} of {WHAT[table]}" + (" open" if hours else ""),
+            count=fmt.duration))
+    if not scored:
         res.applicable = False
         return res
     # A recording outage usually hits trades and quotes at once: score the worse table
     # rather than charging the same outage twice.
-    res.score = 1.0 - max(penalties)
+    res.score, res.basis = min(scored, key=lambda sb: sb[0])
     for start, end in _merge(serious)[:10]:
         res.recommendations.append(
             f"re-record {fmt.span(start, end)} on {ctx.symbol} "
@@ -133,6 +165,8 @@ def gaps(ctx: CheckContext, gap_factor: float, warning_cadences: float,
         res.recommendations.append(
             f"{ctx.symbol}: {fmt.plural(short, 'short gap')} (under {warning_cadences:g} "
             "cadences); harmless for bars of a minute or more, check them for tick-level work")
+    if closed_gaps:
+        res.metrics["gaps_in_closures"] = closed_gaps
     return res
 
 
@@ -154,7 +188,8 @@ def checks() -> list[QualityCheck]:
             name="completeness", run=completeness, tables=(TICKS, QUOTES), weight=25,
             doc="Rows present against rows expected from the cadence: the session's declared "
                 "cadence_s for trades, else the cadence inferred from the data (mean interval "
-                "between rows with outages left out); quotes always inferred."),
+                "between rows with outages left out); quotes always inferred. Declared "
+                "trading-hours closures are not expected to have rows."),
         QualityCheck(
             name="gaps", run=gaps, tables=(TICKS, QUOTES), weight=15,
             params={
@@ -167,6 +202,7 @@ def checks() -> list[QualityCheck]:
             },
             doc="Every interval between consecutive rows longer than the threshold (found "
                 "in the database with a window function), with start, end, duration and a "
-                "severity graded by the cadences it spans. Scored on the severity-weighted "
-                "time in gaps, reaching 0 at 25 % of the span."),
+                "severity graded by the cadences it spans. Gaps inside the session's declared "
+                "trading-hours closures are info and cost nothing. Scored on the time in gaps "
+                "against the open time (critical counted twice, info a tenth)."),
     ]

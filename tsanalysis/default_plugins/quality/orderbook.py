@@ -8,10 +8,10 @@ import pandas as pd
 
 from tsanalysis.quality import CheckContext, CheckResult, Finding, Param, QualityCheck, fmt
 from tsanalysis.quality.context import QUOTES
-from tsanalysis.quality.score import SEVERITY_WEIGHTS
+from tsanalysis.quality.score import tally
 from tsanalysis.timeutil import from_micros
 
-from .common import ODD_WINDOW, TOLERANCE, Kinds, load_kernels, score_of
+from .common import ODD_WINDOW, Kinds, load_kernels, of
 
 
 def orderbook(ctx: CheckContext, window: int, spread_ratio: float) -> CheckResult:
@@ -81,9 +81,10 @@ def orderbook(ctx: CheckContext, window: int, spread_ratio: float) -> CheckResul
                        missing_bid_quotes=counts["missing_bid"],
                        missing_ask_quotes=counts["missing_ask"],
                        spread_outliers=counts["wide"])
-    res.score = score_of("orderbook", SEVERITY_WEIGHTS["warning"]
-                       * (counts["crossed"] + counts["locked"] + missing_rows)
-                       + SEVERITY_WEIGHTS["info"] * counts["wide"], rows)
+    res.score, res.basis = tally(
+        [(counts["crossed"], "warning", "crossed"), (counts["locked"], "warning", "locked"),
+         (missing_rows, "warning", "one-sided"), (counts["wide"], "info", "wide-spread")],
+        rows, of(rows, QUOTES))
     for name, advice in (("crossed", "drop or correct"),
                          ("locked", "drop them unless the venue allows locked markets")):
         if counts[name]:
@@ -106,7 +107,6 @@ def checks() -> list[QualityCheck]:
     return [
         QualityCheck(
             name="orderbook", run=orderbook, tables=(QUOTES,), weight=10,
-            tolerance=TOLERANCE["orderbook"],
             params={
                 "window": Param(61, ODD_WINDOW, minimum=3),
                 "spread_ratio": Param(30.0, "a spread wider than this many times its "

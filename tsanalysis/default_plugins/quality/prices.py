@@ -10,10 +10,10 @@ import numpy as np
 
 from tsanalysis.quality import CheckContext, CheckResult, Finding, Param, QualityCheck, fmt
 from tsanalysis.quality.context import TICKS
-from tsanalysis.quality.score import SEVERITY_WEIGHTS
+from tsanalysis.quality.score import tally
 from tsanalysis.timeutil import from_micros
 
-from .common import ODD_WINDOW, TOLERANCE, Kinds, load_kernels, score_of
+from .common import ODD_WINDOW, Kinds, load_kernels, of
 
 
 def prices(ctx: CheckContext, window: int, n_sigmas: float, min_scale: float) -> CheckResult:
@@ -57,8 +57,9 @@ def prices(ctx: CheckContext, window: int, n_sigmas: float, min_scale: float) ->
     res.findings = kinds.all()
     res.metrics.update(price_anomalies=anomalies, price_anomaly_count=n_anomalies,
                        invalid_prices=n_invalid)
-    res.score = score_of("prices", SEVERITY_WEIGHTS["critical"] * n_invalid
-                       + SEVERITY_WEIGHTS["warning"] * n_anomalies, ctx.rows(TICKS))
+    res.score, res.basis = tally(
+        [(n_invalid, "critical", "invalid prices"), (n_anomalies, "warning", "price spikes")],
+        ctx.rows(TICKS), of(ctx.rows(TICKS), TICKS))
     if n_invalid:
         res.recommendations.append(f"{ctx.symbol}: drop {fmt.plural(n_invalid, 'trade')} with "
                                    "a non-finite or non-positive price")
@@ -105,7 +106,9 @@ def stale(ctx: CheckContext, min_rows: int, min_duration_cadences: float) -> Che
                        f"{fmt.duration(dur)}",
                 data={"price": float(px), "duration_s": dur}))
     res.metrics.update(stale_runs=items, stale_run_count=n_runs, stale_rows=stale_rows)
-    res.score = score_of("stale", SEVERITY_WEIGHTS["warning"] * stale_rows, ctx.rows(TICKS))
+    res.score, res.basis = tally(
+        [(stale_rows, "warning", f"trades in {fmt.plural(n_runs, 'stale run')}")],
+        ctx.rows(TICKS), of(ctx.rows(TICKS), TICKS))
     for it in items[:5]:
         res.recommendations.append(
             f"{ctx.symbol}: price stuck at {fmt.number(it['price'])} for "
@@ -122,7 +125,6 @@ def checks() -> list[QualityCheck]:
     return [
         QualityCheck(
             name="prices", run=prices, tables=(TICKS,), weight=20,
-            tolerance=TOLERANCE["prices"],
             params={
                 "window": Param(31, ODD_WINDOW, minimum=3),
                 "n_sigmas": Param(8.0, "bounds are median ± n_sigmas × scale, scale = "
@@ -134,7 +136,6 @@ def checks() -> list[QualityCheck]:
                 "(a Hampel filter: rolling median ± n·1.4826·MAD), reporting the bounds."),
         QualityCheck(
             name="stale", run=stale, tables=(TICKS,), weight=10,
-            tolerance=TOLERANCE["stale"],
             params={
                 "min_rows": Param(10, "trades in a run before it counts", minimum=2),
                 "min_duration_cadences": Param(10.0, "and the run must last this many "

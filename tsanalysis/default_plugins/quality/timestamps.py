@@ -8,10 +8,10 @@ import pandas as pd
 
 from tsanalysis.quality import CheckContext, CheckResult, Finding, Param, QualityCheck, fmt
 from tsanalysis.quality.context import QUOTES, TICKS
-from tsanalysis.quality.score import SEVERITY_WEIGHTS
+from tsanalysis.quality.score import tally
 from tsanalysis.timeutil import from_micros, iso
 
-from .common import PREFIX, TOLERANCE, WHAT, score_of
+from .common import PREFIX, WHAT
 
 _ROW_KEYS = {TICKS: ("price", "volume"),
              QUOTES: ("bid_price", "bid_size", "ask_price", "ask_size")}
@@ -66,7 +66,7 @@ class _Duplicates:
 def timestamps(ctx: CheckContext, tolerance_ms: float) -> CheckResult:
     """Out-of-order rows (along seq) and exact duplicates, per table."""
     res = CheckResult()
-    weighted, rows_scored = 0.0, 0
+    late_rows = duplicate_rows = rows_scored = 0
     for table in (TICKS, QUOTES):
         p, rows = PREFIX[table], ctx.rows(table)
         if rows == 0:
@@ -93,8 +93,8 @@ def timestamps(ctx: CheckContext, tolerance_ms: float) -> CheckResult:
         res.metrics.update({f"{p}out_of_order_rows": total,
                             f"{p}duplicate_rows": dups.duplicate_rows,
                             f"{p}same_timestamp_rows": dups.shared_rows})
-        weighted += (SEVERITY_WEIGHTS["warning"] * total
-                     + SEVERITY_WEIGHTS["info"] * dups.duplicate_rows)
+        late_rows += total
+        duplicate_rows += dups.duplicate_rows
         rows_scored += rows
         what = WHAT[table]
         if total:
@@ -110,7 +110,9 @@ def timestamps(ctx: CheckContext, tolerance_ms: float) -> CheckResult:
     if not rows_scored:
         res.applicable = False
         return res
-    res.score = score_of("timestamps", weighted, rows_scored)
+    res.score, res.basis = tally(
+        [(late_rows, "warning", "out-of-order rows"),
+         (duplicate_rows, "info", "exact duplicates")], rows_scored, f"{rows_scored:,} rows")
     return res
 
 
@@ -119,7 +121,6 @@ def checks() -> list[QualityCheck]:
     return [
         QualityCheck(
             name="timestamps", run=timestamps, tables=(TICKS, QUOTES), weight=10,
-            tolerance=TOLERANCE["timestamps"],
             params={"tolerance_ms": Param(1.0, "a row counts as out of order when stamped "
                                           "more than this before the row that arrived "
                                           "before it (clock jitter)", minimum=0.0)},

@@ -6,10 +6,10 @@ import numpy as np
 
 from tsanalysis.quality import CheckContext, CheckResult, Finding, Param, QualityCheck, fmt
 from tsanalysis.quality.context import TICKS
-from tsanalysis.quality.score import SEVERITY_WEIGHTS
+from tsanalysis.quality.score import tally
 from tsanalysis.timeutil import from_micros
 
-from .common import ODD_WINDOW, TOLERANCE, Kinds, load_kernels, score_of
+from .common import ODD_WINDOW, Kinds, load_kernels, of
 
 
 def volume(ctx: CheckContext, min_zero_rows: int, window: int, n_sigmas: float,
@@ -70,9 +70,10 @@ def volume(ctx: CheckContext, min_zero_rows: int, window: int, n_sigmas: float,
     res.metrics.update(negative_volumes=negative, zero_volume_runs=n_zero_runs,
                        zero_volume_rows=zero_rows, volume_spike_count=n_spikes,
                        volume_spikes=spikes)
-    res.score = score_of("volume", SEVERITY_WEIGHTS["critical"] * negative
-                       + SEVERITY_WEIGHTS["warning"] * zero_rows
-                       + SEVERITY_WEIGHTS["info"] * n_spikes, ctx.rows(TICKS))
+    res.score, res.basis = tally(
+        [(negative, "critical", "negative volumes"),
+         (zero_rows, "warning", f"trades in {fmt.plural(n_zero_runs, 'zero-volume run')}"),
+         (n_spikes, "info", "volume spikes")], ctx.rows(TICKS), of(ctx.rows(TICKS), TICKS))
     if negative:
         res.recommendations.append(f"{ctx.symbol}: {fmt.plural(negative, 'negative volume')}: "
                                    "correct the sign or drop those trades")
@@ -91,7 +92,6 @@ def checks() -> list[QualityCheck]:
     return [
         QualityCheck(
             name="volume", run=volume, tables=(TICKS,), weight=5,
-            tolerance=TOLERANCE["volume"],
             params={
                 "min_zero_rows": Param(10, "zero-volume trades in a row before they count",
                                        minimum=1),
