@@ -276,3 +276,12 @@ def test_progress_is_reported(ws, sid):
     r = ws.quality.run(sid, progress=lambda done, total: seen.append((done, total)))
     assert isinstance(r, QualityReport)
     assert seen == [(i, 16) for i in range(1, 17)]
+
+
+def test_a_check_written_for_the_tolerance_score_still_loads_and_warns():
+    """``tolerance`` went with the tolerance-based score; a check that still passes it
+    loads (it is ignored) and its author is told, at their own line."""
+    with pytest.warns(DeprecationWarning, match="tolerance") as caught:
+        check = QualityCheck(name="thirdparty.old", run=lambda ctx: [], tolerance=0.01)
+    assert caught[0].filename == __file__
+    assert check.name == "thirdparty.old" and check.weight == 5.0

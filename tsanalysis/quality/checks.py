@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..deprecation import deprecated
 from ..errors import InvalidInput
 from ..params import Param as Param
 from ..params import as_param
@@ -117,10 +118,17 @@ class QualityCheck:
     tables: tuple[str, ...] = ("tick_prices",)
     doc: str = ""
     weight: float = 5.0
+    #: Ignored: the score no longer reaches 0 at a tolerance (kept so that checks written
+    #: for earlier releases still load, with a DeprecationWarning).
+    tolerance: float | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise InvalidInput("a quality check needs a name")
+        if self.tolerance is not None:
+            deprecated(f"QualityCheck(tolerance=...) in check {self.name}",
+                       "nothing: a check's score is the share of usable rows "
+                       "(tsanalysis.quality.score)", stacklevel=4)
         if not callable(self.run):
             raise InvalidInput(f"check {self.name}: run must be callable")
         if not (self.weight >= 0 and math.isfinite(self.weight)):
