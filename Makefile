@@ -45,7 +45,7 @@ NBVAL := --nbval-lax --nbval-current-env -p no:cacheprovider
 # time with the server as their store.
 test: setup
 	TSANALYSIS_REQUIRE_BROWSER=1 PYTHON=$(PYTHON) scripts/with-questdb sh -c '\
-		$(BIN)/python -m pytest tests notebooks $(NBVAL) --durations=25 && \
+		$(BIN)/python -m pytest tests notebooks $(NBVAL) -n 2 --durations=25 && \
 		TSANALYSIS_NOTEBOOK_DB="$$TSANALYSIS_TEST_QUESTDB" \
 			$(BIN)/python -m pytest notebooks $(NBVAL)'
 	$(BIN)/python -m pip install --quiet -e plugins/tsanalysis-talib && $(BIN)/python -m pytest plugins/tsanalysis-talib -p no:cacheprovider
