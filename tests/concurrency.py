@@ -310,3 +310,124 @@ def _check(url, ws, res: RaceResult, logs, victims, rec, imp, ind, day) -> None:
             (lo, hi)).fetchone()[0] for t in schema.CHILD_TABLES)
     finally:
         conn.close()
+
+
+# -- Commands taking turns with writers in a loop (both backends) -----------------------
+#
+# A recorder ingests into an active session every 0.2 s and a second writer appends to a
+# completed session, half its rows inside a time window, while the command line lists,
+# imports into a session, deletes that session, and deletes the window of the second
+# writer's session. Every write is logged with its wall-clock start and acknowledgement,
+# so each row's fate can be told at the end: a row of the window acknowledged before the
+# delete began is gone, any other row acknowledged is there, once.
+
+T0 = pd.Timestamp("2026-01-05T00:00:00Z")
+WINDOW = (T0 + pd.Timedelta(seconds=1000), T0 + pd.Timedelta(seconds=2000))
+
+
+def _us(ts: pd.Timestamp) -> int:
+    return int(ts.value // 1000)
+
+
+def loop_writer(url: str, session_id: str, log: str, stop_file: str, period: float,
+                windowed: bool, complete: bool) -> None:
+    """Ingest into ``session_id`` every ``period`` seconds until ``stop_file`` exists.
+
+    ``windowed``: 10 rows a write, 5 inside ``WINDOW`` and 5 after it, each timestamp
+    unique; else 20 rows after each other. Logs ``{"start", "ack", "ts": [µs...]}`` per
+    acknowledged write; completes the session at the end if ``complete``.
+    """
+    out = open(log, "a", buffering=1)
+    try:
+        with tsanalysis.connect(url) as ws:
+            k = 0
+            while not os.path.exists(stop_file):
+                if windowed:
+                    inside = WINDOW[0] + pd.to_timedelta(np.arange(5) + k * 5, unit="ms")
+                    after = WINDOW[1] + pd.Timedelta(seconds=1000) + pd.to_timedelta(
+                        np.arange(5) + k * 5, unit="ms")
+                    ts = inside.append(after)
+                else:
+                    # the next day: a delete of WINDOW is not deferred for this writer
+                    ts = T0 + pd.Timedelta(days=1) + pd.to_timedelta(np.arange(20) + k * 20,
+                                                                     unit="s")
+                f = pd.DataFrame({"ts": pd.DatetimeIndex(ts).as_unit("us"),
+                                  "price": 100.0 + k, "volume": 1.0})
+                start = time.time()
+                ws.ingest(session_id, SYM, f)
+                out.write(json.dumps({"start": start, "ack": time.time(),
+                                      "ts": [_us(t) for t in f["ts"]]}) + "\n")
+                k += 1
+                time.sleep(period)
+            if complete:
+                ws.sessions.complete(session_id)
+    except BaseException:
+        out.write(json.dumps({"error": traceback.format_exc()}) + "\n")
+        out.close()
+        os._exit(1)
+    out.close()
+    os._exit(0)
+
+
+def start_writer(url: str, session_id: str, log: Path, stop_file: Path, *, period: float,
+                 windowed: bool = False, complete: bool = False
+                 ) -> multiprocessing.process.BaseProcess:
+    """:func:`loop_writer` in a process of its own (spawned: a forked child would share
+    the parent's open DuckDB database)."""
+    p = multiprocessing.get_context("spawn").Process(
+        target=loop_writer, args=(url, session_id, str(log), str(stop_file), period,
+                                  windowed, complete))
+    p.start()
+    return p
+
+
+def wait_for_writes(log: Path, n: int, proc: multiprocessing.process.BaseProcess,
+                    timeout: float = 60.0) -> None:
+    """Until ``log`` holds ``n`` acknowledged writes (fails if the writer died)."""
+    t_end = time.monotonic() + timeout
+    while len([e for e in _read_log(str(log)) if "ack" in e]) < n:
+        errors = [e["error"] for e in _read_log(str(log)) if "error" in e]
+        assert not errors and proc.exitcode is None, errors or proc.exitcode
+        assert time.monotonic() < t_end, f"no {n} writes in {timeout} s"
+        time.sleep(0.05)
+
+
+def writes(log: Path) -> list[dict]:
+    """The acknowledged writes of a :func:`loop_writer` (its errors fail the test)."""
+    entries = _read_log(str(log))
+    errors = [e["error"] for e in entries if "error" in e]
+    assert not errors, errors[0]
+    return [e for e in entries if "ack" in e]
+
+
+@dataclass
+class Fates:
+    """What became of logged rows after a delete of ``WINDOW`` that ran from ``start``
+    to ``end`` (wall clock)."""
+
+    deleted: int = 0  # in the window, acknowledged before the delete began: must be gone
+    kept: int = 0  # outside it, or written after the delete ended: must be there
+    either: int = 0  # in the window, written while the delete ran
+    lost: list[int] = field(default_factory=list)
+    resurrected: list[int] = field(default_factory=list)
+    duplicated: int = 0
+
+
+def fates(logged: list[dict], stored_us: list[int], start: float, end: float) -> Fates:
+    lo, hi = _us(WINDOW[0]), _us(WINDOW[1])
+    stored = set(stored_us)
+    out = Fates(duplicated=len(stored_us) - len(stored))
+    for e in logged:
+        for ts in e["ts"]:
+            inside = lo <= ts < hi
+            if inside and e["ack"] < start:
+                out.deleted += 1
+                if ts in stored:
+                    out.resurrected.append(ts)
+            elif not inside or e["start"] > end:
+                out.kept += 1
+                if ts not in stored:
+                    out.lost.append(ts)
+            else:
+                out.either += 1
+    return out

@@ -16,6 +16,7 @@ EXIT_USAGE = 2  # bad usage (click's convention)
 EXIT_NOT_FOUND = 3  # session not found
 EXIT_REFUSED = 4  # refused: the session is active
 EXIT_QUALITY_BELOW = 5  # quality score under --fail-under
+EXIT_LOCKED = 6  # the DuckDB file stayed in use by another process for --lock-timeout
 
 
 class TsanalysisError(Exception):
@@ -61,7 +62,9 @@ class StoreUnavailable(StoreError):
 
 
 class StoreLocked(StoreUnavailable):
-    """Another process holds the embedded database file for writing."""
+    """Another process held the embedded database file for longer than ``lock_timeout``."""
+
+    exit_code = EXIT_LOCKED
 
 
 def _repr(value: object) -> str:

@@ -2,7 +2,8 @@
 
 Exit codes (shared by every subcommand): 0 success; 1 invalid input or failed operation;
 2 bad usage; 3 session not found; 4 refused because the session is active; 5 quality
-score under ``--fail-under``. Errors are one line on stderr; ``--debug`` shows the
+score under ``--fail-under``; 6 the DuckDB file stayed in use by another process for
+``--lock-timeout`` seconds. Errors are one line on stderr; ``--debug`` shows the
 traceback.
 """
 
@@ -35,12 +36,17 @@ COMMAND_MODULES = ("sessions", "demo", "quality", "export", "migrate", "indicato
 @click.option("--db", "db", envvar="TSANALYSIS_DB", metavar="URL",
               help="Store URL: duckdb:///abs/path/file.duckdb or questdb://host[:8812]. "
                    "Default: $TSANALYSIS_DB, else ~/.local/share/tsanalysis/tsanalysis.duckdb.")
+@click.option("--lock-timeout", "lock_timeout", envvar="TSANALYSIS_LOCK_TIMEOUT",
+              type=click.FloatRange(min=0), metavar="SECONDS",
+              help="DuckDB: how long to wait for a file another process is using (a "
+                   "message says who after a second), then fail with exit code 6. "
+                   "Default: $TSANALYSIS_LOCK_TIMEOUT, else 60.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
 @click.version_option(__version__, prog_name="tsanalysis")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, debug: bool) -> None:
+def cli(ctx: click.Context, db: str | None, lock_timeout: float | None, debug: bool) -> None:
     """Recorded market-data sessions: browse, import, assess, export, delete."""
-    ctx.obj = Context(db=db, debug=debug)
+    ctx.obj = Context(db=db, debug=debug, lock_timeout=lock_timeout)
     ctx.call_on_close(ctx.obj.close)
 
 

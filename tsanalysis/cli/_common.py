@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ..store import resolve_url
 from ..store.base import Progress
 from ..workspace import Workspace, connect
 
@@ -20,17 +21,26 @@ class Context:
 
     db: str | None = None
     debug: bool = False
+    lock_timeout: float | None = None
     _ws: Workspace | None = field(default=None, repr=False)
 
     @property
     def ws(self) -> Workspace:
         if self._ws is None:
-            self._ws = connect(self.db)
+            options: dict[str, Any] = {}
+            if resolve_url(self.db).startswith("duckdb:"):
+                # a wait for the file says so on stderr, in one line
+                options = {"lock_timeout": self.lock_timeout, "on_wait": _tell}
+            self._ws = connect(self.db, **options)
         return self._ws
 
     def close(self) -> None:
         if self._ws is not None:
             self._ws.close()
+
+
+def _tell(message: str) -> None:
+    click.echo(message, err=True)
 
 
 pass_ctx = click.make_pass_decorator(Context)

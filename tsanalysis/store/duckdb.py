@@ -3,18 +3,26 @@
 DuckDB lets one process at a time open a file for writing. A JupyterLab kernel and a CLI
 call on the same file would collide, so this store holds its connection only while it
 works: the connection is closed after ``idle_release`` seconds without use, read-only
-operations open the file read-only (other readers can share it), and a lock held by
-another process is retried for ``lock_timeout`` seconds, then reported as
-:class:`~tsanalysis.errors.StoreLocked` naming the file.
+operations open the file read-only (other readers can share it).
+
+Processes take turns on the file, first come first served (:class:`_Turn`: two ``flock``
+locks on ``<file>.lock`` and ``<file>.queue``): a process waiting for the file queues, and
+the process holding it lets go at the end of its current operation (an idle connection
+within ``IDLE_POLL`` seconds), so a writer in a loop cannot lock others out. A wait of more
+than a second is reported through ``on_wait`` (a warning by default; the command line
+prints it on stderr); after ``lock_timeout`` seconds (``$TSANALYSIS_LOCK_TIMEOUT``, else
+60) it fails with :class:`~tsanalysis.errors.StoreLocked` naming the file and its holder.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import logging
 import os
 import re
+import sys
 import threading
 import time
 import uuid
@@ -27,6 +35,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pyarrow as pa
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; processes poll for the file as DuckDB allows
+    fcntl = None  # type: ignore[assignment]
 
 from .. import schema
 from ..errors import InvalidInput, StoreError, StoreLocked, StoreUnavailable
@@ -118,8 +131,9 @@ class DuckDBStore(Store):
     transactional = True
 
     def __init__(self, path: str | os.PathLike[str], *, idle_release: float = 2.0,
-                 lock_timeout: float = 10.0, threads: int | None = None,
-                 memory_limit: str | None = None):
+                 lock_timeout: float | None = None, threads: int | None = None,
+                 memory_limit: str | None = None,
+                 on_wait: Callable[[str], None] | None = None):
         self.path = str(path)
         self.memory = self.path == ":memory:"
         if not self.memory:
@@ -127,7 +141,10 @@ class DuckDBStore(Store):
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.url = "duckdb:///" + self.path.lstrip("/") if not self.memory else "duckdb:///:memory:"
         self.idle_release = idle_release
-        self.lock_timeout = lock_timeout
+        #: Seconds an operation waits for its turn on the file before StoreLocked.
+        self.lock_timeout = lock_timeout_from(lock_timeout)
+        #: Told, in one line, when an operation has waited a second for the file.
+        self.on_wait: Callable[[str], None] = on_wait or log.warning
         self.threads = threads
         if memory_limit is not None and not _MEMORY.match(memory_limit):
             raise InvalidInput(f"invalid memory_limit {memory_limit!r}: e.g. '512MB', '2GB'")
@@ -139,6 +156,10 @@ class DuckDBStore(Store):
         self._con_writable = False
         self._depth = 0
         self._timer: threading.Timer | None = None
+        self._idle_gen = 0  # a timer armed before the last use is stale
+        self._idle_until = 0.0
+        self._turn = None if self.memory else _turn(self.path)
+        self._turn_held = False
         self._in_tx = False
         self._schema_ready = False
         _OPEN_STORES.add(self)
@@ -188,45 +209,78 @@ class DuckDBStore(Store):
 
     def _open(self, write: bool) -> duckdb.DuckDBPyConnection:
         read_only = not write and not self.memory and Path(self.path).exists()
-        deadline = time.monotonic() + self.lock_timeout
+        started = time.monotonic()
+        deadline = started + self.lock_timeout
         if not self.memory:
             read_only = self._share_with_siblings(read_only, deadline)
+            if self._turn is not None and not self._turn_held:
+                self._turn_held = self._turn.enter(not read_only, deadline, self.on_wait,
+                                                   started)
+        con = None
+        try:
+            con = self._connect(read_only, started, deadline)
+            con.execute("SET TimeZone = 'UTC'")
+            # DuckDB draws a progress bar on stdout for queries over 2 s: it would corrupt
+            # the command line's --json output (seen exporting a 10M-row session).
+            con.execute("SET enable_progress_bar = false")
+            if self.threads:
+                con.execute(f"SET threads = {int(self.threads)}")
+            if self.memory_limit:
+                con.execute(f"SET memory_limit = '{self.memory_limit}'")  # checked by _MEMORY
+            self._con_writable = not read_only
+            if self._con_writable and self._schema_ready:
+                self._drop_stale_stages(con)
+        except BaseException:
+            if con is not None:
+                with contextlib.suppress(duckdb.Error):
+                    con.close()
+            self._leave_turn()  # the file is not open: the turn goes
+            raise
+        return con
+
+    def _connect(self, read_only: bool, started: float, deadline: float
+                 ) -> duckdb.DuckDBPyConnection:
+        """``duckdb.connect``, retried while a process that does not take turns (another
+        program, an older tsanalysis) holds the file."""
+        notice = _Notice(None, self.on_wait, started, self.path)
         delay = 0.05
         while True:
             try:
-                con = duckdb.connect(self.path, read_only=read_only)
-                break
+                return duckdb.connect(self.path, read_only=read_only)
             except duckdb.IOException as e:
                 if not _LOCK_ERROR.search(str(e)):
                     raise StoreUnavailable(f"cannot open {self.path}: {e}") from e
+                holder = re.search(r"PID (\d+)", str(e))
+                who = f"process {holder.group(1)}" if holder else "another process"
                 if time.monotonic() >= deadline:
-                    holder = re.search(r"PID (\d+)", str(e))
-                    who = f" by process {holder.group(1)}" if holder else " by another process"
-                    raise StoreLocked(
-                        f"{self.path} is locked{who} (DuckDB allows one writer); "
-                        "close the other program, or wait and retry"
-                    ) from e
+                    raise _locked(self.path, who, time.monotonic() - started) from e
+                notice(who)
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
             except duckdb.Error as e:
                 raise StoreUnavailable(f"cannot open {self.path}: {e}") from e
-        con.execute("SET TimeZone = 'UTC'")
-        # DuckDB draws a progress bar on stdout for queries over 2 s: it would corrupt the
-        # command line's --json output (seen exporting a 10M-row session).
-        con.execute("SET enable_progress_bar = false")
-        if self.threads:
-            con.execute(f"SET threads = {int(self.threads)}")
-        if self.memory_limit:
-            con.execute(f"SET memory_limit = '{self.memory_limit}'")  # checked by _MEMORY
-        self._con_writable = not read_only
-        if self._con_writable and self._schema_ready:
-            self._drop_stale_stages(con)
-        return con
+
+    def _leave_turn(self) -> None:
+        if self._turn_held:
+            self._turn_held = False
+            self._turn.leave()  # type: ignore[union-attr]
+
+    def _queued(self, slice_used: bool = True) -> bool:
+        """Whether another process waits for the file this store holds (and, unless
+        ``slice_used`` is false, this process has had it for ``TURN_SLICE`` seconds)."""
+        if not self._turn_held:
+            return False
+        turn = self._turn
+        assert turn is not None
+        if slice_used and time.monotonic() - turn.since < TURN_SLICE:
+            return False
+        return turn.waited_for()
 
     @contextmanager
     def connection(self, write: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """The connection, opened on demand, kept while in use and released when idle."""
         with self._lock:
+            self._idle_gen += 1
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
@@ -247,19 +301,34 @@ class DuckDBStore(Store):
                     self._schedule_release()
 
     def _schedule_release(self) -> None:
+        """After an operation: keep the connection for the next one (``idle_release``
+        seconds), unless another process is waiting for the file (and this one has had
+        it for ``TURN_SLICE`` seconds; if not, it goes as soon as it is idle)."""
         if self.memory:
             return  # an in-memory database lives as long as its connection
-        if self.idle_release <= 0:
+        if self.idle_release <= 0 or self._queued():
             self._close_now()
             return
-        self._timer = threading.Timer(self.idle_release, self._release_if_idle)
+        self._idle_until = time.monotonic() + self.idle_release
+        self._arm_idle_timer()
+
+    def _arm_idle_timer(self) -> None:
+        left = max(0.0, self._idle_until - time.monotonic())
+        # While idle, look every IDLE_POLL seconds for a process waiting for the file.
+        self._timer = threading.Timer(min(left, IDLE_POLL) if self._turn_held else left,
+                                      self._release_if_idle, args=(self._idle_gen,))
         self._timer.daemon = True
         self._timer.start()
 
-    def _release_if_idle(self) -> None:
+    def _release_if_idle(self, gen: int) -> None:
         with self._lock:
-            if self._depth == 0:
+            if gen != self._idle_gen or self._depth or self._con is None:
+                return  # used since: a newer timer watches
+            if time.monotonic() >= self._idle_until or self._queued(slice_used=False):
+                self._timer = None
                 self._close_now()
+            else:
+                self._arm_idle_timer()
 
     def _close_now(self) -> None:
         if self._con is not None:
@@ -267,9 +336,11 @@ class DuckDBStore(Store):
                 self._con.close()
             finally:
                 self._con = None
+                self._leave_turn()
 
     def close(self) -> None:
         with self._lock:
+            self._idle_gen += 1
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
@@ -801,6 +872,273 @@ def _close_all() -> None:
             store.close()
         except Exception:  # exiting anyway; a store that fails to close must not stop others
             log.debug("closing %s at exit failed", store.path, exc_info=True)
+
+
+# -- taking turns on a file between processes ------------------------------------------
+
+#: Seconds a wait for the file lasts before it is reported (once) through ``on_wait``.
+WAIT_NOTICE = 1.0
+#: Seconds between two looks, by an idle connection, for a process waiting for the file.
+IDLE_POLL = 0.05
+#: Seconds a process keeps the file for operations in a row while another waits: letting
+#: go after each one would reopen the file (~0.05 s) between every two small operations.
+TURN_SLICE = 0.25
+#: The default of ``lock_timeout`` when neither the argument nor the variable sets it.
+DEFAULT_LOCK_TIMEOUT = 60.0
+ENV_LOCK_TIMEOUT = "TSANALYSIS_LOCK_TIMEOUT"
+
+
+def lock_timeout_from(value: float | str | None) -> float:
+    """Seconds to wait for the file: ``value``, else ``$TSANALYSIS_LOCK_TIMEOUT``, else 60."""
+    source = "lock_timeout"
+    if value is None:
+        value = os.environ.get(ENV_LOCK_TIMEOUT) or None
+        source = ENV_LOCK_TIMEOUT
+    if value is None:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{source}: {value!r} is not a number of seconds") from None
+    if not seconds >= 0:  # also NaN
+        raise InvalidInput(f"{source}: {value!r} is not a number of seconds >= 0")
+    return seconds
+
+
+_PASSWORD = re.compile(r"://([^:/@\s]+):([^@\s]+)@")
+
+
+def _holder_label() -> str:
+    """What this process is, for a process waiting for the file: its command line (a
+    password in a URL masked)."""
+    argv = sys.argv or [""]
+    first = Path(argv[0])
+    name = first.parent.name if first.name == "__main__.py" else first.name  # python -m
+    cmd = _PASSWORD.sub(r"://\1:***@", " ".join([name or "python", *argv[1:]]))
+    return cmd if len(cmd) <= 100 else cmd[:97] + "..."
+
+
+class _Turn:
+    """This process's turn on one DuckDB file, shared by its stores.
+
+    Two advisory locks (``flock``) on sidecar files: ``<file>.lock``, held for as long as
+    the process has the file open (shared by read-only connections, exclusive by a
+    writable one), and ``<file>.queue``, the turnstile: a process takes it before it waits
+    for ``.lock`` and lets go of it once it holds ``.lock``. A process that lets go of
+    ``.lock`` and comes back at once therefore queues behind the one that was waiting, and
+    a process holding the file gives it up at the end of its operation (or, when idle, within
+    ``IDLE_POLL`` seconds) as soon as it sees the turnstile taken.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self.lock_path = path + ".lock"
+        self.queue_path = path + ".queue"
+        self.mutex = threading.Lock()
+        self.fd: int | None = None  # open on .lock while the process holds its turn
+        self.exclusive = False
+        self.users = 0
+        self.since = 0.0  # when this process took the file
+
+    def enter(self, exclusive: bool, deadline: float, on_wait: Callable[[str], None],
+              started: float) -> bool:
+        """Take (or join) this process's turn; False if the sidecar files cannot be used
+        (a read-only directory): the file is then opened without taking turns."""
+        while True:
+            if not self.mutex.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                raise self.locked(started)
+            try:
+                if self.fd is not None and (self.exclusive or not exclusive):
+                    self.users += 1
+                    return True
+                if self.fd is None:
+                    return self._take(exclusive, deadline, on_wait, started)
+            finally:
+                self.mutex.release()
+            # Read-only connections of this process are still open: their stores are
+            # busy and close when done (DuckDBStore._share_with_siblings).
+            if time.monotonic() >= deadline:
+                raise self.locked(started)
+            time.sleep(0.02)
+
+    def _take(self, exclusive: bool, deadline: float, on_wait: Callable[[str], None],
+              started: float) -> bool:
+        notice = _Notice(self, on_wait, started)
+        try:
+            queue = _flock(self.queue_path, fcntl.LOCK_EX, deadline, notice)
+            if queue is None:
+                raise self.locked(started)
+            try:
+                fd = _flock(self.lock_path, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH,
+                            deadline, notice)
+            finally:
+                os.close(queue)  # the next in the queue may now wait for .lock
+        except OSError as e:  # StoreLocked is not an OSError
+            log.debug("cannot take turns on %s: %s", self.path, e)
+            return False
+        if fd is None:
+            raise self.locked(started)
+        self.fd, self.exclusive, self.users = fd, exclusive, 1
+        self.since = time.monotonic()
+        log.debug("turn on %s after %.3f s", self.path, self.since - started)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()} {_holder_label()}\n".encode(), 0)
+        except OSError:  # only a label for waiters
+            pass
+        return True
+
+    def leave(self) -> None:
+        with self.mutex:
+            if self.fd is None:
+                return
+            self.users -= 1
+            if self.users <= 0:
+                os.close(self.fd)  # releases the lock
+                self.fd, self.users = None, 0
+
+    def waited_for(self) -> bool:
+        """Whether another process is queued for the file (holds the turnstile)."""
+        try:
+            fd = os.open(self.queue_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+        return False
+
+    def holder(self) -> str:
+        """``process N (command)`` from ``.lock``: the last process that took the file."""
+        try:
+            with open(self.lock_path, encoding="utf-8", errors="replace") as f:
+                pid, _, label = f.readline().strip().partition(" ")
+        except OSError:
+            return "another process"
+        if not pid.isdigit():
+            return "another process"
+        return f"process {pid}" + (f" ({label})" if label else "")
+
+    def locked(self, started: float) -> StoreLocked:
+        return _locked(self.path, self.holder(), time.monotonic() - started)
+
+
+def _locked(path: str, who: str, waited: float) -> StoreLocked:
+    return StoreLocked(f"{path} is locked by {who}: gave up after waiting {waited:.1f} s "
+                       "(DuckDB allows one writer; wait longer with --lock-timeout SECONDS, "
+                       f"${ENV_LOCK_TIMEOUT} or connect(..., lock_timeout=))")
+
+
+class _Notice:
+    """One line through ``on_wait`` once a wait has lasted ``WAIT_NOTICE`` seconds."""
+
+    def __init__(self, turn: _Turn | None, on_wait: Callable[[str], None], started: float,
+                 path: str = ""):
+        self.turn, self.on_wait, self.started = turn, on_wait, started
+        self.path = turn.path if turn is not None else path
+        self.done = False
+
+    def due(self) -> float:
+        return self.started + WAIT_NOTICE
+
+    def __call__(self, who: str | None = None) -> None:
+        if self.done or time.monotonic() < self.due():
+            return
+        self.done = True
+        if who is None:
+            who = self.turn.holder() if self.turn is not None else "another process"
+        try:
+            self.on_wait(f"waiting for {self.path}: in use by {who}")
+        except Exception:  # a message must not stop the wait
+            log.debug("on_wait failed", exc_info=True)
+
+
+def _flock(path: str, mode: int, deadline: float, notice: _Notice) -> int | None:
+    """An fd on ``path`` holding ``flock(mode)``, waited for until ``deadline``; None when
+    the deadline passed. The wait blocks in the kernel (a thread of its own, which can be
+    abandoned): a poll would let a process that releases and retakes the lock win."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        return fd
+    except BlockingIOError:
+        pass
+    except BaseException:
+        os.close(fd)
+        raise
+    got = threading.Event()
+    guard = threading.Lock()
+    state: dict[str, Any] = {"abandoned": False, "error": None}
+
+    def wait() -> None:
+        try:
+            fcntl.flock(fd, mode)
+        except OSError as e:
+            state["error"] = e
+        with guard:
+            if state["abandoned"]:
+                os.close(fd)  # too late: let it go at once
+                return
+            got.set()
+
+    threading.Thread(target=wait, name=f"tsanalysis-wait {Path(path).name}",
+                     daemon=True).start()
+    try:
+        while not got.is_set():
+            now = time.monotonic()
+            if now >= deadline:
+                break
+            until = deadline if notice.done else min(deadline, notice.due())
+            got.wait(max(0.0, until - now))
+            notice()
+    finally:
+        with guard:
+            if not got.is_set():
+                state["abandoned"] = True
+    if not got.is_set():
+        return None
+    if state["error"] is not None:
+        os.close(fd)
+        raise state["error"]
+    return fd
+
+
+_TURNS: dict[str, _Turn] = {}
+_TURNS_LOCK = threading.Lock()
+
+
+def _turn(path: str) -> _Turn | None:
+    """The turn of this process on ``path`` (None where there is no ``flock``)."""
+    if fcntl is None:
+        return None
+    with _TURNS_LOCK:
+        t = _TURNS.get(path)
+        if t is None:
+            t = _TURNS[path] = _Turn(path)
+        return t
+
+
+def _forget_turns_in_child() -> None:
+    # A forked child inherits the .lock descriptor: closing the copy keeps the parent's
+    # lock and lets the child take its own turns.
+    global _TURNS_LOCK
+    _TURNS_LOCK = threading.Lock()
+    for t in _TURNS.values():
+        if t.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(t.fd)
+        t.fd, t.users, t.mutex = None, 0, threading.Lock()
+    for s in list(_OPEN_STORES):
+        s._turn_held = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_turns_in_child)
 
 
 def _alive(pid: int) -> bool:
