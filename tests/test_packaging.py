@@ -6,7 +6,10 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
+
+from tsanalysis.redact import mask_passwords
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,7 +69,7 @@ def test_the_store_layer_imports_nothing_above_it():
     other way round."""
     import ast
 
-    allowed = {"schema", "errors", "ids", "timeutil", "store"}
+    allowed = {"schema", "errors", "ids", "timeutil", "redact", "store"}
     root = Path(__file__).resolve().parent.parent / "tsanalysis" / "store"
     bad = []
     for path in root.rglob("*.py"):
@@ -92,3 +95,15 @@ def test_make_lab_and_demo_load_the_users_plugins():
     the README starts load whatever plugins the user installed."""
     makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
     assert "TSANALYSIS_LOAD_PLUGINS" not in makefile
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("tsanalysis --db questdb://admin:s3cr:et@host:8812/qdb delete x",
+     "tsanalysis --db questdb://admin:***@host:8812/qdb delete x"),
+    ("questdb://admin:quest@127.0.0.1:8812/qdb?http_port=9000",
+     "questdb://admin:***@127.0.0.1:8812/qdb?http_port=9000"),
+    ("duckdb:///tmp/x.duckdb sessions list", "duckdb:///tmp/x.duckdb sessions list"),
+    ("a://u:p@h and b://v:q@k", "a://u:***@h and b://v:***@k"),
+])
+def test_passwords_are_masked_wherever_a_url_is_shown(text, shown):
+    assert mask_passwords(text) == shown

@@ -18,7 +18,6 @@ import contextvars
 import getpass
 import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -30,6 +29,7 @@ import pandas as pd
 from . import schema
 from .errors import InvalidInput, SessionActive, SessionNotFound
 from .ids import check_session_id, check_symbols, grace_label
+from .redact import mask_passwords
 from .store.base import Store
 from .timeutil import iso, parse_duration, to_utc
 
@@ -378,10 +378,9 @@ def _command() -> str:
 
 def command_line(args: Sequence[str]) -> str:
     """``tsanalysis ARGS`` as the audit keeps it: a password in a store URL is masked."""
-    return _PASSWORD.sub(r"://\1:***@", " ".join(["tsanalysis", *args]))
+    return mask_passwords(" ".join(["tsanalysis", *args]))
 
 
 #: The command line the ``tsanalysis`` command is running, for the audit trail.
 COMMAND: contextvars.ContextVar[str | None] = contextvars.ContextVar("tsanalysis_command",
                                                                      default=None)
-_PASSWORD = re.compile(r"://([^:/@\s]+):([^@\s]+)@")

@@ -5,7 +5,7 @@ call on the same file would collide, so this store holds its connection only whi
 works: the connection is closed after ``idle_release`` seconds without use, read-only
 operations open the file read-only (other readers can share it).
 
-Processes take turns on the file, first come first served (:class:`_Turn`: two ``flock``
+Processes take turns on the file, first come first served (:class:`Turn`: two ``flock``
 locks on ``<file>.lock`` and ``<file>.queue``): a process waiting for the file queues, and
 the process holding it lets go at the end of its current operation (an idle connection
 within ``IDLE_POLL`` seconds), so a writer in a loop cannot lock others out. A wait of more
@@ -22,7 +22,6 @@ import itertools
 import logging
 import os
 import re
-import sys
 import threading
 import time
 import uuid
@@ -35,11 +34,6 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pyarrow as pa
-
-try:
-    import fcntl
-except ImportError:  # Windows: no flock; processes poll for the file as DuckDB allows
-    fcntl = None  # type: ignore[assignment]
 
 from .. import schema
 from ..errors import InvalidInput, StoreError, StoreLocked, StoreUnavailable
@@ -57,6 +51,7 @@ from .base import (
     check_table,
     to_table_arrow,
 )
+from .turns import IDLE_POLL, TURN_SLICE, Notice, lock_timeout_from, locked_error, turn_for
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +153,7 @@ class DuckDBStore(Store):
         self._timer: threading.Timer | None = None
         self._idle_gen = 0  # a timer armed before the last use is stale
         self._idle_until = 0.0
-        self._turn = None if self.memory else _turn(self.path)
+        self._turn = None if self.memory else turn_for(self.path)
         self._turn_held = False
         self._in_tx = False
         self._schema_ready = False
@@ -234,7 +229,7 @@ class DuckDBStore(Store):
             if con is not None:
                 with contextlib.suppress(duckdb.Error):
                     con.close()
-            self._leave_turn()  # the file is not open: the turn goes
+            self._leaveturn_for()  # the file is not open: the turn goes
             raise
         return con
 
@@ -242,7 +237,7 @@ class DuckDBStore(Store):
                  ) -> duckdb.DuckDBPyConnection:
         """``duckdb.connect``, retried while a process that does not take turns (another
         program, an older tsanalysis) holds the file."""
-        notice = _Notice(None, self.on_wait, started, self.path)
+        notice = Notice(None, self.on_wait, started, self.path)
         delay = 0.05
         while True:
             try:
@@ -253,14 +248,14 @@ class DuckDBStore(Store):
                 holder = re.search(r"PID (\d+)", str(e))
                 who = f"process {holder.group(1)}" if holder else "another process"
                 if time.monotonic() >= deadline:
-                    raise _locked(self.path, who, time.monotonic() - started) from e
+                    raise locked_error(self.path, who, time.monotonic() - started) from e
                 notice(who)
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
             except duckdb.Error as e:
                 raise StoreUnavailable(f"cannot open {self.path}: {e}") from e
 
-    def _leave_turn(self) -> None:
+    def _leaveturn_for(self) -> None:
         if self._turn_held:
             self._turn_held = False
             self._turn.leave()  # type: ignore[union-attr]
@@ -336,7 +331,7 @@ class DuckDBStore(Store):
                 self._con.close()
             finally:
                 self._con = None
-                self._leave_turn()
+                self._leaveturn_for()
 
     def close(self) -> None:
         with self._lock:
@@ -874,271 +869,13 @@ def _close_all() -> None:
             log.debug("closing %s at exit failed", store.path, exc_info=True)
 
 
-# -- taking turns on a file between processes ------------------------------------------
-
-#: Seconds a wait for the file lasts before it is reported (once) through ``on_wait``.
-WAIT_NOTICE = 1.0
-#: Seconds between two looks, by an idle connection, for a process waiting for the file.
-IDLE_POLL = 0.05
-#: Seconds a process keeps the file for operations in a row while another waits: letting
-#: go after each one would reopen the file (~0.05 s) between every two small operations.
-TURN_SLICE = 0.25
-#: The default of ``lock_timeout`` when neither the argument nor the variable sets it.
-DEFAULT_LOCK_TIMEOUT = 60.0
-ENV_LOCK_TIMEOUT = "TSANALYSIS_LOCK_TIMEOUT"
-
-
-def lock_timeout_from(value: float | str | None) -> float:
-    """Seconds to wait for the file: ``value``, else ``$TSANALYSIS_LOCK_TIMEOUT``, else 60."""
-    source = "lock_timeout"
-    if value is None:
-        value = os.environ.get(ENV_LOCK_TIMEOUT) or None
-        source = ENV_LOCK_TIMEOUT
-    if value is None:
-        return DEFAULT_LOCK_TIMEOUT
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"{source}: {value!r} is not a number of seconds") from None
-    if not seconds >= 0:  # also NaN
-        raise InvalidInput(f"{source}: {value!r} is not a number of seconds >= 0")
-    return seconds
-
-
-_PASSWORD = re.compile(r"://([^:/@\s]+):([^@\s]+)@")
-
-
-def _holder_label() -> str:
-    """What this process is, for a process waiting for the file: its command line (a
-    password in a URL masked)."""
-    argv = sys.argv or [""]
-    first = Path(argv[0])
-    name = first.parent.name if first.name == "__main__.py" else first.name  # python -m
-    cmd = _PASSWORD.sub(r"://\1:***@", " ".join([name or "python", *argv[1:]]))
-    return cmd if len(cmd) <= 100 else cmd[:97] + "..."
-
-
-class _Turn:
-    """This process's turn on one DuckDB file, shared by its stores.
-
-    Two advisory locks (``flock``) on sidecar files: ``<file>.lock``, held for as long as
-    the process has the file open (shared by read-only connections, exclusive by a
-    writable one), and ``<file>.queue``, the turnstile: a process takes it before it waits
-    for ``.lock`` and lets go of it once it holds ``.lock``. A process that lets go of
-    ``.lock`` and comes back at once therefore queues behind the one that was waiting, and
-    a process holding the file gives it up at the end of its operation (or, when idle, within
-    ``IDLE_POLL`` seconds) as soon as it sees the turnstile taken.
-    """
-
-    def __init__(self, path: str):
-        self.path = path
-        self.lock_path = path + ".lock"
-        self.queue_path = path + ".queue"
-        self.mutex = threading.Lock()
-        self.fd: int | None = None  # open on .lock while the process holds its turn
-        self.exclusive = False
-        self.users = 0
-        self.since = 0.0  # when this process took the file
-
-    def enter(self, exclusive: bool, deadline: float, on_wait: Callable[[str], None],
-              started: float) -> bool:
-        """Take (or join) this process's turn; False if the sidecar files cannot be used
-        (a read-only directory): the file is then opened without taking turns."""
-        while True:
-            if not self.mutex.acquire(timeout=max(0.0, deadline - time.monotonic())):
-                raise self.locked(started)
-            try:
-                if self.fd is not None and (self.exclusive or not exclusive):
-                    self.users += 1
-                    return True
-                if self.fd is None:
-                    return self._take(exclusive, deadline, on_wait, started)
-            finally:
-                self.mutex.release()
-            # Read-only connections of this process are still open: their stores are
-            # busy and close when done (DuckDBStore._share_with_siblings).
-            if time.monotonic() >= deadline:
-                raise self.locked(started)
-            time.sleep(0.02)
-
-    def _take(self, exclusive: bool, deadline: float, on_wait: Callable[[str], None],
-              started: float) -> bool:
-        notice = _Notice(self, on_wait, started)
-        try:
-            queue = _flock(self.queue_path, fcntl.LOCK_EX, deadline, notice)
-            if queue is None:
-                raise self.locked(started)
-            try:
-                fd = _flock(self.lock_path, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH,
-                            deadline, notice)
-            finally:
-                os.close(queue)  # the next in the queue may now wait for .lock
-        except OSError as e:  # StoreLocked is not an OSError
-            log.debug("cannot take turns on %s: %s", self.path, e)
-            return False
-        if fd is None:
-            raise self.locked(started)
-        self.fd, self.exclusive, self.users = fd, exclusive, 1
-        self.since = time.monotonic()
-        log.debug("turn on %s after %.3f s", self.path, self.since - started)
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()} {_holder_label()}\n".encode(), 0)
-        except OSError:  # only a label for waiters
-            pass
-        return True
-
-    def leave(self) -> None:
-        with self.mutex:
-            if self.fd is None:
-                return
-            self.users -= 1
-            if self.users <= 0:
-                os.close(self.fd)  # releases the lock
-                self.fd, self.users = None, 0
-
-    def waited_for(self) -> bool:
-        """Whether another process is queued for the file (holds the turnstile)."""
-        try:
-            fd = os.open(self.queue_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-        except OSError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        except OSError:
-            return False
-        finally:
-            os.close(fd)
-        return False
-
-    def holder(self) -> str:
-        """``process N (command)`` from ``.lock``: the last process that took the file."""
-        try:
-            with open(self.lock_path, encoding="utf-8", errors="replace") as f:
-                pid, _, label = f.readline().strip().partition(" ")
-        except OSError:
-            return "another process"
-        if not pid.isdigit():
-            return "another process"
-        return f"process {pid}" + (f" ({label})" if label else "")
-
-    def locked(self, started: float) -> StoreLocked:
-        return _locked(self.path, self.holder(), time.monotonic() - started)
-
-
-def _locked(path: str, who: str, waited: float) -> StoreLocked:
-    return StoreLocked(f"{path} is locked by {who}: gave up after waiting {waited:.1f} s "
-                       "(DuckDB allows one writer; wait longer with --lock-timeout SECONDS, "
-                       f"${ENV_LOCK_TIMEOUT} or connect(..., lock_timeout=))")
-
-
-class _Notice:
-    """One line through ``on_wait`` once a wait has lasted ``WAIT_NOTICE`` seconds."""
-
-    def __init__(self, turn: _Turn | None, on_wait: Callable[[str], None], started: float,
-                 path: str = ""):
-        self.turn, self.on_wait, self.started = turn, on_wait, started
-        self.path = turn.path if turn is not None else path
-        self.done = False
-
-    def due(self) -> float:
-        return self.started + WAIT_NOTICE
-
-    def __call__(self, who: str | None = None) -> None:
-        if self.done or time.monotonic() < self.due():
-            return
-        self.done = True
-        if who is None:
-            who = self.turn.holder() if self.turn is not None else "another process"
-        try:
-            self.on_wait(f"waiting for {self.path}: in use by {who}")
-        except Exception:  # a message must not stop the wait
-            log.debug("on_wait failed", exc_info=True)
-
-
-def _flock(path: str, mode: int, deadline: float, notice: _Notice) -> int | None:
-    """An fd on ``path`` holding ``flock(mode)``, waited for until ``deadline``; None when
-    the deadline passed. The wait blocks in the kernel (a thread of its own, which can be
-    abandoned): a poll would let a process that releases and retakes the lock win."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-    try:
-        fcntl.flock(fd, mode | fcntl.LOCK_NB)
-        return fd
-    except BlockingIOError:
-        pass
-    except BaseException:
-        os.close(fd)
-        raise
-    got = threading.Event()
-    guard = threading.Lock()
-    state: dict[str, Any] = {"abandoned": False, "error": None}
-
-    def wait() -> None:
-        try:
-            fcntl.flock(fd, mode)
-        except OSError as e:
-            state["error"] = e
-        with guard:
-            if state["abandoned"]:
-                os.close(fd)  # too late: let it go at once
-                return
-            got.set()
-
-    threading.Thread(target=wait, name=f"tsanalysis-wait {Path(path).name}",
-                     daemon=True).start()
-    try:
-        while not got.is_set():
-            now = time.monotonic()
-            if now >= deadline:
-                break
-            until = deadline if notice.done else min(deadline, notice.due())
-            got.wait(max(0.0, until - now))
-            notice()
-    finally:
-        with guard:
-            if not got.is_set():
-                state["abandoned"] = True
-    if not got.is_set():
-        return None
-    if state["error"] is not None:
-        os.close(fd)
-        raise state["error"]
-    return fd
-
-
-_TURNS: dict[str, _Turn] = {}
-_TURNS_LOCK = threading.Lock()
-
-
-def _turn(path: str) -> _Turn | None:
-    """The turn of this process on ``path`` (None where there is no ``flock``)."""
-    if fcntl is None:
-        return None
-    with _TURNS_LOCK:
-        t = _TURNS.get(path)
-        if t is None:
-            t = _TURNS[path] = _Turn(path)
-        return t
-
-
-def _forget_turns_in_child() -> None:
-    # A forked child inherits the .lock descriptor: closing the copy keeps the parent's
-    # lock and lets the child take its own turns.
-    global _TURNS_LOCK
-    _TURNS_LOCK = threading.Lock()
-    for t in _TURNS.values():
-        if t.fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(t.fd)
-        t.fd, t.users, t.mutex = None, 0, threading.Lock()
-    for s in list(_OPEN_STORES):
-        s._turn_held = False
+def _forget_turns_of_stores_in_child() -> None:
+    for store in list(_OPEN_STORES):
+        store._turn_held = False  # the turn itself is forgotten by turns.py
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_turns_in_child)
+    os.register_at_fork(after_in_child=_forget_turns_of_stores_in_child)
 
 
 def _alive(pid: int) -> bool:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from ...errors import InvalidInput
+from ...redact import mask_passwords
 
 T = TypeVar("T")
 
@@ -43,12 +43,12 @@ class QuestDBConfig:
         try:
             port = parts.port
         except ValueError:
-            raise InvalidInput(f"invalid port in {_redact(url)!r}") from None
+            raise InvalidInput(f"invalid port in {mask_passwords(url)!r}") from None
         query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
         known = {"http_port", "timeout"}
         unknown = sorted(set(query) - known)
         if unknown:
-            raise InvalidInput(f"unknown option(s) {', '.join(unknown)} in {_redact(url)!r}; "
+            raise InvalidInput(f"unknown option(s) {', '.join(unknown)} in {mask_passwords(url)!r}; "
                                f"known: {', '.join(sorted(known))}")
 
         def one(name: str, conv: Callable[[str], T], default: T) -> T:
@@ -57,13 +57,13 @@ class QuestDBConfig:
             try:
                 return conv(query[name][-1])
             except ValueError:
-                raise InvalidInput(f"invalid {name}={query[name][-1]!r} in {_redact(url)!r}"
+                raise InvalidInput(f"invalid {name}={query[name][-1]!r} in {mask_passwords(url)!r}"
                                    ) from None
 
         http_port = one("http_port", int, DEFAULT_HTTP_PORT)
         timeout = one("timeout", float, DEFAULT_TIMEOUT)
         if not 0 < http_port < 65536:
-            raise InvalidInput(f"invalid http_port {http_port} in {_redact(url)!r}")
+            raise InvalidInput(f"invalid http_port {http_port} in {mask_passwords(url)!r}")
         if not timeout > 0:
             raise InvalidInput(f"timeout must be positive, not {timeout}")
         dbname = parts.path.lstrip("/") or DEFAULT_DBNAME
@@ -100,5 +100,3 @@ class QuestDBConfig:
         return f"{self.host}:{self.http_port}"
 
 
-def _redact(url: str) -> str:
-    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
