@@ -13,7 +13,7 @@ QUESTDB_FIXTURES = {"questdb_url", "qws", "plain"}
 def test_every_test_on_the_questdb_server_runs_in_the_questdb_group(request):
     """Checked over the tests of this run (in ``make test``: all of them)."""
     on_server = [item.nodeid for item in request.session.items
-                 if QUESTDB_FIXTURES & set(item.fixturenames)
+                 if QUESTDB_FIXTURES & set(getattr(item, "fixturenames", ()))
                  or "questdb" in getattr(getattr(item, "callspec", None), "params", {}).values()]
     strays = [n for n in on_server if xdist_group(n) != "questdb"]
     assert not strays
