@@ -9,7 +9,8 @@ import pytest
 import tsanalysis.ta as ta
 from tsanalysis.default_plugins.indicators import builtin_indicators
 from tsanalysis.errors import SessionNotFound
-from tsanalysis.indicators import UnknownIndicatorId
+from tsanalysis.indicators import Indicator, UnknownIndicatorId
+from tsanalysis.indicators import compute as compute_indicator
 
 from .helpers import T0, indicator_rows, ticks
 
@@ -131,6 +132,50 @@ def test_unknown_symbol_or_session(ws, sid):
     with pytest.raises(SessionNotFound):
         ws.indicators.compute("no-such-session", SYM, "rsi")
     assert ws.indicators.stored(sid).empty
+
+
+# -- computing and storing in batches (bounded memory) --------------------------------------
+
+STREAM_CASES = [("rsi", {}), ("macd", {}), ("bbands", {"timeperiod": 20}), ("kama", {}),
+                ("ema", {"timeperiod": 30})]
+
+
+@pytest.mark.parametrize(("name", "params"), STREAM_CASES, ids=[n for n, _ in STREAM_CASES])
+def test_streamed_compute_equals_the_whole(ws, sid, name, params):
+    """Small batches (the chunked code on small data) store what one computation does."""
+    session(ws, sid)
+    whole = ws.indicators.compute(sid, SYM, name, params, persist=False)
+    for _ in range(2):  # the second time replaces the rows (an upsert), never duplicates
+        res = compute_indicator(ws.store, sid, SYM, name, params, chunk_rows=700)
+        assert res._load is not None  # streamed: the values are read back when asked for
+        assert res.rows == whole.rows == N0
+        assert res.written == N0 * len(res.outputs)
+        for output, iid in res.outputs.items():
+            hist = ws.indicators.history(sid, SYM, iid)
+            assert len(hist) == N0 == count(ws, sid, iid)
+            assert hist["ts"].equals(whole.frame["ts"])
+            assert (hist["seq"].to_numpy() == whole.seq).all()
+            assert_same(hist["value"].to_numpy(), whole.values[output], tol=1e-12)
+            assert_same(res.values[output], whole.values[output], tol=1e-12)
+        assert (res.ts_us == whole.ts_us).all()
+
+
+def test_streamed_compute_falls_back_when_the_batches_disagree(ws, sid, monkeypatch):
+    """A declared memory too short for the batches to reproduce each other: computed whole."""
+    session(ws, sid)
+    whole = ws.indicators.compute(sid, SYM, "ema", timeperiod=30, persist=False)
+    monkeypatch.setattr(Indicator, "memory", lambda self, params: 0)
+    res = compute_indicator(ws.store, sid, SYM, "ema", {"timeperiod": 30}, chunk_rows=500)
+    assert res._load is None  # not streamed
+    hist = ws.indicators.history(sid, SYM, res.outputs["real"])
+    assert len(hist) == N0
+    assert_same(hist["value"].to_numpy(), whole.values["real"], tol=1e-12)
+
+
+def test_one_batch_is_computed_whole(ws, sid):
+    session(ws, sid)
+    res = compute_indicator(ws.store, sid, SYM, "rsi", chunk_rows=N0)
+    assert res._load is None and res.written == N0
 
 
 # -- update ---------------------------------------------------------------------------------

@@ -330,6 +330,7 @@ def test_an_import_killed_mid_way_leaves_nothing(tmp_path):
     stages = ws.sql("SELECT table_name FROM information_schema.tables "
                     "WHERE starts_with(table_name, '_tsa_stage_')")
     assert stages.empty
+    assert not list(tmp_path.glob(".k.duckdb.tsa_stage_*"))  # nor a staging file
     ws.close()
 
 

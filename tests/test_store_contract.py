@@ -148,6 +148,40 @@ def test_iter_arrow_streams_in_bounded_batches(store, sid):
     assert seqs.tolist() == list(range(1000))
 
 
+def test_write_batches_stores_what_one_write_does(store, sid, ws):
+    """Small batches (the streamed path on small data): the same rows as one write, an
+    upsert replaces by key, and a stream that fails part-way writes nothing."""
+    frame = typed_ticks(sid, "BTC/USDT", 1000)
+    parts = [frame.iloc[k:k + 128] for k in range(0, 1000, 128)]
+    assert store.write_batches("tick_prices", iter(parts)) == 1000
+    back = store.read("tick_prices", sid)
+    pd.testing.assert_frame_equal(back[["seq", "price", "volume"]],
+                                  frame[["seq", "price", "volume"]].reset_index(drop=True))
+    assert back["ts"].equals(frame["ts"].reset_index(drop=True))
+    rows = indicator_rows(sid, "BTC/USDT", 300)
+    store.write("indicators", rows)
+    changed = rows.assign(value=2.0)
+    parts = [changed.iloc[k:k + 64] for k in range(0, 300, 64)]
+    assert store.write_batches("indicators", iter(parts), mode="upsert") == 300
+    assert (store.read("indicators", sid)["value"] == 2.0).all()
+    assert store.count("indicators", sid) == 300
+
+    def failing():
+        yield typed_ticks(sid, "ETH/USDT", 100)
+        yield typed_ticks(sid, "ETH/USDT", 100, seq0=100)
+        raise RuntimeError("the source broke")
+
+    if store.transactional:
+        with pytest.raises(RuntimeError, match="broke"):
+            store.write_batches("tick_prices", failing())
+        assert store.count("tick_prices", sid, symbols=["ETH/USDT"]) == 0
+    if ws.backend == "duckdb":  # no staging file left behind
+        from pathlib import Path
+
+        db = Path(store.path)
+        assert not list(db.resolve().parent.glob(f".{db.name}.tsa_stage_*"))
+
+
 def test_counts_stats_and_max_seq(store, sid):
     store.write("tick_prices", typed_ticks(sid, "BTC/USDT", 40))
     store.write("tick_prices", typed_ticks(sid, "ETH/USDT", 15, seq0=100))

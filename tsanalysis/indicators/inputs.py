@@ -49,8 +49,22 @@ def tick_cadence(row: pd.Series) -> float | None:
     return float(v) if v is not None and pd.notna(v) and float(v) > 0 else None
 
 
-def _col(t: pa.Table, name: str) -> np.ndarray:
+def _col(t: pa.Table | pa.RecordBatch, name: str) -> np.ndarray:
     return np.ascontiguousarray(t.column(name).to_numpy(), dtype=np.float64)
+
+
+#: The tick columns an indicator's input is made of.
+TICK_COLUMNS = ["seq", "ts", "price", "volume"]
+
+
+def tick_inputs(t: pa.Table | pa.RecordBatch, cadence_s: float | None | Callable[[], Any] = None
+                ) -> Inputs:
+    """Ticks (the :data:`TICK_COLUMNS`, in (ts, seq) order) as an indicator's input."""
+    price = _col(t, "price")
+    series = {"open": price, "high": price, "low": price, "close": price,
+              "volume": _col(t, "volume")}
+    seq = t.column("seq").to_numpy().astype(np.int64, copy=False)
+    return Inputs(series, micros(t.column("ts")), "ticks", None, cadence_s, seq)
 
 
 def has_stored_bars(store: Store, session_id: str, symbol: str, interval: str) -> bool:
@@ -69,13 +83,8 @@ def load_inputs(store: Store, session_id: str, symbol: str, interval: str | None
     """
     check_symbol(symbol)
     if interval is None:
-        t = store.read_arrow(TICKS, session_id, symbols=[symbol], start=start,
-                             columns=["seq", "ts", "price", "volume"])
-        price = _col(t, "price")
-        series = {"open": price, "high": price, "low": price, "close": price,
-                  "volume": _col(t, "volume")}
-        seq = t.column("seq").to_numpy().astype(np.int64, copy=False)
-        return Inputs(series, micros(t.column("ts")), "ticks", None, cadence_s, seq)
+        return tick_inputs(store.read_arrow(TICKS, session_id, symbols=[symbol], start=start,
+                                            columns=TICK_COLUMNS), cadence_s)
     secs = float(interval_seconds(interval))
     if stored_bars is None:
         stored_bars = has_stored_bars(store, session_id, symbol, interval)

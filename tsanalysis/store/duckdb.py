@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import glob
 import itertools
 import logging
 import os
@@ -411,8 +412,20 @@ class DuckDBStore(Store):
 
         return take
 
+    def _stage_dir(self) -> Path:
+        return Path(self.path).resolve().parent
+
+    def _stage_prefix(self) -> str:
+        return f".{Path(self.path).name}.tsa_stage_"
+
     def _drop_stale_stages(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Drop staging tables left by imports whose process has died."""
+        """Drop staging tables and files left by imports whose process has died."""
+        prefix = self._stage_prefix()
+        for f in self._stage_dir().glob(f"{glob.escape(prefix)}*.parquet"):
+            m = re.match(r"(\d+)_", f.name[len(prefix):])
+            if m and not _alive(int(m.group(1))):
+                log.warning("removing %s, left by an interrupted import", f)
+                f.unlink(missing_ok=True)
         rows = con.execute("SELECT table_name FROM information_schema.tables "
                            "WHERE starts_with(table_name, '_tsa_stage_')").fetchall()
         for (name,) in rows:
@@ -506,6 +519,8 @@ class DuckDBStore(Store):
         second = next(it, None)
         if second is None:
             return self.write(table, first, mode)
+        if not self.memory:
+            return self._write_through_parquet(t, itertools.chain((first, second), it), mode)
         stage = f"_tsa_stage_{os.getpid()}_{uuid.uuid4().hex[:12]}"
         total = 0
         with self.connection(write=True) as con:
@@ -522,6 +537,38 @@ class DuckDBStore(Store):
                 self._insert_from(con, t, stage, mode)
             finally:
                 con.execute(f"DROP TABLE IF EXISTS {stage}")
+        return total
+
+    def _write_through_parquet(self, t: schema.Table, batches: Iterable[pd.DataFrame | pa.Table],
+                               mode: WriteMode) -> int:
+        """Stage the batches in an uncompressed Parquet file (written as they come: memory
+        bounded by a batch, no database work until the end), then move them in with one
+        ``INSERT ... SELECT FROM read_parquet`` (DuckDB's own bulk path: parallel, written
+        straight to disk). The file sits next to the database; one left by a killed process
+        is removed the next time the database is opened for writing."""
+        import pyarrow.parquet as pq
+
+        path = self._stage_dir() / (f"{self._stage_prefix()}{os.getpid()}_"
+                                    f"{uuid.uuid4().hex[:12]}.parquet")
+        total = 0
+        try:
+            writer: pq.ParquetWriter | None = None
+            try:
+                for batch in batches:
+                    data = to_table_arrow(t, batch)
+                    if writer is None:
+                        writer = pq.ParquetWriter(path, data.schema, compression="none")
+                    writer.write_table(data)
+                    total += data.num_rows
+            finally:
+                if writer is not None:
+                    writer.close()
+            if total:
+                source = "read_parquet('" + str(path).replace("'", "''") + "')"
+                with self.connection(write=True) as con:
+                    self._insert_from(con, t, source, mode)
+        finally:
+            path.unlink(missing_ok=True)
         return total
 
     def _select(self, t: schema.Table, session_id: str, symbols: Sequence[str] | None,
