@@ -2,7 +2,7 @@
 #   make lab     set up, create a demo session, open JupyterLab on the quickstart
 #   make demo    set up, create a demo session, list sessions (headless)
 #   make test    set up, start QuestDB, run the whole test suite and the notebooks
-#   make test-fast   the edit loop: DuckDB only, no slow-marked tests, 2 workers (~2 min)
+#   make test-fast   the edit loop: DuckDB only, no slow-marked tests, 3 workers (~2 min)
 #   make bench   run the benchmarks (figures in benchmarks/results/)
 #   make questdb / make questdb-stop   a local QuestDB for development (default ports
 #                9000/8812; move them with QDB_HTTP_PORT, QDB_PG_PORT, ...: scripts/questdb)
@@ -41,20 +41,22 @@ lab: setup
 NBVAL := --nbval-lax --nbval-current-env -p no:cacheprovider
 
 # A private QuestDB on free ports for the run, stopped afterwards even on failure; the
-# suite runs against it and DuckDB (scripts/with-questdb), then the runbooks run a second
-# time with the server as their store.
+# suite runs against it and DuckDB (scripts/with-questdb) on two pytest-xdist workers (the
+# tests that reach the server on one of them: tests/conftest.py), then the runbooks run a
+# second time with the server as their store.
 test: setup
 	TSANALYSIS_REQUIRE_BROWSER=1 PYTHON=$(PYTHON) scripts/with-questdb sh -c '\
-		$(BIN)/python -m pytest tests notebooks $(NBVAL) -n 2 --durations=25 && \
+		$(BIN)/python -m pytest tests notebooks $(NBVAL) -n 2 --dist loadgroup --durations=25 && \
 		TSANALYSIS_NOTEBOOK_DB="$$TSANALYSIS_TEST_QUESTDB" \
 			$(BIN)/python -m pytest notebooks $(NBVAL)'
 	$(BIN)/python -m pip install --quiet -e plugins/tsanalysis-talib && $(BIN)/python -m pytest plugins/tsanalysis-talib -p no:cacheprovider
 
 # The edit loop: the DuckDB half, without the slow-marked tests, the browser and the
-# runbooks, on both cores (pytest-xdist); `make test` is the whole suite, as CI runs it.
+# runbooks, on three pytest-xdist workers (quicker than two on 2 cores: tests also wait on
+# files and child processes); `make test` is the whole suite, as CI runs it.
 test-fast: setup
 	env -u TSANALYSIS_TEST_QUESTDB $(BIN)/python -m pytest tests -m "not slow and not browser" \
-		-n 2 -x -q -p no:cacheprovider
+		-n 3 -x -q -p no:cacheprovider
 
 notebooks: setup
 	$(BIN)/python -m pytest notebooks tests/test_notebooks.py $(NBVAL)

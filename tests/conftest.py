@@ -118,8 +118,14 @@ def xdist_group(nodeid: str) -> str:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
-    # (xdist's own `--dist loadgroup` marks no longer reach the scheduler under pytest 9.2,
-    # which derives `nodeid` from a structured id; a scheduler that groups by id does.)
+    """``--dist loadgroup`` groups by :func:`xdist_group` (``make test``); other modes are
+    xdist's own (``make test-fast`` spreads test by test in batches, which is quicker).
+
+    (xdist's own loadgroup reads ``xdist_group`` marks through ``item._nodeid``, which
+    pytest 9.2 no longer uses: its groups never reach the scheduler. This one groups by id.)
+    """
+    if config.getoption("dist") != "loadgroup":
+        return None
     from xdist.scheduler import LoadScopeScheduling
 
     class ByGroup(LoadScopeScheduling):

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import tsanalysis
 import tsanalysis.ta as ta
 from tsanalysis.default_plugins.indicators import builtin_indicators
 from tsanalysis.errors import SessionNotFound
@@ -205,10 +206,19 @@ def test_update_equals_a_full_recompute(ws, sid, name, params, interval):
     assert u.rows <= full.rows - first.rows + 30
 
 
+@pytest.fixture(scope="module")
+def shared_duckdb_ws(tmp_path_factory):
+    """One DuckDB file for the ~430 per-indicator cases below: each writes a session of its
+    own (``sid``), so sharing the file keeps them independent and saves a store each."""
+    w = tsanalysis.connect(f"duckdb:///{tmp_path_factory.mktemp('builtins')}/shared.duckdb")
+    yield w
+    w.close()
+
+
 @pytest.mark.parametrize("ind", builtin_indicators(), ids=lambda i: i.name)
 @pytest.mark.parametrize("interval", [None, "10s"], ids=["ticks", "bars"])
-def test_update_identity_for_every_builtin(duckdb_ws, sid, ind, interval):
-    ws = duckdb_ws
+def test_update_identity_for_every_builtin(shared_duckdb_ws, sid, ind, interval):
+    ws = shared_duckdb_ws
     session(ws, sid)
     params = ind.check_params({})
     first = ws.indicators.compute(sid, SYM, ind.name, params, interval=interval)
