@@ -28,12 +28,10 @@ from .base import Indicator, Inputs
 from .inputs import TICK_COLUMNS, TICKS, load_inputs, session_row, tick_cadence, tick_inputs
 from .registry import registry
 from .table import TABLE, indicator_rows, write_rows
+from .updating import VERIFY_POINTS, values_agree
 
 #: Ticks per batch of a streamed computation (see the module docstring).
 CHUNK_ROWS = 1_000_000
-#: Points the batches of a streamed computation overlap by, and compare, beyond the
-#: indicator's declared memory (as ``update`` does).
-VERIFY_POINTS = 64
 
 
 @dataclass
@@ -156,8 +154,6 @@ def _compute_streamed(store: Store, session_id: str, symbol: str, ind: Indicator
                       full: dict[str, Any], chunk_rows: int) -> ComputeResult | None:
     """Compute and store a window indicator on ticks batch by batch (module docstring);
     None when the ticks fit in one batch or the batches do not reproduce each other."""
-    from .updating import _close
-
     chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
     row = session_row(store, session_id)
     n = store.count(TICKS, session_id, symbols=[symbol])
@@ -182,7 +178,7 @@ def _compute_streamed(store: Store, session_id: str, symbol: str, ind: Indicator
             values = ind.run(x, full)
             if k:
                 v = min(VERIFY_POINTS, k)
-                if not all(_close(values[o][k - v:k], tail[o][-v:]) for o in ids):
+                if not all(values_agree(values[o][k - v:k], tail[o][-v:]) for o in ids):
                     raise _NotStreamable
             yield indicator_rows(session_id, symbol, ids, {o: a[k:] for o, a in values.items()},
                                  x.ts[k:], x.seq[k:])

@@ -371,7 +371,7 @@ def _verify(g: _Group, inputs: Inputs, values: dict[str, np.ndarray], lo: int, i
             if shifted is None:
                 return "mismatch"
             values[output] = got = shifted
-        if not _close(got[lo:i0], val[before]):
+        if not values_agree(got[lo:i0], val[before]):
             verdict = "mismatch"
     return verdict
 
@@ -427,7 +427,9 @@ def _shift_onto(got: np.ndarray, stored: np.ndarray, lo: int, i0: int) -> np.nda
     return out
 
 
-def _close(a: np.ndarray, b: np.ndarray) -> bool:
+def values_agree(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether recomputed values ``a`` reproduce stored or earlier values ``b``: NaN in the
+    same places, the rest within ``VERIFY_RTOL`` of ``b``'s scale."""
     na, nb = np.isnan(a), np.isnan(b)
     if not np.array_equal(na, nb):
         return False
