@@ -5,13 +5,14 @@ call on the same file would collide, so this store holds its connection only whi
 works: the connection is closed after ``idle_release`` seconds without use, read-only
 operations open the file read-only (other readers can share it).
 
-Processes take turns on the file, first come first served (:class:`Turn`: two ``flock``
-locks on ``<file>.lock`` and ``<file>.queue``): a process waiting for the file queues, and
-the process holding it lets go at the end of its current operation (an idle connection
-within ``IDLE_POLL`` seconds), so a writer in a loop cannot lock others out. A wait of more
-than a second is reported through ``on_wait`` (a warning by default; the command line
-prints it on stderr); after ``lock_timeout`` seconds (``$TSANALYSIS_LOCK_TIMEOUT``, else
-60) it fails with :class:`~tsanalysis.errors.StoreLocked` naming the file and its holder.
+Processes take turns on the file, first come first served (:mod:`~tsanalysis.store.turns`:
+two ``flock`` locks on ``<file>.lock`` and ``<file>.queue``): a process waiting for the file
+queues, and the process holding it lets go at the end of its current operation (an idle
+connection within ``IDLE_POLL`` seconds), so a writer in a loop cannot lock others out. A
+wait of more than a second is reported through ``on_wait`` (a warning by default; the
+command line prints it on stderr); after ``lock_timeout`` seconds
+(``$TSANALYSIS_LOCK_TIMEOUT``, else 60) it fails with
+:class:`~tsanalysis.errors.StoreLocked` naming the file and its holder.
 """
 
 from __future__ import annotations
@@ -230,7 +231,7 @@ class DuckDBStore(Store):
             if con is not None:
                 with contextlib.suppress(duckdb.Error):
                     con.close()
-            self._leaveturn_for()  # the file is not open: the turn goes
+            self._leave_turn()  # the file is not open: the turn goes
             raise
         return con
 
@@ -256,7 +257,7 @@ class DuckDBStore(Store):
             except duckdb.Error as e:
                 raise StoreUnavailable(f"cannot open {self.path}: {e}") from e
 
-    def _leaveturn_for(self) -> None:
+    def _leave_turn(self) -> None:
         if self._turn_held:
             self._turn_held = False
             self._turn.leave()  # type: ignore[union-attr]
@@ -332,7 +333,7 @@ class DuckDBStore(Store):
                 self._con.close()
             finally:
                 self._con = None
-                self._leaveturn_for()
+                self._leave_turn()
 
     def close(self) -> None:
         with self._lock:
