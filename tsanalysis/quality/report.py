@@ -175,7 +175,7 @@ class QualityReport:
         return to_html(self)
 
     def __repr__(self) -> str:
-        return (f"<QualityReport {self.session_id}: score {_fmt_score(self.score)}, "
+        return (f"<QualityReport {self.session_id}: score {format_score(self.score)}, "
                 f"{len(self.symbols)} symbol(s), {len(self.findings)} finding(s)>")
 
 
@@ -186,7 +186,8 @@ def _round(x: float | None) -> float | None:
     return None if x is None else round(float(x), 2)
 
 
-def _fmt_score(x: float | None) -> str:
+def format_score(x: float | None) -> str:
+    """``"97.9/100"`` (``"n/a"`` for a session nothing could be scored on)."""
     return "n/a" if x is None else f"{x:.1f}/100"
 
 
@@ -260,7 +261,9 @@ _SEV_COLOUR = {"info": "#6b7280", "warning": "#b45309", "critical": "#b91c1c"}
 _GRADE_COLOUR = {None: "#6b7280", "good": "#15803d", "fair": "#b45309", "poor": "#b91c1c"}
 
 
-def _score_colour(x: float | None) -> str:
+def score_colour(x: float | None) -> str:
+    """The colour of a score's grade (:func:`~tsanalysis.quality.score.grade`), for the
+    report's HTML and the quality panel."""
     return _GRADE_COLOUR[grade(x)]
 
 
@@ -288,7 +291,7 @@ def to_html(report: QualityReport, max_findings: int = 50) -> str:
     parts = [
         '<div class="tsa-quality">',
         f'<h3>Quality of session {html.escape(report.session_id)}: '
-        f'<span style="color:{_score_colour(report.score)}">{_fmt_score(report.score)}</span>'
+        f'<span style="color:{score_colour(report.score)}">{format_score(report.score)}</span>'
         "</h3>",
         f"<p>{len(report.symbols)} symbol(s), {len(report.checks)} check(s), "
         f"{len(report.findings):,} finding(s); whole session assessed in "

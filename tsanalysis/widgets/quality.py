@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import ipywidgets as widgets
 
 from ..errors import InvalidInput
+from ..quality.report import format_score, score_colour
 from . import _plot
 from ._base import Panel, esc, html_table, plain_text
 from ._form import ParamForm
@@ -29,16 +30,6 @@ def _check_form(check: QualityCheck, on_change: Callable[[], None]) -> ParamForm
                      check=lambda name, value: check.params[name].validate(check.name, name,
                                                                            value),
                      on_change=on_change)
-
-
-_GRADE_COLOUR = {None: "#6b7280", "good": "#1a7f37", "fair": "#9a6700", "poor": "#cf222e"}
-
-
-def _score_colour(score: float | None) -> str:
-    """Green from 99 up, amber from 90, red below (:func:`tsanalysis.quality.score.grade`)."""
-    from ..quality.score import grade
-
-    return _GRADE_COLOUR[grade(score)]
 
 
 class QualityPanel(Panel):
@@ -213,7 +204,8 @@ class QualityPanel(Panel):
         failed = f"; {len(report.errors)} check run(s) failed (see below)" \
             if report.errors else ""
         self.set_status(f"Assessed <code>{esc(sid)}</code> in {report.elapsed_s:.1f} s: "
-                        f"score {_fmt(report.score)}, {len(report.findings):,} finding(s)"
+                        f"score {format_score(report.score)}, "
+                        f"{len(report.findings):,} finding(s)"
                         f"{failed}", kind=kind)
         return report
 
@@ -285,14 +277,10 @@ class QualityPanel(Panel):
         stale = (' · <span style="color:#9a6700">the session changed since: run again for an '
                  "up-to-date report</span>") if self._stale else ""
         self._score.value = (
-            f'<span style="font-size:1.6em;font-weight:bold;color:{_score_colour(r.score)}">'
-            f"{_fmt(r.score)}</span> · session <code>{esc(r.session_id)}</code> · "
+            f'<span style="font-size:1.6em;font-weight:bold;color:{score_colour(r.score)}">'
+            f"{format_score(r.score)}</span> · session <code>{esc(r.session_id)}</code> · "
             f"{len(r.symbols)} symbol(s), {len(r.checks)} check(s), "
             f"{len(r.findings):,} finding(s){stale}")
-
-
-def _fmt(score: float | None) -> str:
-    return "n/a" if score is None else f"{score:.1f}/100"
 
 
 def _breakdown_html(report: QualityReport) -> str:
