@@ -30,6 +30,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn, TextIO
 
 import numpy as np
 import pandas as pd
@@ -66,6 +67,15 @@ class RaceResult:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
+
+
+def _child_exit(out: TextIO, error: str | None = None) -> NoReturn:
+    """End a child process of a test: log ``error`` (a traceback) if there is one and exit 1,
+    else exit 0 (``os._exit``: no interpreter shutdown in a forked child)."""
+    if error is not None:
+        out.write(json.dumps({"error": error}) + "\n")
+    out.close()
+    os._exit(0 if error is None else 1)
 
 
 def _frame(day: pd.Timestamp, n: int, start_s: float, step_ms: int, seed: int) -> pd.DataFrame:
@@ -120,11 +130,8 @@ def _writer(kind: str, url: str, day: pd.Timestamp, target: str, log: str, stop_
                 k += 1
                 time.sleep(rng.uniform(0, 0.03))
     except BaseException:
-        out.write(json.dumps({"error": traceback.format_exc()}) + "\n")
-        out.close()
-        os._exit(1)
-    out.close()
-    os._exit(0)
+        _child_exit(out, traceback.format_exc())
+    _child_exit(out)
 
 
 def _killed_delete(url: str, sid: str, fail_at: int) -> None:
@@ -362,11 +369,8 @@ def loop_writer(url: str, session_id: str, log: str, stop_file: str, period: flo
             if complete:
                 ws.sessions.complete(session_id)
     except BaseException:
-        out.write(json.dumps({"error": traceback.format_exc()}) + "\n")
-        out.close()
-        os._exit(1)
-    out.close()
-    os._exit(0)
+        _child_exit(out, traceback.format_exc())
+    _child_exit(out)
 
 
 def start_writer(url: str, session_id: str, log: Path, stop_file: Path, *, period: float,
