@@ -173,6 +173,35 @@ def test_streamed_compute_falls_back_when_the_batches_disagree(ws, sid, monkeypa
     assert_same(hist["value"].to_numpy(), whole.values["real"], tol=1e-12)
 
 
+def test_streamed_compute_reports_rows_and_a_cancel_writes_nothing(ws, sid):
+    """Progress comes after each batch, in input points; an exception from the callback
+    (a panel's Cancel, Ctrl-C) leaves the store without a row of the indicator."""
+    session(ws, sid)
+    seen: list[tuple[int, int | None]] = []
+    res = compute_indicator(ws.store, sid, SYM, "rsi", chunk_rows=700,
+                            progress=lambda done, total: seen.append((done, total)))
+    assert res._load is not None
+    assert seen == [(min(k * 700, N0), N0) for k in range(1, -(-N0 // 700) + 1)]
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_the_second(done: int, total: int | None) -> None:
+        if done > 700:
+            raise Stop
+
+    with pytest.raises(Stop):
+        compute_indicator(ws.store, sid, SYM, "ema", {"timeperiod": 30}, chunk_rows=700,
+                          progress=stop_at_the_second)
+    assert count(ws, sid, "ema_30") == 0
+    # computed at once (one batch): the same, reported once at the end
+    with pytest.raises(Stop):
+        compute_indicator(ws.store, sid, SYM, "sma", {"timeperiod": 5},
+                          progress=stop_at_the_second)
+    assert count(ws, sid, "sma_5") == 0
+    assert count(ws, sid, "rsi_14") == N0  # the finished one stays
+
+
 def test_one_batch_is_computed_whole(ws, sid):
     session(ws, sid)
     res = compute_indicator(ws.store, sid, SYM, "rsi", chunk_rows=N0)

@@ -67,8 +67,12 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, str]:
 def compute(ctx: Context, session_id: str, symbol: str, name: str, params: tuple[str, ...],
             interval: str | None, as_json: bool) -> None:
     """Compute an indicator over a session and store it (recomputing replaces)."""
-    res = ctx.ws.indicators.compute(session_id, symbol, name, _parse_params(params),
-                                    interval=interval)
+    progress, done = progress_bar(f"{name} {symbol}", enabled=None if not as_json else False)
+    try:
+        res = ctx.ws.indicators.compute(session_id, symbol, name, _parse_params(params),
+                                        interval=interval, progress=progress)
+    finally:
+        done()
     if as_json:
         emit_json(res.to_dict())
         return

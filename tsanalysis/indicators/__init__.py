@@ -110,18 +110,20 @@ class Indicators:
 
     def compute(self, session_id: str, symbol: str, name: str,
                 params: Mapping[str, Any] | None = None, *, interval: str | None = None,
-                persist: bool = True, **kwparams: Any) -> ComputeResult:
+                persist: bool = True, progress: Progress | None = None,
+                **kwparams: Any) -> ComputeResult:
         """Compute ``name`` over a session's ticks (or bars at ``interval``) and store it.
 
         Parameters go in ``params`` or as keywords (``timeperiod=14``); missing ones take
         their defaults. ``res.outputs`` maps each output to its stored indicator id and
-        ``res.frame`` holds the values. See :func:`tsanalysis.indicators.compute`.
+        ``res.frame`` holds the values. ``progress`` is called with ``(input points done,
+        in all)``. See :func:`tsanalysis.indicators.compute`.
         """
         merged = {**(params or {}), **kwparams}
         ind, _ = resolve(name, merged, interval)  # bad name or parameter: before any I/O
         try:
             return compute(self._ws.store, session_id, symbol, ind.name, merged,
-                           interval=interval, persist=persist)
+                           interval=interval, persist=persist, progress=progress)
         finally:
             if persist:
                 self._ws.sessions.notify("data", session_id)

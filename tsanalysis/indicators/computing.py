@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from ..errors import InvalidInput
 from ..ids import interval_seconds
-from ..store.base import Store, check_positive_int
+from ..store.base import Progress, Store, check_positive_int
 from ..timeutil import from_micros, micros
 from .base import Indicator, Inputs
 from .inputs import TICK_COLUMNS, TICKS, load_inputs, session_row, tick_cadence, tick_inputs
@@ -103,8 +103,13 @@ def resolve(name: str, params: Mapping[str, Any] | None = None, interval: str | 
 
 def compute(store: Store, session_id: str, symbol: str, name: str,
             params: Mapping[str, Any] | None = None, *, interval: str | None = None,
-            persist: bool = True, chunk_rows: int | None = None) -> ComputeResult:
+            persist: bool = True, chunk_rows: int | None = None,
+            progress: Progress | None = None) -> ComputeResult:
     """Compute an indicator over a whole session and symbol; persist it unless told not to.
+
+    ``progress`` is called with ``(input points done, input points in all)``: after each
+    batch of a streamed computation, once at the end of one computed at once. An exception
+    it raises (a Cancel, an interrupt) stops the computation with nothing written.
 
     Raises :class:`~tsanalysis.indicators.UnknownIndicator` (with the closest names),
     :class:`~tsanalysis.indicators.InvalidParameter` (naming the parameter and its
@@ -114,17 +119,19 @@ def compute(store: Store, session_id: str, symbol: str, name: str,
     ind, full = resolve(name, params, interval)
     if persist and interval is None and ind.update == "window":
         streamed = _compute_streamed(store, session_id, symbol, ind, full,
-                                     CHUNK_ROWS if chunk_rows is None else chunk_rows)
+                                     CHUNK_ROWS if chunk_rows is None else chunk_rows,
+                                     progress)
         if streamed is not None:
             return streamed
     # One transaction when writing: the rows land together, and the reads share the
     # writer's connection (DuckDB would otherwise reopen the file to switch).
     with store.atomic() if persist else nullcontext():
-        return _compute(store, session_id, symbol, ind, full, interval, persist)
+        return _compute(store, session_id, symbol, ind, full, interval, persist, progress)
 
 
 def _compute(store: Store, session_id: str, symbol: str, ind: Indicator,
-             full: dict[str, Any], interval: str | None, persist: bool) -> ComputeResult:
+             full: dict[str, Any], interval: str | None, persist: bool,
+             progress: Progress | None = None) -> ComputeResult:
     row = session_row(store, session_id)
     inputs = load_inputs(store, session_id, symbol, interval, cadence_s=tick_cadence(row))
     if inputs.n == 0:
@@ -142,6 +149,8 @@ def _compute(store: Store, session_id: str, symbol: str, ind: Indicator,
                              filters={"indicator_id": list(ids.values())}) > 0
         written = write_rows(store, indicator_rows(session_id, symbol, ids, values, inputs.ts,
                                                inputs.seq), "upsert" if exists else "append")
+    if progress:
+        progress(inputs.n, inputs.n)  # inside the transaction: a Cancel here undoes it
     return ComputeResult(session_id, symbol, ind.name, full, interval, inputs.origin, ids,
                          inputs.n, written, values, inputs.ts, inputs.seq)
 
@@ -151,7 +160,8 @@ class _NotStreamable(Exception):
 
 
 def _compute_streamed(store: Store, session_id: str, symbol: str, ind: Indicator,
-                      full: dict[str, Any], chunk_rows: int) -> ComputeResult | None:
+                      full: dict[str, Any], chunk_rows: int,
+                      progress: Progress | None = None) -> ComputeResult | None:
     """Compute and store a window indicator on ticks batch by batch (module docstring);
     None when the ticks fit in one batch or the batches do not reproduce each other."""
     chunk_rows = check_positive_int(chunk_rows, "chunk_rows")
@@ -183,6 +193,8 @@ def _compute_streamed(store: Store, session_id: str, symbol: str, ind: Indicator
             yield indicator_rows(session_id, symbol, ids, {o: a[k:] for o, a in values.items()},
                                  x.ts[k:], x.seq[k:])
             seen[0] += x.n - k
+            if progress:
+                progress(seen[0], n)
             tail = {o: a[-VERIFY_POINTS:].copy() for o, a in values.items()}
             carry = t.slice(max(0, t.num_rows - keep))
 

@@ -76,7 +76,7 @@ class IndicatorPanel(Panel):
                                               button_style="primary",
                                               layout=widgets.Layout(width="auto"))
         self._compute_button.add_class("tsanalysis-indicator-compute")
-        self._on_click(self._compute_button, self.compute, label="Computing", unit="symbols",
+        self._on_click(self._compute_button, self.compute, label="Computing", unit="rows",
                        cancellable=True)
         self._why = widgets.HTML()
         self._result = widgets.HTML()
@@ -190,11 +190,18 @@ class IndicatorPanel(Panel):
         if not symbols:
             raise InvalidInput("no symbol selected: pick at least one")
         results: list[ComputeResult] = []
-        self.progress(0, len(symbols))
-        for k, sym in enumerate(symbols):
+        before = 0  # input points of the symbols already computed
+
+        def rows(done: int, total: int | None) -> None:
+            # one symbol: its points of its total; several: a running count (the next
+            # symbols' totals are not known until they start)
+            self.progress(before + done, total if len(symbols) == 1 else None)
+
+        for sym in symbols:
             results.append(self._ws.indicators.compute(sid, sym, ind.name, params,
-                                                       interval=self.interval))
-            self.progress(k + 1, len(symbols))
+                                                       interval=self.interval,
+                                                       progress=rows))
+            before += results[-1].rows
         self.results = results
         first = results[0]
         self._result.value = _results_html(results)
