@@ -91,9 +91,24 @@ def chunk_table(lo: int, n: int, rng: np.random.Generator, level: float) -> pa.T
     })
 
 
-def write_sources(tmp: Path, rows: int) -> dict:
+def write_sources(tmp: Path, rows: int, keep: Path | None = None) -> dict:
     """ticks.parquet and ticks.csv, written in chunks of CHUNK rows; new.parquet: 1,000
-    ticks after the last."""
+    ticks after the last. With ``keep``, they are written there once and linked into
+    ``tmp`` (the files are the same for the same ``rows``: a fixed seed)."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        names = ("ticks.parquet", "ticks.csv", "new.parquet")
+        done = keep / f"sources_{rows}.json"
+        if not done.exists():
+            for name in names:
+                (keep / name).unlink(missing_ok=True)
+            done.write_text(json.dumps(write_sources(keep, rows)))
+        for name in names:
+            try:
+                os.link(keep / name, tmp / name)
+            except OSError:  # another file system
+                os.symlink((keep / name).resolve(), tmp / name)
+        return {**json.loads(done.read_text()), "reused_from": str(keep)}
     rng = np.random.default_rng(15)
     level = 100.0
     schema = chunk_table(0, 1, np.random.default_rng(0), 1.0).schema
@@ -509,6 +524,9 @@ def main() -> None:
     ap.add_argument("--backend", choices=["duckdb", "questdb"], default="duckdb")
     ap.add_argument("--url", help="questdb:// URL (default $TSANALYSIS_TEST_QUESTDB)")
     ap.add_argument("--dir", help="work directory (default: a temporary one)")
+    ap.add_argument("--sources", help="keep the generated source files in this directory "
+                    "and reuse them in later runs with the same --rows (they take minutes "
+                    "to write at 100M rows)")
     ap.add_argument("--phases", nargs="*", help="only these phases (setup and ingest_parquet "
                     "always run)")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -539,7 +557,7 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
                  "duckdb": duckdb.__version__, "cpus": os.cpu_count(),
                  "load_avg_start": os.getloadavg()}
     print(f"writing {args.rows:,} ticks to Parquet and CSV ...", flush=True)
-    out["sources"] = write_sources(tmp, args.rows)
+    out["sources"] = write_sources(tmp, args.rows, Path(args.sources) if args.sources else None)
     cfg.update(first_us=out["sources"]["first_us"], last_us=out["sources"]["last_us"])
     cfg_path = tmp / "cfg.json"
     cfg_path.write_text(json.dumps(cfg))
