@@ -114,6 +114,15 @@ def _where(t: schema.Table, session_id: str, syms: list[str] | None, lo: pd.Time
     return where, params
 
 
+def _order(t: schema.Table, syms: list[str] | None, flt: dict[str, list[Any]]) -> list[str]:
+    """The columns a read of ``t`` is ordered by. Columns held to one value by the
+    filters add nothing to the order but cost the sort dearly (strings): left out."""
+    fixed = {c for c, vals in flt.items() if len(vals) == 1}
+    if syms is not None and len(syms) == 1:
+        fixed.add("symbol")
+    return [c for c in ("symbol", *t.order_by) if c not in fixed]
+
+
 #: Next free ``seq`` per table, session and symbol (see :meth:`DuckDBStore.seq_numbers`).
 SEQ_TABLE = "_tsa_seq"
 
@@ -580,12 +589,7 @@ class DuckDBStore(Store):
                                             limit, offset)
         cols = check_columns(t, columns)
         where, params = _where(t, session_id, syms, lo, hi, flt)
-        # Columns held to one value by the filters add nothing to the order but cost the
-        # sort dearly (strings): leave them out.
-        fixed = {c for c, vals in flt.items() if len(vals) == 1}
-        if syms is not None and len(syms) == 1:
-            fixed.add("symbol")
-        order = ", ".join(q(c) for c in ("symbol", *t.order_by) if c not in fixed)
+        order = ", ".join(map(q, _order(t, syms, flt)))
         sql = (f"SELECT {', '.join(map(q, cols))} FROM {q(t.name)} "
                f"WHERE {' AND '.join(where)}" + (f" ORDER BY {order}" if order else ""))
         if limit is not None:
@@ -639,17 +643,48 @@ class DuckDBStore(Store):
                    filters: dict[str, Any] | None = None,
                    batch_rows: int = 500_000) -> Iterator[pa.RecordBatch]:
         t = check_table(table)
-        sql, params = self._select(t, session_id, symbols, start, end, columns, filters,
-                                   None, None)
+        syms, lo, hi, flt = check_read_args(t, session_id, symbols, start, end, filters,
+                                            None, None)
         # Writable: the caller may write between batches (a read-only connection could
         # not be upgraded while this generator holds it).
         with self.connection(write=True) as con, self._bounded_sort(con):
             cur = con.cursor()
             try:
-                reader = cur.sql(sql, params=params).to_arrow_reader(batch_rows)
-                yield from reader
+                # One snapshot for every range (what one query would have seen).
+                cur.execute("BEGIN TRANSACTION").fetchall()
+                for a, b in self._time_ranges(cur, t, session_id, syms, lo, hi, flt):
+                    sql, params = self._select(t, session_id, syms, a, b, columns, flt,
+                                               None, None)
+                    yield from cur.sql(sql, params=params).to_arrow_reader(batch_rows)
+                cur.execute("COMMIT").fetchall()
             finally:
                 cur.close()
+
+    #: A stream of more rows than this is read as consecutive time ranges of about this
+    #: many rows (when its order starts with the time): DuckDB finds each range by its
+    #: zone maps and sorts it in memory, where one ORDER BY over the whole stream sorts
+    #: (and, past ``stream_memory_limit``, spills) every row before the first batch comes.
+    #: Measured on 10M ticks of one symbol: 5.4 s and 336 MB against 8.7 s and 660 MB.
+    slice_rows = 2_000_000
+
+    def _time_ranges(self, cur: duckdb.DuckDBPyConnection, t: schema.Table, session_id: str,
+                     syms: list[str] | None, lo: pd.Timestamp | None, hi: pd.Timestamp | None,
+                     flt: dict[str, list[Any]]) -> list[tuple[Any, Any]]:
+        """``[start, end)`` ranges that cover ``[lo, hi)`` in order, about
+        :attr:`slice_rows` rows each; ``[(lo, hi)]`` when one read will do."""
+        order = _order(t, syms, flt)
+        if not order or order[0] != t.ts or not self.slice_rows:
+            return [(lo, hi)]
+        where, params = _where(t, session_id, syms, lo, hi, flt)
+        n, first, last = cur.execute(
+            f"SELECT count(*), epoch_us(min({q(t.ts)})), epoch_us(max({q(t.ts)})) "
+            f"FROM {q(t.name)} WHERE {' AND '.join(where)}", params).fetchall()[0]
+        k = -(-int(n) // int(self.slice_rows))
+        if k <= 1 or first is None or last <= first:
+            return [(lo, hi)]
+        cuts = sorted({first + (last - first) * i // k for i in range(1, k)} - {first})
+        bounds = [lo, *(pd.Timestamp(c, unit="us", tz="UTC") for c in cuts), hi]
+        return list(zip(bounds[:-1], bounds[1:], strict=True))
 
     # -- bounded streaming (export issue) ----------------------------------------------
     #: DuckDB sorts a whole result before the first batch streams out; by default it may
