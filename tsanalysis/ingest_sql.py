@@ -43,22 +43,19 @@ KINDS = ("ticks", "orderbook")
 #: Marks the error a guarded row raises, to tell it from other failures in logs.
 GUARD = "tsanalysis: row not for the SQL path"
 
-# Text the chunked path parses exactly as DuckDB does: ISO-8601 date and time, a fraction
-# of at most nine digits, "Z" or a +hh:mm offset or none (UTC); plain decimal numbers.
-# Arrow and pandas also accept other forms (which DuckDB may read otherwise): they go the
-# chunked way.
+# ISO-8601 text that the chunked path (Arrow, else pandas) and DuckDB read as the same
+# instant: date and time, a fraction of at most nine digits, "Z", a +hh:mm offset or none
+# (UTC). Other forms (which DuckDB may read otherwise) go the chunked way. Without round_ns
+# digits past the sixth must be zeros (the chunked path refuses others: ROUND_NS_REASON).
 _ISO = (r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-        r"(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})?")
-#: ISO text whose fraction has a non-zero digit past the sixth (see ``ROUND_NS_REASON``).
-_SUB_MICRO = r"\.[0-9]{6}[0-9]*[1-9]"
-_NUMBER = r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?"
+        r"(\.{fraction})?(Z|[+-][0-9]{2}:[0-9]{2})?")
+_FRACTION = {False: "([0-9]{1,6}|[0-9]{6}0{1,3})", True: "[0-9]{1,9}"}
 #: Integers up to here survive the float64 that the chunked path reads seq into.
 _EXACT_INT = 2 ** 53
 
 _FLOATS = ("DOUBLE", "FLOAT")
 _INTS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")
-_TS = ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMPTZ_NS",
-       "TIMESTAMP_MS", "TIMESTAMP_S")
+_TS = ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_MS", "TIMESTAMP_S")
 
 
 class _Unsupported(Exception):
@@ -75,95 +72,94 @@ def _col(name: str) -> str:
 
 @dataclass
 class _Query:
-    """The SELECT being built: typed output columns and the conditions every row meets."""
+    """The SELECT being built, in two steps so that each value is computed once: typed
+    values (``typed``, from the input's columns) with the checks of the raw input
+    (``raw_ok``); then the checks of the typed values (``ok``) and the output columns."""
 
     types: dict[str, str]  # input column -> DuckDB type
     round_ns: bool
-    out: dict[str, str] = field(default_factory=dict)
+    typed: dict[str, str] = field(default_factory=dict)
+    raw_ok: list[str] = field(default_factory=list)
     ok: list[str] = field(default_factory=list)
 
-    def ts(self, src: str) -> str:
+    def ts(self, src: str, name: str = "ts") -> None:
         c, ty = _col(src), self.types[src]
         if ty == "VARCHAR":
-            self.ok.append(f"regexp_full_match({c}, {_lit(_ISO)})")
-            if not self.round_ns:
-                self.ok.append(f"NOT regexp_matches({c}, {_lit(_SUB_MICRO)})")
+            iso = _ISO.replace("{fraction}", _FRACTION[self.round_ns])
+            self.raw_ok.append(f"regexp_full_match({c}, {_lit(iso)})")
             # DuckDB drops digits past the microsecond: pandas' floor for times after 1970.
-            v = f"TRY_CAST({c} AS TIMESTAMPTZ)"
+            self.typed[name] = f"TRY_CAST({c} AS TIMESTAMPTZ)"
         elif ty.endswith("_NS"):
             # pandas floors nanoseconds (DuckDB's cast rounds them): integer division
             # floors from the epoch on, and earlier times are refused anyway.
-            v = f"make_timestamptz(epoch_ns({c}) // 1000)"
-            self.ok.append(f"epoch_ns({c}) >= 0")
+            self.typed[name] = f"make_timestamptz(epoch_ns({c}) // 1000)"
+            self.raw_ok.append(f"epoch_ns({c}) >= 0")
         elif ty in _TS:
-            v = f"CAST({c} AS TIMESTAMPTZ)"  # a naive time is UTC (the connection's zone)
+            self.typed[name] = f"CAST({c} AS TIMESTAMPTZ)"  # naive: UTC, the session's zone
         else:
             raise _Unsupported(f"timestamp column of type {ty}")
-        self.ok.append(f"{v} >= {_lit(TS_MIN.isoformat())}::TIMESTAMPTZ AND "
-                       f"{v} < {_lit(TS_END.isoformat())}::TIMESTAMPTZ")
-        return v
+        self.ok.append(f"{name} >= {_lit(TS_MIN.isoformat())}::TIMESTAMPTZ AND "
+                       f"{name} < {_lit(TS_END.isoformat())}::TIMESTAMPTZ")
 
-    def number(self, src: str) -> str:
-        """A double, NULL where the input is empty, NULL or NaN (as the chunked path
-        stores NaN); text must be a plain decimal number (or empty)."""
+    def number(self, src: str, name: str) -> None:
+        """A double, NULL where the input is empty, NULL or NaN (the chunked path stores
+        NaN as NULL). Text must be a finite number in a form Arrow and pandas read alike
+        (DuckDB alone reads 1_000)."""
         c, ty = _col(src), self.types[src]
         if ty == "VARCHAR":
-            self.ok.append(f"({c} IS NULL OR {c} = '' OR regexp_full_match({c}, "
-                           f"{_lit(_NUMBER)}))")
-            v = f"TRY_CAST(NULLIF({c}, '') AS DOUBLE)"
-        elif ty in _FLOATS or ty in _INTS:
-            v = f"CAST({c} AS DOUBLE)"
+            self.raw_ok.append(f"({c} IS NULL OR {c} = '' OR (NOT contains({c}, '_') AND "
+                               f"isfinite(TRY_CAST({c} AS DOUBLE))))")
+            self.typed[name] = f"TRY_CAST(NULLIF({c}, '') AS DOUBLE)"
+        elif ty in _FLOATS:
+            self.typed[name] = f"NULLIF(CAST({c} AS DOUBLE), 'NaN'::DOUBLE)"  # NaN = NaN here
+        elif ty in _INTS:
+            self.typed[name] = f"CAST({c} AS DOUBLE)"
         else:
             raise _Unsupported(f"column {src!r} of type {ty}")
-        return f"(CASE WHEN isnan({v}) THEN NULL ELSE {v} END)"
 
-    def text(self, src: str) -> str:
+    def text(self, src: str, name: str) -> None:
         c, ty = _col(src), self.types[src]
         if ty == "VARCHAR":
-            return c
-        if ty in _INTS:
+            self.typed[name] = c
+        elif ty in _INTS:
             # pandas writes integers as DuckDB does, but integers with gaps come as floats
             # ("12.0"): those go the chunked way.
-            self.ok.append(f"{c} IS NOT NULL")
-            return f"CAST({c} AS VARCHAR)"
-        raise _Unsupported(f"column {src!r} of type {ty}")
+            self.raw_ok.append(f"{c} IS NOT NULL")
+            self.typed[name] = f"CAST({c} AS VARCHAR)"
+        else:
+            raise _Unsupported(f"column {src!r} of type {ty}")
 
 
-def _select(kind: str, src: dict[str, str], q: _Query, has_seq: bool) -> None:
+def _rules(kind: str, src: dict[str, str], q: _Query) -> None:
     """Fill ``q`` with the rules of :func:`tsanalysis.ingest.prepare` for ``kind``."""
-    ts = q.ts(src["ts"])
-    q.out["ts"] = ts
+    q.ts(src["ts"])
     if kind == "ticks":
-        price = q.number(src["price"])
-        q.ok.append(f"{price} > 0 AND NOT isinf({price})")
-        q.out["price"] = price
+        q.number(src["price"], "price")
+        q.ok.append("price > 0 AND NOT isinf(price)")
         if "volume" in src:
-            vol = q.number(src["volume"])
-            q.ok.append(f"({vol} IS NULL OR (NOT isinf({vol}) AND {vol} >= 0))")
-            q.out["volume"] = vol
+            q.number(src["volume"], "volume")
+            q.ok.append("(volume IS NULL OR (NOT isinf(volume) AND volume >= 0))")
         if "side" in src:
             c = _col(src["side"])
             if q.types[src["side"]] != "VARCHAR":
                 raise _Unsupported("side that is not text")
             # pandas strips every kind of space: only spaces and tabs are judged here.
-            q.ok.append(f"({c} IS NULL OR regexp_full_match({c}, "
-                        r"'[ \t]*(?i:buy|sell)?[ \t]*'))")
-            q.out["side"] = f"NULLIF(lower(trim({c}, ' ' || chr(9))), '')"
+            q.raw_ok.append(f"({c} IS NULL OR regexp_full_match({c}, "
+                            r"'[ \t]*(?i:buy|sell)?[ \t]*'))")
+            q.typed["side"] = f"NULLIF(lower(trim({c}, ' ' || chr(9))), '')"
         if "trade_id" in src:
-            q.out["trade_id"] = q.text(src["trade_id"])
+            q.text(src["trade_id"], "trade_id")
     else:  # orderbook
-        sides = []
         for side in ("bid", "ask"):
-            p, z = q.number(src[f"{side}_price"]), q.number(src[f"{side}_size"])
+            p, z = f"{side}_price", f"{side}_size"
+            q.number(src[p], p)
+            q.number(src[z], z)
             q.ok.append(f"(({p} IS NULL AND {z} IS NULL) OR ({p} > 0 AND NOT isinf({p}) "
                         f"AND {z} >= 0 AND NOT isinf({z})))")
-            q.out[f"{side}_price"], q.out[f"{side}_size"] = p, z
-            sides.append(f"{p} IS NOT NULL")
-        q.ok.append(f"({' OR '.join(sides)})")
-    if has_seq:
-        seq = q.number(src["seq"])
-        q.ok.append(f"{seq} >= 0 AND {seq} < {_EXACT_INT} AND {seq} = floor({seq})")
-        q.out["seq"] = f"CAST({seq} AS BIGINT)"
+        q.ok.append("(bid_price IS NOT NULL OR ask_price IS NOT NULL)")
+    if "seq" in src:
+        q.number(src["seq"], "seq")
+        q.ok.append(f"seq >= 0 AND seq < {_EXACT_INT} AND seq = floor(seq)")
 
 
 def _source(path: str, fmt: str, con: duckdb.DuckDBPyConnection) -> tuple[str, dict[str, str]]:
@@ -210,24 +206,33 @@ def _build(ing: Ingestor, path: str, fmt: str) -> tuple[str, bool, list[str]]:
         raise _Unsupported("a required column is missing")
     has_seq = "seq" in src
     q = _Query(types, ing.round_ns)
-    _select(ing.kind, src, q, has_seq)
-    for c in ing.table.column_names:  # columns the input lacks are NULL, as when chunked
-        if c not in q.out and c not in ("session_id", "symbol", "seq"):
-            q.out[c] = "NULL"
+    _rules(ing.kind, src, q)
     if fmt == "csv":
         # Arrow splits a row at a line end inside quotes (newlines_in_values is off).
-        q.ok += [f"NOT contains(coalesce({_col(n)}, ''), chr(10)) AND "
-                 f"NOT contains(coalesce({_col(n)}, ''), chr(13))" for n in types]
-    guard = " AND ".join(f"({c})" for c in q.ok)
-    order = "file_row_number" if fmt == "parquet" else "row_number() OVER () - 1"
-    first, *rest = list(q.out)
-    # The guard sits in the first output column: DuckDB evaluates it on every row.
-    cols = [f"CASE WHEN {guard} THEN {q.out[first]} "
-            f"ELSE error({_lit(GUARD + ' ')} || _row) END AS {first}"]
-    cols += [f"{q.out[c]} AS {c}" for c in rest]
-    query = f"SELECT {', '.join(cols)}, _row FROM (SELECT *, {order} AS _row FROM {source})"
+        q.raw_ok += [f"NOT contains(coalesce({_col(n)}, ''), chr(10)) AND "
+                     f"NOT contains(coalesce({_col(n)}, ''), chr(13))" for n in types]
+    raw_ok = " AND ".join(f"({c})" for c in q.raw_ok) or "TRUE"
+    typed = [f"{e} AS {n}" for n, e in q.typed.items()] + [f"{raw_ok} AS _raw_ok"]
+    if fmt == "parquet":
+        typed.append("file_row_number")
+    step1 = f"SELECT {', '.join(typed)} FROM {source}"
+    # The guard sits in the first output column (ts): DuckDB evaluates it on every row.
+    guard = " AND ".join(["_raw_ok", *(f"({c})" for c in q.ok)])
+    out = [f"CASE WHEN {guard} THEN ts ELSE error({_lit(GUARD)}) END AS ts"]
+    for c in ing.table.column_names:  # columns the input lacks are NULL, as when chunked
+        if c in ("session_id", "symbol", "ts") or (c == "seq" and not has_seq):
+            continue
+        value = c if c in q.typed else "NULL"
+        out.append("CAST(seq AS BIGINT) AS seq" if c == "seq" else f"{value} AS {c}")
+    if fmt == "parquet":
+        out.append("file_row_number AS _row")
+        query = f"SELECT {', '.join(out)} FROM ({step1})"
+    else:
+        # CSV rows are numbered on one thread, after the checks (which then run on all).
+        query = (f"SELECT *, row_number() OVER () - 1 AS _row FROM "
+                 f"(SELECT {', '.join(out)} FROM ({step1}))")
     if has_seq:
-        return query, False, [q.out["seq"]]
+        return query, False, ["seq"]
     return query, True, []
 
 
