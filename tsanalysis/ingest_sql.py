@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ import pyarrow.csv as pacsv
 
 from .errors import InvalidInput, StoreError, StoreUnavailable
 from .readers import csv_header
+from .store.duckdb import DuckDBStore
 from .timeutil import TS_END, TS_MIN
 
 if TYPE_CHECKING:
@@ -185,9 +187,9 @@ def _source(path: str, fmt: str, con: duckdb.DuckDBPyConnection) -> tuple[str, d
     return source, dict.fromkeys(names, "VARCHAR")
 
 
-def _build(ing: Ingestor, path: str, fmt: str) -> tuple[str, bool, list[str]]:
-    """The SELECT for ``ing``'s import of ``path``; whether rows are numbered; the checks
-    of a ``seq`` column (distinct over the file) to run first."""
+def _build(ing: Ingestor, path: str, fmt: str) -> tuple[str, bool]:
+    """The SELECT for ``ing``'s import of ``path``, and whether it has a ``seq`` column
+    (else the rows are numbered as they are written)."""
     from .ingest import _OPTIONAL, _REQUIRED  # the kinds' columns: one definition
 
     if ing.kind not in KINDS or ing.ts_unit is not None or ing.mode != "append":
@@ -231,9 +233,7 @@ def _build(ing: Ingestor, path: str, fmt: str) -> tuple[str, bool, list[str]]:
         # CSV rows are numbered on one thread, after the checks (which then run on all).
         query = (f"SELECT *, row_number() OVER () - 1 AS _row FROM "
                  f"(SELECT {', '.join(out)} FROM ({step1}))")
-    if has_seq:
-        return query, False, ["seq"]
-    return query, True, []
+    return query, has_seq
 
 
 def _seq_distinct(query: str) -> tuple[bool, Any, Any]:
@@ -242,6 +242,9 @@ def _seq_distinct(query: str) -> tuple[bool, Any, Any]:
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
+        # A distinct count over 100M rows spills rather than holding them all.
+        con.execute(f"SET memory_limit = {_lit(DuckDBStore.stream_memory_limit)}")
+        con.execute(f"SET temp_directory = {_lit(tempfile.gettempdir())}")
         n, distinct, lo, hi = con.execute(
             f"SELECT count(*), count(DISTINCT seq), min(ts), max(ts) FROM ({query})"
         ).fetchone()
@@ -263,7 +266,7 @@ def import_file(ing: Ingestor, path: str | os.PathLike[str], fmt: str,
     if not getattr(store, "sql_import", False):
         return None
     try:
-        query, numbered, seq_checks = _build(ing, os.fspath(path), fmt)
+        query, has_seq = _build(ing, os.fspath(path), fmt)
     except _Unsupported as e:
         log.info("SQL import not taken for %s: %s", path, e)
         return None
@@ -271,7 +274,7 @@ def import_file(ing: Ingestor, path: str | os.PathLike[str], fmt: str,
         log.info("SQL import not taken for %s: %s", path, str(e).splitlines()[0])
         return None
     first = last = None
-    if seq_checks:
+    if has_seq:
         distinct, first, last = _seq_distinct(query)
         if not distinct:
             return None
@@ -281,7 +284,7 @@ def import_file(ing: Ingestor, path: str | os.PathLike[str], fmt: str,
         progress = lambda f: report(int(f * total), total)  # noqa: E731
     try:
         n, lo, hi = store.insert_query(  # type: ignore[attr-defined]
-            ing.table.name, ing.session_id, ing.symbol, query, numbered=numbered,
+            ing.table.name, ing.session_id, ing.symbol, query, numbered=not has_seq,
             progress=progress)
     except StoreUnavailable:
         raise  # the file is locked or gone: the chunked path would fail the same way
@@ -295,7 +298,7 @@ def import_file(ing: Ingestor, path: str | os.PathLike[str], fmt: str,
     result = IngestResult(ing.session_id, ing.symbol, ing.kind, ing.table.name,
                           rows_written=n)
     result.report.rows_seen = n
-    lo, hi = (lo, hi) if numbered else (first, last)
+    lo, hi = (first, last) if has_seq else (lo, hi)
     result.first_ts, result.last_ts = _ts(lo), _ts(hi)
     if ing.progress:
         ing.progress(n, total_rows)
