@@ -956,6 +956,10 @@ def _watch_progress(con: duckdb.DuckDBPyConnection,
             if done >= 0:
                 progress(min(done, 100.0) / 100.0)
 
+    # DuckDB tracks progress only with its progress bar on; it must not print (stdout may
+    # carry --json), and it stays off for other queries.
+    con.execute("SET enable_progress_bar_print = false")
+    con.execute("SET enable_progress_bar = true")
     watcher = threading.Thread(target=watch, name="tsanalysis-import-progress", daemon=True)
     watcher.start()
     try:
@@ -963,6 +967,7 @@ def _watch_progress(con: duckdb.DuckDBPyConnection,
     finally:
         stop.set()
         watcher.join()
+        con.execute("SET enable_progress_bar = false")
 
 
 def _unordered(select: str) -> str:
