@@ -307,6 +307,8 @@ def test_an_import_killed_mid_way_leaves_nothing(tmp_path):
     code = textwrap.dedent(f"""
         import sys, time, tsanalysis
         from tsanalysis import readers
+        from tsanalysis.store.duckdb import DuckDBStore
+        DuckDBStore.sql_import = False  # the chunked path, which stages batches
         ws = tsanalysis.connect({url!r})
         def progress(done, total):
             print(done, flush=True)

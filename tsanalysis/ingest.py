@@ -26,6 +26,7 @@ of the input, when present, which makes re-importing an export idempotent).
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -492,6 +493,17 @@ class Ingestor:
         result.rows_written = self.store.write_batches(self.table.name, typed_batches(),
                                                        self.mode)  # type: ignore[arg-type]
         return result
+
+
+    def run_file(self, path: str | os.PathLike[str], fmt: str, chunks: ChunkSource,
+                 total_rows: int | None = None) -> IngestResult:
+        """Ingest a whole file: in one SQL statement where the store and the file allow
+        it (:mod:`tsanalysis.ingest_sql`), else chunk by chunk (``chunks``) as :meth:`run`.
+        The rows written and the result are the same either way."""
+        from .ingest_sql import import_file
+
+        done = import_file(self, path, fmt, total_rows)
+        return done if done is not None else self.run(chunks, total_rows)
 
 
 def ingest_frame(store: Store, session_id: str, symbol: str, data: pd.DataFrame | pa.Table,

@@ -89,7 +89,7 @@ def iter_csv(path: str | os.PathLike[str], block_bytes: int = 8 << 20,
             kept[line] = (row.text[:SHOWN_CHARS], row.expected_columns, row.actual_columns)
         return "skip"
 
-    header = _header(p, delimiter)
+    header = csv_header(p, delimiter)
     if header is None:
         return
     with pa.input_stream(str(p), compression="detect") as stream, _csv_errors(p):
@@ -192,8 +192,9 @@ def _block_for_rows(p: Path, rows: int) -> int:
     return max(int(rows * per_row), 16 * longest)
 
 
-def _header(p: Path, delimiter: str) -> list[str] | None:
-    """The header line's column names (None for an empty file)."""
+def csv_header(path: str | os.PathLike[str], delimiter: str = ",") -> list[str] | None:
+    """The column names of a CSV file's header line (None for an empty file)."""
+    p = Path(path)
     pieces: list[bytes] = []
     size = 0
     with pa.input_stream(str(p), compression="detect") as stream:

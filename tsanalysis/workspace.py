@@ -122,7 +122,7 @@ class Workspace:
         self._before_write(session_id, symbol)
         try:
             ing = Ingestor(self.store, session_id, symbol, kind, source=str(path), **options)
-            result = ing.run(chunks, total_rows=total)
+            result = ing.run_file(path, fmt, chunks, total_rows=total)
             self._after_write(session_id, symbol, kind, result)
             return result
         finally:

@@ -40,6 +40,9 @@ class Store(ABC):
     backend: ClassVar[str]
     #: True when a batch of writes can be rolled back as a whole (see :meth:`atomic`).
     transactional: ClassVar[bool] = False
+    #: True when the store can insert the rows of a SQL query over files in one
+    #: transaction (:meth:`DuckDBStore.insert_query`): whole-file imports then skip Python.
+    sql_import: ClassVar[bool] = False
 
     url: str
 

@@ -135,6 +135,7 @@ class DuckDBStore(Store):
 
     backend = "duckdb"
     transactional = True
+    sql_import = True
 
     def __init__(self, path: str | os.PathLike[str], *, idle_release: float = 2.0,
                  lock_timeout: float | None = None, threads: int | None = None,
@@ -581,6 +582,48 @@ class DuckDBStore(Store):
             path.unlink(missing_ok=True)
         return total
 
+    def insert_query(self, table: str, session_id: str, symbol: str, query: str,
+                     params: Sequence[Any] = (), *, numbered: bool = True,
+                     progress: Callable[[float], None] | None = None
+                     ) -> tuple[int, Any, Any]:
+        """Insert the rows of one SQL query (over ``read_parquet``/``read_csv``) into a
+        child table of one session and symbol, in one transaction of its own.
+
+        ``query`` yields the table's columns except ``session_id`` and ``symbol`` (given
+        here); when ``numbered`` it yields ``_row`` (0, 1, ... in source order) instead of
+        ``seq``, and the rows are numbered after the highest ``seq`` stored or reserved
+        (:meth:`seq_numbers`). A query that fails (a check calling ``error()``, an
+        unreadable file) or a session that does not exist leaves nothing written.
+        ``progress`` is told the fraction done (0..1) now and then. Returns the rows
+        written and, when ``numbered``, their first and last ``ts`` (else None, None).
+        """
+        t = check_table(table, child=True)
+        check_session_id(session_id)
+        check_symbol(symbol)
+        names = [c for c in t.column_names if c not in ("session_id", "symbol")]
+        if numbered:
+            names.remove("seq")
+        cols = ", ".join(map(q, names))
+        with self.connection(write=True) as con, self._bounded_sort(con), self.atomic():
+            # In the transaction of the insert: a session deleted meanwhile gets no rows.
+            if not con.execute(f"SELECT 1 FROM {q(schema.SESSIONS.name)} WHERE session_id = ?",
+                               [session_id]).fetchall():
+                raise StoreError(f"session {session_id!r} does not exist (deleted?); its "
+                                 "rows are not written")
+            start = self.seq_numbers(t.name, session_id, symbol)(0) if numbered else 0
+            seq = (", seq", f", {start} + _row") if numbered else ("", "")
+            sql = (f"INSERT INTO {q(t.name)} (session_id, symbol{seq[0]}, {cols}) "
+                   f"SELECT ?, ?{seq[1]}, {cols} FROM ({query})")
+            with _watch_progress(con, progress):
+                n = int(con.execute(sql, [session_id, symbol, *params]).fetchone()[0])
+            if not numbered or not n:
+                return n, None, None
+            # The rows just numbered: seq start .. start + n - 1 (above every stored seq).
+            lo, hi = con.execute(f"SELECT min({q(t.ts)}), max({q(t.ts)}) FROM {q(t.name)} "
+                                 "WHERE session_id = ? AND symbol = ? AND seq >= ?",
+                                 [session_id, symbol, start]).fetchone()
+            return n, lo, hi
+
     def _select(self, t: schema.Table, session_id: str, symbols: Sequence[str] | None,
                 start: Any, end: Any, columns: Sequence[str] | None,
                 filters: dict[str, Any] | None, limit: int | None, offset: int | None
@@ -934,6 +977,36 @@ class DuckDBStore(Store):
             "first_ts": pd.DatetimeIndex(got["first_ts"]).tz_localize("UTC"),
             "last_ts": pd.DatetimeIndex(got["last_ts"]).tz_localize("UTC"),
         })
+
+
+@contextmanager
+def _watch_progress(con: duckdb.DuckDBPyConnection,
+                    progress: Callable[[float], None] | None) -> Iterator[None]:
+    """Tell ``progress`` the running query's fraction done (DuckDB's own estimate) every
+    half second, from a thread: a single statement over a big file runs for minutes."""
+    if progress is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(0.5):
+            done = con.query_progress()
+            if done >= 0:
+                progress(min(done, 100.0) / 100.0)
+
+    # DuckDB tracks progress only with its progress bar on; it must not print (stdout may
+    # carry --json), and it stays off for other queries.
+    con.execute("SET enable_progress_bar_print = false")
+    con.execute("SET enable_progress_bar = true")
+    watcher = threading.Thread(target=watch, name="tsanalysis-import-progress", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+        con.execute("SET enable_progress_bar = false")
 
 
 def _unordered(select: str) -> str:
