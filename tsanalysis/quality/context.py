@@ -27,7 +27,14 @@ import pyarrow.ipc as ipc
 
 from .. import schema
 from ..sessions import SessionInfo
-from ..store.base import Store, arrow_to_pandas, gaps_in, out_of_order_in, positive_steps
+from ..store.base import (
+    Store,
+    arrow_to_pandas,
+    gaps_in_batches,
+    median_of_batches,
+    out_of_order_in,
+    steps_in_batches,
+)
 from ..store.base import arrow_schema as base_arrow_schema
 from ..timeutil import from_micros, micros, to_micros
 from ..trading_hours import TradingHours, of_session
@@ -203,39 +210,51 @@ class CheckContext:
         return Cadence((span - lost) / intervals / 1e6, "inferred")
 
     # -- time order -----------------------------------------------------------------------
-    # A table held in memory is searched with numpy (microseconds, no round trip); a
-    # streamed one with the store's operations, which DuckDB runs as window queries in
-    # the database. Both give the same answer (the generic store versions use the same
-    # numpy kernels).
+    # Computed from the rows in (ts, seq) order, as the checks walk them (in memory, or the
+    # streamed copy): no extra sort in the database and memory bounded by a chunk.
 
     def gaps(self, table: str, min_gap_us: int) -> pd.DataFrame:
         """Intervals longer than ``min_gap_us`` between consecutive rows: ``start``
         (the row before) and ``end`` (the row after), in time order."""
-        if self.streamed(table):
-            found = self.store.find_gaps(table, self.session_id, int(min_gap_us),
-                                         symbols=[self.symbol])
-            return found[["start", "end"]].reset_index(drop=True)
-        start, end = gaps_in(self._whole(table, ["ts"])[0], int(min_gap_us))
+        start, end = gaps_in_batches((ch.ts for ch in self.chunks(table, ["ts"])),
+                                     int(min_gap_us))
         return pd.DataFrame({"start": from_micros(start), "end": from_micros(end)})
 
     def median_step_us(self, table: str) -> float | None:
         """Median positive interval between consecutive timestamps (µs), or None."""
-        if self.streamed(table):
-            return self.store.median_step_us(table, self.session_id,
-                                             symbols=[self.symbol]).get(self.symbol)
-        steps = positive_steps(self._whole(table, ["ts"])[0])
-        return float(np.median(steps)) if len(steps) else None
+        return median_of_batches(
+            lambda: steps_in_batches(ch.ts for ch in self.chunks(table, ["ts"])))
 
     def out_of_order(self, table: str, tolerance_us: int = 0, limit: int = 100
                      ) -> tuple[int, pd.DataFrame]:
         """Rows stamped more than ``tolerance_us`` before the row that arrived before them
         (arrival order is ``seq``): their number and the first ``limit`` (``seq``, ``ts``,
         ``prev_ts``)."""
+        if self._arrival_in_time_order(table):
+            # arrival order is time order: no row is stamped before its predecessor
+            return out_of_order_in(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64),
+                                   tolerance_us, limit)
         if self.streamed(table):
             return self.store.out_of_order(table, self.session_id, self.symbol,
                                            tolerance_us=tolerance_us, limit=limit)
         ts, cols = self._whole(table, ["ts", "seq"])
         return out_of_order_in(cols["seq"], ts, tolerance_us, limit)
+
+    def _arrival_in_time_order(self, table: str) -> bool:
+        """True when ``seq`` rises strictly along the ``(ts, seq)`` order: then sorting by
+        seq changes nothing and no row can be out of order (the usual case, settled without
+        sorting the rows by ``seq``)."""
+        prev = None
+        for ch in self.chunks(table, ["ts", "seq"]):
+            seq = ch["seq"]
+            if not len(seq):
+                continue
+            if prev is not None and not seq[0] > prev:
+                return False
+            if not bool(np.all(seq[1:] > seq[:-1])):
+                return False
+            prev = seq[-1]
+        return True
 
     # -- data -------------------------------------------------------------------------
 
