@@ -2,9 +2,9 @@
 
 The data always comes in ``(ts, seq)`` order (time, then arrival). A symbol whose table
 fits in ``chunk_rows`` is read once and served to every check from memory; a larger one
-is streamed from the store in chunks of ``chunk_rows`` (copied once to a temporary Arrow
-file that later checks re-read), so a session larger than memory is assessed in bounded
-memory. Checks that walk
+is streamed from the store by time range in chunks of exactly ``chunk_rows`` rows (copied
+once to a temporary Arrow file that later checks re-read), so a session larger than
+memory is assessed in bounded memory. Checks that walk
 :meth:`CheckContext.chunks` and carry their state across chunks (the built-ins do) give
 the same findings either way.
 """
@@ -289,11 +289,10 @@ class CheckContext:
     def _batches(self, table: str, cols: list[str]) -> Iterator[pa.RecordBatch]:
         """Batches of a table too large to hold. The first pass copies the table's default
         columns, in order, to a local Arrow file; every later pass reads that file instead
-        of having the database sort the whole table again (several checks walk it)."""
+        of having the database read the table again (several checks walk it)."""
         defaults = list(_DEFAULT_COLUMNS.get(table, ()))
         if not set(cols) <= set(defaults):
-            yield from self.store.iter_arrow(table, self.session_id, symbols=[self.symbol],
-                                             columns=cols, batch_rows=int(self.chunk_rows or 0))
+            yield from self._ordered(table, cols)
             return
         path = self._spilled.get(table)
         if path is None:
@@ -309,18 +308,50 @@ class CheckContext:
         path = os.path.join(self._tmpdir, f"{table}.arrow")
         writer = None
         with pa.OSFile(path, "wb") as sink:
-            for batch in self.store.iter_arrow(table, self.session_id, symbols=[self.symbol],
-                                               columns=columns,
-                                               batch_rows=int(self.chunk_rows or 0)):
+            for batch in self._ordered(table, columns):
                 if writer is None:
                     writer = ipc.new_file(sink, batch.schema)
-                if batch.num_rows:
-                    writer.write_batch(batch)
+                writer.write_batch(batch)
             if writer is None:
                 writer = ipc.new_file(sink, base_arrow_schema(schema.table(table), columns))
             writer.close()
         self._spilled[table] = path  # only once complete
         return path
+
+    def _ordered(self, table: str, cols: list[str]) -> Iterator[pa.RecordBatch]:
+        """The symbol's rows in ``(ts, seq)`` order, in batches of exactly ``chunk_rows``
+        (the last one shorter).
+
+        Read by time range, about ``chunk_rows`` rows a range (the table's span cut
+        evenly): the database sorts one range at a time, in little memory, and finds it
+        by time (DuckDB's zone maps, QuestDB's designated timestamp); a burst that makes a
+        range larger still comes in bounded batches. The first and last ranges are open,
+        so rows outside the span of the session's figures are not lost.
+        """
+        size = int(self.chunk_rows or 0)
+        first, last = self.first_ts(table), self.last_ts(table)
+        cuts: list[pd.Timestamp | None] = []
+        if first is not None and last is not None:
+            lo, hi = to_micros(first), to_micros(last)
+            ranges = max(1, -(-self.rows(table) // size))
+            cuts = [from_micros(c) for c in sorted({lo + (hi - lo) * i // ranges
+                                                    for i in range(1, ranges)} - {lo})]
+        bounds = [None, *cuts, None]
+        held: list[pa.RecordBatch] = []
+        n = 0
+        for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+            for batch in self.store.iter_arrow(table, self.session_id, symbols=[self.symbol],
+                                               columns=cols, start=start, end=end,
+                                               batch_rows=size):
+                held.append(batch.select(cols))
+                n += batch.num_rows
+                while n >= size:  # cut exactly: chunk boundaries at multiples of size
+                    whole = pa.Table.from_batches(held).combine_chunks()
+                    yield whole.slice(0, size).to_batches()[0]
+                    rest = whole.slice(size)
+                    held, n = rest.to_batches(), rest.num_rows
+        if n:
+            yield pa.Table.from_batches(held).combine_chunks().to_batches()[0]
 
     def _columns(self, table: str, columns: Sequence[str] | None) -> list[str]:
         t = schema.table(table)
