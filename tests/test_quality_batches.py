@@ -108,8 +108,9 @@ def test_whole_session_finds_every_planted_defect(ws, edges):
             m["spread_outliers"]) == (3, 2, 3, 2)
     crossed = [(f.start, f.end, f.count) for f in r.findings
                if f.check == "orderbook" and f.data.get("kind") == "crossed"]
-    quote = (lambda row: T0 + pd.Timedelta(seconds=row))  # quotes have no gap
-    assert crossed == [(quote(699), quote(700), 2), (quote(1400), quote(1400), 1)]
+    second = pd.Timedelta(seconds=1)  # quotes have no gap: row i at T0 + i s
+    assert crossed == [(T0 + 699 * second, T0 + 700 * second, 2),
+                       (T0 + 1400 * second, T0 + 1400 * second, 1)]
 
 
 @pytest.mark.parametrize("chunk_rows", [7, 100])
