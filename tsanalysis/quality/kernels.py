@@ -199,12 +199,19 @@ def _within(xi: np.ndarray, lower: np.ndarray, upper: np.ndarray | None, n_sigma
             floor_abs: float, floor_rel: float) -> np.ndarray:
     """True where ``xi`` is within ``n_sigmas`` floors of any median in ``[lower, upper]``
     (``upper`` None: only the deviation above the median counts)."""
-    dev = xi - lower if upper is None else np.maximum(xi - lower, upper - xi)
+    dev = xi - lower
+    if upper is not None:
+        np.maximum(dev, upper - xi, out=dev)
     if floor_rel == 0:
         return dev <= n_sigmas * max(floor_abs, 0.0)
-    hi = upper if upper is not None else np.full(len(lower), np.inf)
-    least = np.where((lower <= 0) & (hi >= 0), 0.0, np.minimum(np.abs(lower), np.abs(hi)))
-    return dev <= n_sigmas * np.maximum(floor_abs, floor_rel * least)
+    # the least |median| in [lower, upper]: lower above 0, -upper below 0, else 0
+    least = np.maximum(lower, 0.0)
+    if upper is not None:
+        least += np.maximum(-upper, 0.0)
+    least *= floor_rel
+    np.maximum(least, floor_abs, out=least)
+    least *= n_sigmas
+    return dev <= least
 
 
 def rolling_median(x: np.ndarray, k: int, lo: int, hi: int) -> np.ndarray:
