@@ -113,21 +113,22 @@ def gaps(ctx: CheckContext, gap_factor: float, warning_cadences: float,
         open_gap = np.maximum(dur - closed, 0.0)
         spans = open_gap / unit
         inside = (closed > 0) & (open_gap <= threshold)  # the market was closed
-        sev = np.where(inside, "info", np.where(
-            spans >= critical_cadences, "critical",
-            np.where(spans >= warning_cadences, "warning", "info")))
+        # severities as their index in SEVERITIES (0 info, 1 warning, 2 critical)
+        sev = np.where(inside, 0, np.where(spans >= critical_cadences, 2,
+                                           np.where(spans >= warning_cadences, 1, 0)))
         counted = ~inside
         closed_gaps += int(inside.sum())
-        short += int((counted & (sev == "info")).sum())
-        grave = counted & (sev != "info")
+        short += int((counted & (sev == 0)).sum())
+        grave = counted & (sev > 0)
         serious.append((start_us[grave], end_us[grave]))
-        seconds = {s: _sequential_sum(open_gap[counted & (sev == s)]) for s in SEVERITIES}
-        n_by = {s: int((counted & (sev == s)).sum()) for s in SEVERITIES}
+        seconds = {s: _sequential_sum(open_gap[counted & (sev == i)])
+                   for i, s in enumerate(SEVERITIES)}
+        n_by = {s: int((counted & (sev == i)).sum()) for i, s in enumerate(SEVERITIES)}
         total = _sequential_sum(open_gap[counted])
         items: list[dict] = []
         for i in range(min(len(found), ctx.max_findings)):
             start, end, shut = found["start"].iloc[i], found["end"].iloc[i], float(closed[i])
-            d, n_spans, s = float(dur[i]), float(spans[i]), str(sev[i])
+            d, n_spans, s = float(dur[i]), float(spans[i]), SEVERITIES[int(sev[i])]
             items.append({"start": start, "end": end, "duration_s": d, "severity": s,
                           "cadences": round(n_spans, 1), "closed_s": shut})
             detail = (f"no {WHAT[table]} for {fmt.duration(d)}, inside the declared "
