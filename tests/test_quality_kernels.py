@@ -161,19 +161,23 @@ kernel_inputs = st.tuples(
     st.integers(1, 12), st.floats(0, 1), st.floats(0, 1))
 
 
-@pytest.mark.parametrize("block", [kernels._BLOCK_VALUES, 7, 40])
+@pytest.mark.parametrize(("block", "refine"), [(kernels._BLOCK_VALUES, None), (7, None),
+                                               (40, None), (kernels._BLOCK_VALUES, -1.0)])
 @settings(max_examples=120, deadline=None)
 @given(kernel_inputs, st.floats(1.0, 8.0), st.sampled_from([0.0, 0.5, 2.0]),
        st.sampled_from([0.0, 1e-3, 0.05]), st.booleans())
-def test_hampel_equals_reference_exactly(block, inputs, n_sigmas, floor_abs, floor_rel,
-                                         upper_only):
-    # blocks of a few windows: the block boundaries fall everywhere
+def test_hampel_equals_reference_exactly(block, refine, inputs, n_sigmas, floor_abs,
+                                         floor_rel, upper_only):
+    # blocks of a few windows: the block boundaries fall everywhere; refine=-1: the
+    # median bounds are always narrowed by thresholds (on real data only noisy series are)
     kind, raw, k, f_lo, f_hi = inputs
     x = _values(kind, raw)
     lo = int(f_lo * len(x))
     hi = lo + int(f_hi * (len(x) - lo))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(kernels, "_BLOCK_VALUES", block)
+        if refine is not None:
+            mp.setattr(kernels, "_REFINE_ABOVE", refine)
         idx, med, scale = hampel(x, k, lo, hi, n_sigmas, floor_abs, floor_rel, upper_only)
     want = ref_hampel(x.tolist(), k, lo, hi, n_sigmas, floor_abs, floor_rel, upper_only)
     assert idx.dtype == np.int64 and med.dtype == scale.dtype == np.float64

@@ -2,9 +2,9 @@
 
 The data always comes in ``(ts, seq)`` order (time, then arrival). A symbol whose table
 fits in ``chunk_rows`` is read once and served to every check from memory; a larger one
-is streamed from the store in chunks of ``chunk_rows`` (copied once to a temporary Arrow
-file that later checks re-read), so a session larger than memory is assessed in bounded
-memory. Checks that walk
+is streamed from the store by time range in chunks of exactly ``chunk_rows`` rows (copied
+once to a temporary Arrow file that later checks re-read), so a session larger than
+memory is assessed in bounded memory. Checks that walk
 :meth:`CheckContext.chunks` and carry their state across chunks (the built-ins do) give
 the same findings either way.
 """
@@ -27,7 +27,14 @@ import pyarrow.ipc as ipc
 
 from .. import schema
 from ..sessions import SessionInfo
-from ..store.base import Store, arrow_to_pandas, gaps_in, out_of_order_in, positive_steps
+from ..store.base import (
+    Store,
+    arrow_to_pandas,
+    gaps_in_batches,
+    median_of_batches,
+    out_of_order_in,
+    steps_in_batches,
+)
 from ..store.base import arrow_schema as base_arrow_schema
 from ..timeutil import from_micros, micros, to_micros
 from ..trading_hours import TradingHours, of_session
@@ -203,39 +210,51 @@ class CheckContext:
         return Cadence((span - lost) / intervals / 1e6, "inferred")
 
     # -- time order -----------------------------------------------------------------------
-    # A table held in memory is searched with numpy (microseconds, no round trip); a
-    # streamed one with the store's operations, which DuckDB runs as window queries in
-    # the database. Both give the same answer (the generic store versions use the same
-    # numpy kernels).
+    # Computed from the rows in (ts, seq) order, as the checks walk them (in memory, or the
+    # streamed copy): no extra sort in the database and memory bounded by a chunk.
 
     def gaps(self, table: str, min_gap_us: int) -> pd.DataFrame:
         """Intervals longer than ``min_gap_us`` between consecutive rows: ``start``
         (the row before) and ``end`` (the row after), in time order."""
-        if self.streamed(table):
-            found = self.store.find_gaps(table, self.session_id, int(min_gap_us),
-                                         symbols=[self.symbol])
-            return found[["start", "end"]].reset_index(drop=True)
-        start, end = gaps_in(self._whole(table, ["ts"])[0], int(min_gap_us))
+        start, end = gaps_in_batches((ch.ts for ch in self.chunks(table, ["ts"])),
+                                     int(min_gap_us))
         return pd.DataFrame({"start": from_micros(start), "end": from_micros(end)})
 
     def median_step_us(self, table: str) -> float | None:
         """Median positive interval between consecutive timestamps (µs), or None."""
-        if self.streamed(table):
-            return self.store.median_step_us(table, self.session_id,
-                                             symbols=[self.symbol]).get(self.symbol)
-        steps = positive_steps(self._whole(table, ["ts"])[0])
-        return float(np.median(steps)) if len(steps) else None
+        return median_of_batches(
+            lambda: steps_in_batches(ch.ts for ch in self.chunks(table, ["ts"])))
 
     def out_of_order(self, table: str, tolerance_us: int = 0, limit: int = 100
                      ) -> tuple[int, pd.DataFrame]:
         """Rows stamped more than ``tolerance_us`` before the row that arrived before them
         (arrival order is ``seq``): their number and the first ``limit`` (``seq``, ``ts``,
         ``prev_ts``)."""
+        if self._arrival_in_time_order(table):
+            # arrival order is time order: no row is stamped before its predecessor
+            return out_of_order_in(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64),
+                                   tolerance_us, limit)
         if self.streamed(table):
             return self.store.out_of_order(table, self.session_id, self.symbol,
                                            tolerance_us=tolerance_us, limit=limit)
         ts, cols = self._whole(table, ["ts", "seq"])
         return out_of_order_in(cols["seq"], ts, tolerance_us, limit)
+
+    def _arrival_in_time_order(self, table: str) -> bool:
+        """True when ``seq`` rises strictly along the ``(ts, seq)`` order: then sorting by
+        seq changes nothing and no row can be out of order (the usual case, settled without
+        sorting the rows by ``seq``)."""
+        prev = None
+        for ch in self.chunks(table, ["ts", "seq"]):
+            seq = ch["seq"]
+            if not len(seq):
+                continue
+            if prev is not None and not seq[0] > prev:
+                return False
+            if not bool(np.all(seq[1:] > seq[:-1])):
+                return False
+            prev = seq[-1]
+        return True
 
     # -- data -------------------------------------------------------------------------
 
@@ -270,11 +289,10 @@ class CheckContext:
     def _batches(self, table: str, cols: list[str]) -> Iterator[pa.RecordBatch]:
         """Batches of a table too large to hold. The first pass copies the table's default
         columns, in order, to a local Arrow file; every later pass reads that file instead
-        of having the database sort the whole table again (several checks walk it)."""
+        of having the database read the table again (several checks walk it)."""
         defaults = list(_DEFAULT_COLUMNS.get(table, ()))
         if not set(cols) <= set(defaults):
-            yield from self.store.iter_arrow(table, self.session_id, symbols=[self.symbol],
-                                             columns=cols, batch_rows=int(self.chunk_rows or 0))
+            yield from self._ordered(table, cols)
             return
         path = self._spilled.get(table)
         if path is None:
@@ -290,18 +308,50 @@ class CheckContext:
         path = os.path.join(self._tmpdir, f"{table}.arrow")
         writer = None
         with pa.OSFile(path, "wb") as sink:
-            for batch in self.store.iter_arrow(table, self.session_id, symbols=[self.symbol],
-                                               columns=columns,
-                                               batch_rows=int(self.chunk_rows or 0)):
+            for batch in self._ordered(table, columns):
                 if writer is None:
                     writer = ipc.new_file(sink, batch.schema)
-                if batch.num_rows:
-                    writer.write_batch(batch)
+                writer.write_batch(batch)
             if writer is None:
                 writer = ipc.new_file(sink, base_arrow_schema(schema.table(table), columns))
             writer.close()
         self._spilled[table] = path  # only once complete
         return path
+
+    def _ordered(self, table: str, cols: list[str]) -> Iterator[pa.RecordBatch]:
+        """The symbol's rows in ``(ts, seq)`` order, in batches of exactly ``chunk_rows``
+        (the last one shorter).
+
+        Read by time range, about ``chunk_rows`` rows a range (the table's span cut
+        evenly): the database sorts one range at a time, in little memory, and finds it
+        by time (DuckDB's zone maps, QuestDB's designated timestamp); a burst that makes a
+        range larger still comes in bounded batches. The first and last ranges are open,
+        so rows outside the span of the session's figures are not lost.
+        """
+        size = int(self.chunk_rows or 0)
+        first, last = self.first_ts(table), self.last_ts(table)
+        cuts: list[pd.Timestamp | None] = []
+        if first is not None and last is not None:
+            lo, hi = to_micros(first), to_micros(last)
+            ranges = max(1, -(-self.rows(table) // size))
+            cuts = [from_micros(c) for c in sorted({lo + (hi - lo) * i // ranges
+                                                    for i in range(1, ranges)} - {lo})]
+        bounds = [None, *cuts, None]
+        held: list[pa.RecordBatch] = []
+        n = 0
+        for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+            for batch in self.store.iter_arrow(table, self.session_id, symbols=[self.symbol],
+                                               columns=cols, start=start, end=end,
+                                               batch_rows=size):
+                held.append(batch.select(cols))
+                n += batch.num_rows
+                while n >= size:  # cut exactly: chunk boundaries at multiples of size
+                    whole = pa.Table.from_batches(held).combine_chunks()
+                    yield whole.slice(0, size).to_batches()[0]
+                    rest = whole.slice(size)
+                    held, n = rest.to_batches(), rest.num_rows
+        if n:
+            yield pa.Table.from_batches(held).combine_chunks().to_batches()[0]
 
     def _columns(self, table: str, columns: Sequence[str] | None) -> list[str]:
         t = schema.table(table)

@@ -7,9 +7,11 @@ the same session read whole. :class:`RunStream` does the same for runs of equal 
 
 Nothing is compiled (numpy only): each whole window is a row of a strided view, and
 sorting a block of rows at once (numpy's vectorised sort) gives the medians; the Hampel
-test computes the MAD only for the points that its floor and a lower bound of the MAD do
-not settle. The inputs of :func:`hampel` and :func:`rolling_median` are finite (the checks
-drop the rest before calling them).
+test sorts only the windows of points that bounds of their median (running minimum and
+maximum, running counts under a few thresholds) do not settle, and computes the MAD only
+for the points that its floor and a lower bound of the MAD do not settle. The inputs of
+:func:`hampel` and :func:`rolling_median` are finite (the checks drop the rest before
+calling them).
 """
 
 from __future__ import annotations
@@ -78,50 +80,138 @@ def hampel(x: np.ndarray, k: int, lo: int, hi: int, n_sigmas: float, floor_abs: 
     Scale = ``max(MAD_TO_SIGMA * MAD, floor_abs, floor_rel * |median|)``; a point is flagged
     when ``|x - median| > n_sigmas * scale`` (only ``x - median`` when ``upper_only``).
     Returns the flagged indices (into ``x``), their window medians and scales.
+
+    Most points are settled without sorting their window: bounds of the median
+    (:func:`_settled`) show that they lie within the floor. Only the rest are sorted.
     """
     x, k, lo, hi = _prepare(x, k, lo, hi)
     n, m = x.shape[0], 2 * k + 1
-    med, lower = np.empty(hi - lo), np.zeros(hi - lo)
+    a, b = _inner(n, k, lo, hi)
+    # points to look at closely: windows clipped by an end of x (at most 2k), and the
+    # whole windows whose bounds do not settle them
+    inner = np.flatnonzero(~_settled(x, k, a, b, n_sigmas, floor_abs, floor_rel,
+                                     upper_only)) + a
+    edges = np.array([*range(lo, a), *range(b, hi)], dtype=np.int64)
+    pts = np.concatenate([inner, edges])
+    med, lower = np.empty(len(pts)), np.zeros(len(pts))
     # whole windows: one sort gives the median and the two order statistics of the
     # MAD's lower bound (row i-k of the view is the window of point i)
-    a, b = _inner(n, k, lo, hi)
     i1, i2 = _lower_bound_ranks(m)
-    if b > a:
+    if len(inner):
         windows = sliding_window_view(x, m)
-        for s, e in _blocks(a, b, m):
-            srt = np.sort(windows[s - k:e - k], axis=1)
-            md = med[s - lo:e - lo] = srt[:, k]
+        for s, e in _blocks(0, len(inner), m):
+            srt = np.sort(windows[inner[s:e] - k], axis=1)
+            md = med[s:e] = srt[:, k]
             if i1 >= 0 and i2 < m:
-                lower[s - lo:e - lo] = np.minimum(md - srt[:, i1], srt[:, i2] - md)
-    edges = [*range(lo, a), *range(b, hi)]  # windows clipped by an end of x: at most 2k
-    for i in edges:
+                lower[s:e] = np.minimum(md - srt[:, i1], srt[:, i2] - md)
+    for j, i in enumerate(edges.tolist(), start=len(inner)):
         w = _window(x, k, i)
-        md = med[i - lo] = _median_sorted(w)
+        md = med[j] = _median_sorted(w)
         j1, j2 = _lower_bound_ranks(len(w))
         if j1 >= 0 and j2 < len(w):
-            lower[i - lo] = min(md - w[j1], w[j2] - md)
-    dev = x[lo:hi] - med
+            lower[j] = min(md - w[j1], w[j2] - md)
+    dev = x[pts] - med
     if not upper_only:
         dev = np.abs(dev)
     floor = np.maximum(floor_abs, floor_rel * np.abs(med))
     # the floor and the lower bound settle most points: the MAD is needed only for the rest
     need = ~(dev <= n_sigmas * floor) & ~(dev <= n_sigmas * MAD_TO_SIGMA * lower)
-    mad = np.zeros(hi - lo)
-    pts = np.flatnonzero(need) + lo
-    inner = pts[(pts >= a) & (pts < b)]
-    if len(inner):
+    mad = np.zeros(len(pts))
+    sel = np.flatnonzero(need & (pts >= a) & (pts < b))
+    if len(sel):
         windows = sliding_window_view(x, m)
-        for s, e in _blocks(0, len(inner), m):
-            p = inner[s:e]
-            d = np.abs(windows[p - k] - med[p - lo][:, None])
+        for s, e in _blocks(0, len(sel), m):
+            q = sel[s:e]
+            d = np.abs(windows[pts[q] - k] - med[q][:, None])
             c = np.sort(d, axis=1)[:, k]
-            mad[p - lo] = 0.5 * (c + c)  # the two middle deviations, as for even windows
-    for i in pts[(pts < a) | (pts >= b)]:
-        d = np.sort(np.abs(_window(x, k, int(i)) - med[i - lo]))
-        mad[i - lo] = 0.5 * (d[(len(d) - 1) // 2] + d[len(d) // 2])
+            mad[q] = 0.5 * (c + c)  # the two middle deviations, as for even windows
+    for j in np.flatnonzero(need & ((pts < a) | (pts >= b))):
+        d = np.sort(np.abs(_window(x, k, int(pts[j])) - med[j]))
+        mad[j] = 0.5 * (d[(len(d) - 1) // 2] + d[len(d) // 2])
     scale = np.maximum(MAD_TO_SIGMA * mad, floor)
-    idx = np.flatnonzero(need & (dev > n_sigmas * scale))
-    return (idx + lo).astype(np.int64), med[idx], scale[idx]
+    hit = np.flatnonzero(need & (dev > n_sigmas * scale))
+    hit = hit[np.argsort(pts[hit], kind="stable")]
+    return pts[hit].astype(np.int64), med[hit], scale[hit]
+
+
+#: Quantiles of the data tried as bounds of window medians (from below, from above) when
+#: the windows' minimum and maximum leave more than ``_REFINE_ABOVE`` of the points
+#: unsettled (a noisy series such as log volumes).
+_GRID_BELOW, _GRID_ABOVE = (0.3, 0.4, 0.45, 0.5), (0.5, 0.55, 0.6, 0.7)
+_REFINE_ABOVE = 1 / 32
+
+
+def _rolling_extreme(x: np.ndarray, m: int, f) -> np.ndarray:
+    """``f`` (np.minimum or np.maximum) over every run of ``m`` consecutive values (the
+    ``len(x) - m + 1`` whole windows), by doubling: log2(m) passes, not m."""
+    out, w = x, 1
+    while 2 * w <= m:
+        out = f(out[:-w], out[w:])
+        w *= 2
+    return f(out[:len(x) - m + 1], out[m - w:m - w + len(x) - m + 1])
+
+
+def _settled(x: np.ndarray, k: int, a: int, b: int, n_sigmas: float, floor_abs: float,
+             floor_rel: float, upper_only: bool) -> np.ndarray:
+    """For the points ``[a, b)`` (whole windows), True where the Hampel test cannot flag
+    the point, whatever the window's median and MAD.
+
+    The median of a window lies in ``[L, U]``: its minimum and maximum, narrowed by
+    thresholds ``t`` (quantiles of the data) with at most ``k`` values below ``t`` (then
+    median >= t) or at least ``k+1`` values at or below it (median <= t). The deviation
+    is then at most ``max(x - L, U - x)`` and the floor at least ``floor_rel`` times the
+    least ``|median|`` in ``[L, U]``; a point whose largest deviation is within
+    ``n_sigmas`` such floors is not flagged (every step rounds monotonically, so the bound
+    holds in floating point too).
+    """
+    if b <= a:
+        return np.zeros(0, dtype=bool)
+    m = 2 * k + 1
+    span = x[a - k:b + k]  # window of point a + i: span[i : i + m]
+    lower = _rolling_extreme(span, m, np.minimum)
+    upper = None if upper_only else _rolling_extreme(span, m, np.maximum)
+    done = _within(x[a:b], lower, upper, n_sigmas, floor_abs, floor_rel)
+    if done.mean() >= 1 - _REFINE_ABOVE:
+        return done
+    # narrow the bounds of the points left, by counting values under a few thresholds
+    # (a running count: one pass each)
+    left = np.flatnonzero(~done)
+    lo_left = lower[left]
+    hi_left = None if upper is None else upper[left]
+    sample = np.sort(span[::max(1, len(span) // 4096)])
+
+    def at(qs: tuple[float, ...]) -> np.ndarray:
+        return np.unique(sample[(np.asarray(qs) * (len(sample) - 1)).astype(int)])
+
+    for t in at(_GRID_BELOW):
+        c = np.concatenate([[0], np.cumsum(span < t, dtype=np.int32)])
+        lo_left = np.where(c[left + m] - c[left] <= k, np.maximum(lo_left, t), lo_left)
+    if hi_left is not None:
+        for t in at(_GRID_ABOVE):
+            c = np.concatenate([[0], np.cumsum(span <= t, dtype=np.int32)])
+            hi_left = np.where(c[left + m] - c[left] >= k + 1, np.minimum(hi_left, t),
+                               hi_left)
+    done[left] = _within(x[a:b][left], lo_left, hi_left, n_sigmas, floor_abs, floor_rel)
+    return done
+
+
+def _within(xi: np.ndarray, lower: np.ndarray, upper: np.ndarray | None, n_sigmas: float,
+            floor_abs: float, floor_rel: float) -> np.ndarray:
+    """True where ``xi`` is within ``n_sigmas`` floors of any median in ``[lower, upper]``
+    (``upper`` None: only the deviation above the median counts)."""
+    dev = xi - lower
+    if upper is not None:
+        np.maximum(dev, upper - xi, out=dev)
+    if floor_rel == 0:
+        return dev <= n_sigmas * max(floor_abs, 0.0)
+    # the least |median| in [lower, upper]: lower above 0, -upper below 0, else 0
+    least = np.maximum(lower, 0.0)
+    if upper is not None:
+        least += np.maximum(-upper, 0.0)
+    least *= floor_rel
+    np.maximum(least, floor_abs, out=least)
+    least *= n_sigmas
+    return dev <= least
 
 
 def rolling_median(x: np.ndarray, k: int, lo: int, hi: int) -> np.ndarray:

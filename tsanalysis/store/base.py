@@ -344,41 +344,31 @@ class Store(ABC):
         limit = check_positive_int(min_gap_us, "min_gap_us")
         parts: list[pd.DataFrame] = []
         for sym in self._symbols_with_rows(t, session_id, symbols):
-            prev: int | None = None
-            for batch in self.iter_arrow(t.name, session_id, symbols=[sym], columns=["ts"]):
-                ts = micros(batch.column(0))
-                if prev is not None:
-                    ts = np.concatenate([[prev], ts])
-                if len(ts) == 0:
-                    continue
-                start, end = gaps_in(ts, limit)
-                if len(start):
-                    parts.append(pd.DataFrame({"symbol": sym, "start": start, "end": end}))
-                prev = int(ts[-1])
+            start, end = gaps_in_batches(self._ts_batches(t, session_id, sym), limit)
+            if len(start):
+                parts.append(pd.DataFrame({"symbol": sym, "start": start, "end": end}))
         return _gap_frame(parts)
+
+    def _ts_batches(self, t: schema.Table, session_id: str, symbol: str
+                    ) -> Iterator[np.ndarray]:
+        for batch in self.iter_arrow(t.name, session_id, symbols=[symbol], columns=["ts"]):
+            yield micros(batch.column(0))
 
     def median_step_us(self, table: str, session_id: str, *,
                        symbols: Sequence[str] | None = None) -> dict[str, float]:
         """Median of the positive intervals between consecutive timestamps, per symbol (µs).
 
-        Symbols with fewer than two distinct timestamps are left out.
+        Symbols with fewer than two distinct timestamps are left out. Memory stays bounded
+        (the generic version reads the rows a few times: :func:`median_of_batches`).
         """
         t = check_table(table)
         check_session_id(session_id)
         out: dict[str, float] = {}
         for sym in self._symbols_with_rows(t, session_id, symbols):
-            steps: list[np.ndarray] = []
-            prev: int | None = None
-            for batch in self.iter_arrow(t.name, session_id, symbols=[sym], columns=["ts"]):
-                ts = micros(batch.column(0))
-                if prev is not None:
-                    ts = np.concatenate([[prev], ts])
-                if len(ts):
-                    steps.append(positive_steps(ts))
-                    prev = int(ts[-1])
-            all_steps = np.concatenate(steps) if steps else np.empty(0, dtype=np.int64)
-            if len(all_steps):
-                out[sym] = float(np.median(all_steps))
+            median = median_of_batches(
+                lambda sym=sym: steps_in_batches(self._ts_batches(t, session_id, sym)))
+            if median is not None:
+                out[sym] = median
         return out
 
     def out_of_order(self, table: str, session_id: str, symbol: str, *,
@@ -559,6 +549,83 @@ def positive_steps(ts: np.ndarray) -> np.ndarray:
     """The positive intervals between consecutive sorted timestamps."""
     d = np.diff(ts)
     return d[d > 0]
+
+
+def gaps_in_batches(batches: Iterable[np.ndarray], min_gap_us: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`gaps_in` over consecutive batches of one sorted series (the last timestamp
+    of a batch is carried into the next, so a gap across a boundary is found)."""
+    starts, ends, prev = [], [], None
+    for ts in batches:
+        if not len(ts):
+            continue
+        if prev is not None:
+            ts = np.concatenate([prev, ts])
+        s, e = gaps_in(ts, min_gap_us)
+        starts.append(s)
+        ends.append(e)
+        prev = ts[-1:]
+    empty = np.empty(0, dtype=np.int64)
+    return (np.concatenate(starts) if starts else empty,
+            np.concatenate(ends) if ends else empty)
+
+
+def steps_in_batches(batches: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """:func:`positive_steps` of consecutive batches of one sorted series, batch by batch
+    (steps across boundaries included)."""
+    prev = None
+    for ts in batches:
+        if not len(ts):
+            continue
+        if prev is not None:
+            ts = np.concatenate([prev, ts])
+        yield positive_steps(ts)
+        prev = ts[-1:]
+
+
+#: Bits of a value resolved per pass by :func:`median_of_batches` (a count array of
+#: 2**20 int64, 8 MB).
+_MEDIAN_DIGIT_BITS = 20
+
+
+def median_of_batches(passes: Callable[[], Iterable[np.ndarray]]) -> float | None:
+    """The exact median of non-negative integers that arrive in batches, as ``np.median``
+    of them all would give it (None when there are none), in bounded memory.
+
+    ``passes()`` yields the same batches each time it is called. A radix selection: one
+    pass counts the values, then each pass settles the next ``_MEDIAN_DIGIT_BITS`` bits of
+    the two middle values (a counting array, never the values themselves), so values up to
+    2**40 take three passes.
+    """
+    n, top = 0, 0
+    for v in passes():
+        if len(v):
+            n += len(v)
+            top = max(top, int(v.max()))
+    if n == 0:
+        return None
+    # per wanted rank: [rank among the values with this prefix, prefix, bits left]
+    state = {r: [r, 0, top.bit_length()] for r in sorted({(n - 1) // 2, n // 2})}
+    while any(st[2] > 0 for st in state.values()):
+        counts: dict[tuple[int, int], np.ndarray] = {}
+        for st in state.values():
+            if st[2] > 0:
+                low = max(st[2] - _MEDIAN_DIGIT_BITS, 0)
+                counts[(st[1], st[2])] = np.zeros(1 << (st[2] - low), dtype=np.int64)
+        for v in passes():
+            for (prefix, bits), c in counts.items():
+                low = max(bits - _MEDIAN_DIGIT_BITS, 0)
+                sel = v[(v >> bits) == prefix] >> low
+                c += np.bincount(sel & (len(c) - 1), minlength=len(c))
+        for st in state.values():
+            if st[2] > 0:
+                c = np.cumsum(counts[(st[1], st[2])])
+                digit = int(np.searchsorted(c, st[0], side="right"))
+                st[0] -= int(c[digit - 1]) if digit else 0
+                low = max(st[2] - _MEDIAN_DIGIT_BITS, 0)
+                st[1] = (st[1] << (st[2] - low)) | digit
+                st[2] = low
+    return float(np.median(np.array([st[1] for st in state.values()], dtype=np.int64)))
 
 
 def out_of_order_in(seq: np.ndarray, ts: np.ndarray, tolerance_us: int, limit: int

@@ -854,7 +854,9 @@ class DuckDBStore(Store):
 
     # -- time-order analysis pushed down (overrides of the generic Store versions) ----
     # One window query each: DuckDB sorts and diffs in parallel, and only the few rows
-    # that matter (gaps, out-of-order rows) come back to Python.
+    # that matter (gaps, out-of-order rows) come back to Python. The window sorts of
+    # find_gaps and out_of_order run under the streams' memory cap (they spill to disk on
+    # a session larger than it); median's aggregate holds its values and could not.
 
     def _symbol_filter(self, session_id: str, symbols: Sequence[str] | None
                        ) -> tuple[str, list[Any]]:
@@ -876,7 +878,7 @@ class DuckDBStore(Store):
                 SELECT symbol, ts, lag(ts) OVER (PARTITION BY symbol ORDER BY ts) AS prev
                 FROM {q(t.name)} WHERE {where})
             WHERE epoch_us(ts) - epoch_us(prev) > ? ORDER BY symbol, start"""
-        with self.connection() as con:
+        with self.connection() as con, self._bounded_sort(con):
             return arrow_to_pandas(con.sql(sql, params=[*params, limit]).to_arrow_table())
 
     def median_step_us(self, table: str, session_id: str, *,
@@ -903,7 +905,7 @@ class DuckDBStore(Store):
                 SELECT seq, ts, lag(ts) OVER (ORDER BY seq) AS prev
                 FROM {q(t.name)} WHERE {where})
             WHERE epoch_us(ts) < epoch_us(prev) - ? ORDER BY seq LIMIT ?"""
-        with self.connection() as con:
+        with self.connection() as con, self._bounded_sort(con):
             got = arrow_to_pandas(con.sql(sql, params=[*params, int(tolerance_us),
                                                        max(int(limit), 1)]).to_arrow_table())
         total = int(got["total"].iloc[0]) if len(got) else 0

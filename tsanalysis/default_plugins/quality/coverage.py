@@ -13,7 +13,6 @@ costs nothing, and closures are left out of the expected rows and of the open ti
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from tsanalysis.quality import (
     SEVERITIES,
@@ -26,6 +25,7 @@ from tsanalysis.quality import (
 )
 from tsanalysis.quality.context import QUOTES, TICKS
 from tsanalysis.quality.score import figure, tally
+from tsanalysis.timeutil import from_micros, micros
 
 from .common import PREFIX, WHAT
 
@@ -89,7 +89,7 @@ def gaps(ctx: CheckContext, gap_factor: float, warning_cadences: float,
     outside declared closures; scored on the time in gaps against the open time."""
     res = CheckResult()
     scored: list[tuple[float, str]] = []
-    serious: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    serious: list[tuple[np.ndarray, np.ndarray]] = []  # µs, per table
     short = closed_gaps = 0
     hours = ctx.trading_hours
     for table in (TICKS, QUOTES):
@@ -107,39 +107,38 @@ def gaps(ctx: CheckContext, gap_factor: float, warning_cadences: float,
         found = ctx.gaps(table, max(int(round(threshold * 1e6)), 1))
         closed = hours.closed_overlap(found["start"], found["end"]) if hours is not None \
             else np.zeros(len(found))
+        # every gap at once (a session may have a million): severity, seconds, cadences
+        start_us, end_us = micros(found["start"]), micros(found["end"])
+        dur = (end_us - start_us) / 1e6
+        open_gap = np.maximum(dur - closed, 0.0)
+        spans = open_gap / unit
+        inside = (closed > 0) & (open_gap <= threshold)  # the market was closed
+        # severities as their index in SEVERITIES (0 info, 1 warning, 2 critical)
+        sev = np.where(inside, 0, np.where(spans >= critical_cadences, 2,
+                                           np.where(spans >= warning_cadences, 1, 0)))
+        counted = ~inside
+        closed_gaps += int(inside.sum())
+        short += int((counted & (sev == 0)).sum())
+        grave = counted & (sev > 0)
+        serious.append((start_us[grave], end_us[grave]))
+        seconds = {s: _sequential_sum(open_gap[counted & (sev == i)])
+                   for i, s in enumerate(SEVERITIES)}
+        n_by = {s: int((counted & (sev == i)).sum()) for i, s in enumerate(SEVERITIES)}
+        total = _sequential_sum(open_gap[counted])
         items: list[dict] = []
-        seconds = dict.fromkeys(SEVERITIES, 0.0)
-        n_by = dict.fromkeys(SEVERITIES, 0)
-        total = 0.0
-        for start, end, shut in zip(found["start"], found["end"], closed, strict=True):
-            dur = (end - start).total_seconds()
-            open_s = max(dur - float(shut), 0.0)
-            spans = open_s / unit
-            inside = shut > 0 and open_s <= threshold  # the market was closed
-            sev = ("info" if inside else "critical" if spans >= critical_cadences else
-                   "warning" if spans >= warning_cadences else "info")
-            if inside:
-                closed_gaps += 1
-            else:
-                seconds[sev] += open_s
-                n_by[sev] += 1
-                total += open_s
-                if sev == "info":
-                    short += 1
-                else:
-                    serious.append((start, end))
-            if len(items) < ctx.max_findings:
-                items.append({"start": start, "end": end, "duration_s": dur, "severity": sev,
-                              "cadences": round(spans, 1), "closed_s": float(shut)})
-                detail = (f"no {WHAT[table]} for {fmt.duration(dur)}, inside the declared "
-                          "closure" if inside else
-                          f"no {WHAT[table]} for {fmt.duration(dur)} ({spans:,.0f} cadences"
-                          + (f"; {fmt.duration(float(shut))} of it closed" if shut else "")
-                          + ")")
-                res.findings.append(Finding(
-                    "gaps", ctx.symbol, start, end, max(int(round(spans)) - 1, 1), sev,
-                    table=table, detail=detail,
-                    data={"duration_s": dur, "cadences": spans, "closed_s": float(shut)}))
+        for i in range(min(len(found), ctx.max_findings)):
+            start, end, shut = found["start"].iloc[i], found["end"].iloc[i], float(closed[i])
+            d, n_spans, s = float(dur[i]), float(spans[i]), SEVERITIES[int(sev[i])]
+            items.append({"start": start, "end": end, "duration_s": d, "severity": s,
+                          "cadences": round(n_spans, 1), "closed_s": shut})
+            detail = (f"no {WHAT[table]} for {fmt.duration(d)}, inside the declared "
+                      "closure" if inside[i] else
+                      f"no {WHAT[table]} for {fmt.duration(d)} ({n_spans:,.0f} cadences"
+                      + (f"; {fmt.duration(shut)} of it closed" if shut else "") + ")")
+            res.findings.append(Finding(
+                "gaps", ctx.symbol, start, end, max(int(round(n_spans)) - 1, 1), s,
+                table=table, detail=detail,
+                data={"duration_s": d, "cadences": n_spans, "closed_s": shut}))
         res.metrics.update({key: items, f"{p}gap_count": len(found),
                             f"{p}gap_total_s": total, f"{p}gap_threshold_s": threshold})
         open_s = ctx.open_seconds(table)
@@ -154,12 +153,14 @@ def gaps(ctx: CheckContext, gap_factor: float, warning_cadences: float,
     # A recording outage usually hits trades and quotes at once: score the worse table
     # rather than charging the same outage twice.
     res.score, res.basis = min(scored, key=lambda sb: sb[0])
-    for start, end in _merge(serious)[:10]:
+    outages = _merge(np.concatenate([s for s, _ in serious]),
+                     np.concatenate([e for _, e in serious]))
+    for start, end in zip(*(from_micros(a[:10]) for a in outages), strict=True):
         res.recommendations.append(
             f"re-record {fmt.span(start, end)} on {ctx.symbol} "
             f"({fmt.duration((end - start).total_seconds())} without data)")
-    if len(_merge(serious)) > 10:
-        res.recommendations.append(f"{ctx.symbol}: {len(_merge(serious)) - 10} more outages "
+    if len(outages[0]) > 10:
+        res.recommendations.append(f"{ctx.symbol}: {len(outages[0]) - 10} more outages "
                                    "to re-record (see the findings)")
     if short:
         res.recommendations.append(
@@ -170,15 +171,21 @@ def gaps(ctx: CheckContext, gap_factor: float, warning_cadences: float,
     return res
 
 
-def _merge(spans: list[tuple[pd.Timestamp, pd.Timestamp]]
-           ) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    out: list[tuple[pd.Timestamp, pd.Timestamp]] = []
-    for s, e in sorted(spans):
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
+def _sequential_sum(x: np.ndarray) -> float:
+    """Sum in order, left to right (``np.sum`` adds pairwise: other rounding, other last
+    digits in the metrics than the sum the report has always given)."""
+    return float(np.cumsum(x)[-1]) if len(x) else 0.0
+
+
+def _merge(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Overlapping or touching intervals merged, in time order (µs)."""
+    order = np.lexsort((ends, starts))
+    starts, ends = starts[order], ends[order]
+    if not len(starts):
+        return starts, ends
+    reach = np.maximum.accumulate(ends)
+    first = np.flatnonzero(np.r_[True, starts[1:] > reach[:-1]])
+    return starts[first], np.maximum.reduceat(ends, first)
 
 
 def checks() -> list[QualityCheck]:
@@ -201,7 +208,7 @@ def checks() -> list[QualityCheck]:
                                            "are critical", minimum=1.0),
             },
             doc="Every interval between consecutive rows longer than the threshold (found "
-                "in the database with a window function), with start, end, duration and a "
+                "from the rows in time order), with start, end, duration and a "
                 "severity graded by the cadences it spans. Gaps inside the session's declared "
                 "trading-hours closures are info and cost nothing. Scored on the time in gaps "
                 "against the open time (critical counted twice, info a tenth)."),
