@@ -243,7 +243,7 @@ def _seq_distinct(query: str) -> tuple[bool, Any, Any]:
     try:
         con.execute("SET TimeZone = 'UTC'")
         # A distinct count over 100M rows spills rather than holding them all.
-        con.execute(f"SET memory_limit = {_lit(DuckDBStore.stream_memory_limit)}")
+        con.execute(f"SET memory_limit = {_lit(DuckDBStore.write_memory_limit)}")
         con.execute(f"SET temp_directory = {_lit(tempfile.gettempdir())}")
         n, distinct, lo, hi = con.execute(
             f"SELECT count(*), count(DISTINCT seq), min(ts), max(ts) FROM ({query})"
