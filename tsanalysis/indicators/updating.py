@@ -285,7 +285,8 @@ def _update_group(ctx: _UpdateContext, g: _Group, stored_bars: bool | None,
         start_us = None
         if need is not None and exact:
             exact = False
-            start_us = _stored_point_before(store, session_id, g, need)
+            if g.rows[proxy] > need:  # else the whole series is history: from the start
+                start_us = _stored_point_before(store, session_id, g, need)
         elif need is not None:
             start_us = g.last_us - int(reach * need * spacing) - 1
         if start_us is not None and start_us <= g.first_us:
