@@ -51,6 +51,7 @@ from .base import (
     check_read_args,
     check_row_selection,
     check_table,
+    check_tail_args,
     to_table_arrow,
 )
 from .turns import IDLE_POLL, TURN_SLICE, Notice, lock_timeout_from, locked_error, turn_for
@@ -849,10 +850,7 @@ class DuckDBStore(Store):
     def read_tail_arrow(self, table: str, session_id: str, *, symbol: str, n: int,
                         end: Any = None, columns: Sequence[str] | None = None,
                         filters: dict[str, Any] | None = None) -> pa.Table:
-        if not isinstance(n, int) or n < 0:
-            raise InvalidInput(f"n must be a non-negative integer, not {n!r}")
-        t = check_table(table)
-        cols = check_columns(t, columns)
+        t, cols = check_tail_args(table, n, columns)
         fixed = {c for c, v in (filters or {}).items()
                  if not isinstance(v, (list, tuple, set)) or len(v) == 1}
         keys = [k for k in t.order_by if k not in fixed] or list(t.order_by)  # one symbol

@@ -54,6 +54,7 @@ from ..base import (
     check_read_args,
     check_row_selection,
     check_table,
+    check_tail_args,
     to_table_arrow,
 )
 from . import fence
@@ -472,10 +473,7 @@ class QuestDBStore(Transport, Store):
     def read_tail_arrow(self, table: str, session_id: str, *, symbol: str, n: int,
                         end: Any = None, columns: Sequence[str] | None = None,
                         filters: dict[str, Any] | None = None) -> pa.Table:
-        if not isinstance(n, int) or n < 0:
-            raise InvalidInput(f"n must be a non-negative integer, not {n!r}")
-        t = check_table(table)
-        cols = check_columns(t, columns)
+        t, cols = check_tail_args(table, n, columns)
         syms, _, hi, flt = check_read_args(t, session_id, [symbol], None, end, filters,
                                            None, None)
         if n == 0:
