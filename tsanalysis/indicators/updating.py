@@ -195,6 +195,10 @@ class _UpdateContext:
         self._inputs[key] = (start_us, x)
         return x
 
+    def has_input(self, g: _Group) -> bool:
+        """Whether the group's input (symbol and interval) was read already."""
+        return (g.symbol, g.interval) in self._inputs
+
     def append(self, rows: pa.Table) -> int:
         """Rows new to the table: written together by :meth:`flush`."""
         self._appends.append(rows)
@@ -277,9 +281,11 @@ def _update_group(ctx: _UpdateContext, g: _Group, stored_bars: bool | None,
     spacing = _spacing(g)
     reach = _REACH
     checked = False
-    # Bars built from ticks cost a bar's worth of ticks per point read too many: there the
-    # first read starts exactly at the stored point the history needs (one tail query).
-    exact = memory is not None and g.interval is not None and not stored_bars
+    # Bars built from ticks cost a bar's worth of ticks per point read too many: the first
+    # read of a symbol's bars starts exactly at the stored point the history needs (one
+    # tail query); groups after it mostly find their history in that read.
+    exact = (memory is not None and g.interval is not None and not stored_bars
+             and not ctx.has_input(g))
     while True:
         need = None if memory is None else memory + VERIFY_POINTS
         start_us = None
