@@ -195,6 +195,10 @@ class _UpdateContext:
         self._inputs[key] = (start_us, x)
         return x
 
+    def has_input(self, g: _Group) -> bool:
+        """Whether the group's input (symbol and interval) was read already."""
+        return (g.symbol, g.interval) in self._inputs
+
     def append(self, rows: pa.Table) -> int:
         """Rows new to the table: written together by :meth:`flush`."""
         self._appends.append(rows)
@@ -265,8 +269,9 @@ def _update_group(ctx: _UpdateContext, g: _Group, stored_bars: bool | None,
                   inputs_before: int | None) -> tuple[int, str | None, int, str]:
     """Recompute the tail of one stored computation; return (rows, since, history, mode).
 
-    The tail is read by time: the stored rows' average spacing tells how far back the
-    needed points lie; the read is widened until it holds them.
+    The tail is read by time: the stored rows' average spacing (or, for bars built from
+    ticks, the stored point that many before the last) tells how far back the needed
+    points lie; the read is widened until it holds them.
     """
     store, session_id, cadence = ctx.store, ctx.session_id, ctx.cadence
     ind = g.indicator
@@ -276,13 +281,22 @@ def _update_group(ctx: _UpdateContext, g: _Group, stored_bars: bool | None,
     spacing = _spacing(g)
     reach = _REACH
     checked = False
+    # Bars built from ticks cost a bar's worth of ticks per point read too many: the first
+    # read of a symbol's bars starts exactly at the stored point the history needs (one
+    # tail query); groups after it mostly find their history in that read.
+    exact = (memory is not None and g.interval is not None and not stored_bars
+             and not ctx.has_input(g))
     while True:
         need = None if memory is None else memory + VERIFY_POINTS
         start_us = None
-        if need is not None:
+        if need is not None and exact:
+            exact = False
+            if g.rows[proxy] > need:  # else the whole series is history: from the start
+                start_us = _stored_point_before(store, session_id, g, need)
+        elif need is not None:
             start_us = g.last_us - int(reach * need * spacing) - 1
-            if start_us <= g.first_us:
-                start_us = None
+        if start_us is not None and start_us <= g.first_us:
+            start_us = None
         inputs = ctx.inputs(g, start_us, stored_bars)
         i0 = int(np.searchsorted(inputs.ts, g.last_us, side="left"))
         if need is not None and i0 < need and start_us is not None:
@@ -333,6 +347,14 @@ def _rewrite(store: Store, session_id: str, g: _Group, cadence: Callable[[], Any
                                         inputs.seq)) // max(1, len(g.ids))
     since = iso(from_micros(int(inputs.ts[0]))) if inputs.n else None
     return rows, since, -1, "full"
+
+
+def _stored_point_before(store: Store, session_id: str, g: _Group, n: int) -> int | None:
+    """The time of the ``n``-th stored point before the group's last one (None: fewer)."""
+    t = store.read_tail_arrow(TABLE, session_id, symbol=g.symbol, n=n,
+                              end=from_micros(g.last_us), columns=["ts"],
+                              filters={"indicator_id": next(iter(g.ids.values()))})
+    return int(micros(t.column("ts"))[0]) if t.num_rows == n else None
 
 
 _Stored = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # id -> (ts, seq, value)

@@ -251,10 +251,7 @@ class Store(ABC):
         Same filters as :meth:`read_arrow`. This generic version streams the rows with
         :meth:`iter_arrow` and keeps the tail; backends override it with a query.
         """
-        if not isinstance(n, int) or n < 0:
-            raise InvalidInput(f"n must be a non-negative integer, not {n!r}")
-        t = check_table(table)
-        cols = check_columns(t, columns)
+        t, cols = check_tail_args(table, n, columns)
         kept: list[pa.RecordBatch] = []
         rows = 0
         for batch in self.iter_arrow(table, session_id, symbols=[symbol], end=end,
@@ -527,6 +524,15 @@ def to_table_arrow(t: schema.Table, frame: pd.DataFrame | pa.Table) -> pa.Table:
             raise InvalidInput(f"{t.name}: required column {c.name!r} is missing")
         arrays.append(arr)
     return pa.Table.from_arrays(arrays, schema=arrow_schema(t))
+
+
+def check_tail_args(table: str, n: Any, columns: Sequence[str] | None
+                    ) -> tuple[schema.Table, list[str]]:
+    """The table and columns of a :meth:`Store.read_tail_arrow` call, its ``n`` checked."""
+    if not isinstance(n, int) or n < 0:
+        raise InvalidInput(f"n must be a non-negative integer, not {n!r}")
+    t = check_table(table)
+    return t, check_columns(t, columns)
 
 
 def check_positive_int(value: Any, name: str) -> int:

@@ -54,6 +54,7 @@ from ..base import (
     check_read_args,
     check_row_selection,
     check_table,
+    check_tail_args,
     to_table_arrow,
 )
 from . import fence
@@ -465,6 +466,75 @@ class QuestDBStore(Transport, Store):
         return self.consistent(lambda: {s: int(m) for s, m in
                                         self.fetchall(sql, [session_id, *syms])
                                         if m is not None})
+
+    # -- indicators: pushed-down versions of Store.read_tail_arrow, Store.count and
+    # -- Store.indicator_stats (the generic ones stream every row of the session here)
+
+    def read_tail_arrow(self, table: str, session_id: str, *, symbol: str, n: int,
+                        end: Any = None, columns: Sequence[str] | None = None,
+                        filters: dict[str, Any] | None = None) -> pa.Table:
+        t, cols = check_tail_args(table, n, columns)
+        syms, _, hi, flt = check_read_args(t, session_id, [symbol], None, end, filters,
+                                           None, None)
+        if n == 0:
+            return arrow_schema(t, cols).empty_table()
+        # The n-th last row's time, read backwards along the designated timestamp (no
+        # sort); then the rows from that time on, in (ts, seq) order, of which the last n.
+        sql = (f"SELECT {q(t.ts)} FROM {q(t.name)} WHERE "
+               f"{self._where(t, session_id, syms, None, hi, flt)} "
+               f"ORDER BY {q(t.ts)} DESC LIMIT {n}")
+
+        def since() -> Any:
+            if self.tombstoned(session_id):
+                return None
+            rows = self.fetchall(sql)
+            return pd.Timestamp(rows[-1][0], tz="UTC") if rows else None
+
+        lo = self.consistent(since)
+        if lo is None:
+            return arrow_schema(t, cols).empty_table()
+        got = self.read_arrow(table, session_id, symbols=[symbol], start=lo, end=end,
+                              columns=cols, filters=filters)
+        return got.slice(max(0, got.num_rows - n))
+
+    def count(self, table: str, session_id: str, *, symbols: Sequence[str] | None = None,
+              start: Any = None, end: Any = None, filters: dict[str, Any] | None = None) -> int:
+        t = check_table(table)
+        syms, lo, hi, flt = check_read_args(t, session_id, symbols, start, end, filters,
+                                            None, None)
+        sql = (f"SELECT count() FROM {q(t.name)} WHERE "
+               f"{self._where(t, session_id, syms, lo, hi, flt)}")
+
+        def read() -> int:
+            if self.tombstoned(session_id):
+                return 0
+            rows = self.fetchall(sql)
+            return int(rows[0][0]) if rows else 0
+
+        return self.consistent(read)
+
+    def indicator_stats(self, session_id: str, symbols: Sequence[str] | None = None
+                        ) -> pd.DataFrame:
+        check_session_id(session_id)
+        syms = [check_symbol(s) for s in symbols] if symbols is not None else None
+        t = schema.INDICATORS
+        # symbol and indicator_id are SYMBOL columns: the server groups on their integer
+        # keys, and only one row per id comes back.
+        sql = (f"SELECT symbol, indicator_id, count() AS rows, min(ts) AS first_ts, "
+               f"max(ts) AS last_ts FROM {q(t.name)} WHERE "
+               f"{self._where(t, session_id, syms, None, None, {})} "
+               "GROUP BY symbol, indicator_id")
+        out_schema = pa.schema([("symbol", pa.string()), ("indicator_id", pa.string()),
+                                ("rows", pa.int64()),
+                                ("first_ts", pa.timestamp("us", tz="UTC")),
+                                ("last_ts", pa.timestamp("us", tz="UTC"))])
+
+        def read() -> pd.DataFrame:
+            rows = [] if self.tombstoned(session_id) else self.fetchall(sql)
+            rows.sort(key=lambda r: (r[0], r[1]))
+            return arrow_to_pandas(rows_to_arrow(rows, out_schema))
+
+        return self.consistent(read)
 
     def ohlcv_from_ticks(self, session_id: str, symbols: Sequence[str] | None, interval: str,
                          start: Any = None, end: Any = None) -> pd.DataFrame:
