@@ -11,6 +11,7 @@ atomic, memory bounded by a batch). Memory is then flat in the session's length.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from .inputs import TICK_COLUMNS, TICKS, load_inputs, session_row, tick_cadence,
 from .registry import registry
 from .table import TABLE, indicator_rows, write_rows
 from .updating import VERIFY_POINTS, values_agree
+
+log = logging.getLogger(__name__)
 
 #: Ticks per batch of a streamed computation (see the module docstring).
 CHUNK_ROWS = 1_000_000
@@ -142,6 +145,8 @@ def _compute(store: Store, session_id: str, symbol: str, ind: Indicator,
     values = ind.run(inputs, full)
     ids = ind.output_ids(full, interval)
     written = 0
+    if progress:
+        progress(inputs.n, inputs.n)  # before the write: a Cancel here writes nothing
     if persist:
         # Nothing stored under these ids yet: appending is the same as replacing, and
         # much cheaper than an upsert, which must look for rows to replace.
@@ -149,10 +154,28 @@ def _compute(store: Store, session_id: str, symbol: str, ind: Indicator,
                              filters={"indicator_id": list(ids.values())}) > 0
         written = write_rows(store, indicator_rows(session_id, symbol, ids, values, inputs.ts,
                                                inputs.seq), "upsert" if exists else "append")
-    if progress:
-        progress(inputs.n, inputs.n)  # inside the transaction: a Cancel here undoes it
     return ComputeResult(session_id, symbol, ind.name, full, interval, inputs.origin, ids,
                          inputs.n, written, values, inputs.ts, inputs.seq)
+
+
+def _withdraw(store: Store, session_id: str, symbol: str, ids: Mapping[str, str],
+              existed: bool) -> None:
+    """Leave the store as it was after a streamed write that stopped part-way.
+
+    A transactional store wrote nothing. On another (QuestDB) the batches already sent
+    are stored: when no row of these ids existed before, every row of them is this
+    write's and is deleted again. A recomputation that stops part-way has replaced some
+    rows with values computed from the same inputs, and leaves them.
+    """
+    if store.transactional or existed:
+        return
+    try:
+        store.delete_rows(TABLE, session_id, symbols=[symbol],
+                          filters={"indicator_id": list(ids.values())})
+    except Exception:  # the original error is the one to report
+        log.warning("could not remove the rows of an interrupted computation; delete "
+                    "them with: tsanalysis delete %s --symbol %s %s", session_id, symbol,
+                    " ".join(f"--indicator-id {i}" for i in ids.values()), exc_info=True)
 
 
 class _NotStreamable(Exception):
@@ -204,7 +227,11 @@ def _compute_streamed(store: Store, session_id: str, symbol: str, ind: Indicator
     try:
         written = store.write_batches(TABLE, rows(), "upsert" if exists else "append")
     except _NotStreamable:
-        return None  # nothing was written (write_batches is atomic)
+        _withdraw(store, session_id, symbol, ids, exists)
+        return None
+    except BaseException:  # a Cancel, Ctrl-C, a failed write
+        _withdraw(store, session_id, symbol, ids, exists)
+        raise
 
     def load() -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
         values, ts, seq = {}, np.empty(0, np.int64), np.empty(0, np.int64)
