@@ -63,6 +63,25 @@ def _quick_session(ws, sid, day, n, days=(0,)):
     ws.store.write("tick_prices", pd.concat(frames, ignore_index=True))
 
 
+def _empty_days(conn, n: int) -> pd.Timestamp:
+    """A unique day that starts ``n`` days holding no row of any table (so a test can tell
+    which of them have partitions)."""
+    while True:
+        day = unique_day()
+        lo = day.strftime("%Y-%m-%dT00:00:00.000000Z")
+        hi = (day + pd.Timedelta(days=n)).strftime("%Y-%m-%dT00:00:00.000000Z")
+        if not any(conn.execute(f"SELECT count() FROM {t.name} WHERE ts >= %s AND ts < %s",
+                                (lo, hi)).fetchone()[0] for t in schema.CHILD_TABLES):
+            return day
+
+
+def _partitions(conn, table: str, day: pd.Timestamp, n: int) -> list[str]:
+    """The day partitions of ``table`` among ``day`` .. ``day + n - 1`` (plain SQL)."""
+    names = {(day + pd.Timedelta(days=k)).strftime("%Y-%m-%d") for k in range(n)}
+    return sorted(r[0] for r in conn.execute(f"SELECT name FROM table_partitions('{table}')")
+                  .fetchall() if r[0] in names)
+
+
 def _snapshot(conn, sessions):
     return {s: checksum(conn, s) for s in sessions}
 
@@ -222,6 +241,81 @@ def test_delete_of_a_big_session_keeps_neighbours_and_reports_counts(qws, plain)
     assert res.deleted == before and not res.deferred
     assert plain_counts(plain, x) == {t.name: 0 for t in schema.TABLES}
     assert _snapshot(plain, [a, b]) == others
+
+
+def test_days_a_session_has_alone_are_dropped_and_shared_days_rewritten(qws, plain):
+    """Ticks on three days, quotes and indicators on one: the days no other session has
+    rows in are dropped whole (gone from the table's partitions); the day it shares with a
+    neighbour is rewritten, the neighbour's rows byte-identical."""
+    day = _empty_days(plain, 3)
+    x, a = fresh("x"), fresh("a")
+    _quick_session(qws, x, day, 25, days=(0, 1, 2))
+    qws.store.write("indicators", indicator_rows(x, "BTC/USDT", 30).assign(
+        ts=lambda f: f["ts"] - f["ts"].iloc[0] + day + pd.Timedelta(days=2)))
+    _quick_session(qws, a, day, 20)  # day 0 only
+    d = [(day + pd.Timedelta(days=k)).strftime("%Y-%m-%d") for k in range(3)]
+    assert _partitions(plain, "tick_prices", day, 3) == d
+    before, kept = plain_counts(plain, x), checksum(plain, a)
+    res = qws.sessions.delete(x)
+    assert res.deleted == before and res.deleted["tick_prices"] == 75
+    assert res.dropped == [f"indicators {d[2]}", f"tick_prices {d[1]}", f"tick_prices {d[2]}"]
+    assert res.to_dict()["dropped_partitions"] == res.dropped
+    assert _partitions(plain, "tick_prices", day, 3) == [d[0]]
+    assert _partitions(plain, "indicators", day, 3) == []
+    assert plain_counts(plain, x) == {t.name: 0 for t in schema.TABLES}
+    assert checksum(plain, a) == kept
+    assert _dead_rows(plain, day) == 0
+    steps = [(r["tbl"], r["day"], r["step"]) for r in journal_rows(qws.store, x)]
+    for name in res.dropped:
+        t, dd = name.split()
+        assert [s for tt, d_, s in steps if (tt, d_) == (t, dd)] == \
+            ["fenced", "dropping", "dropped", "done"]
+
+
+def test_writes_into_the_days_of_sessions_deleted_by_drops_are_all_kept(qws, plain):
+    """A writer adds ticks of a completed session, round the days of six sessions that
+    each have a day to themselves, while those are deleted: each day is either dropped
+    before the writer's rows arrive (they wait at the fence, then land after the drop) or
+    found shared and rewritten; every row written stays, nothing of the deleted is left."""
+    day = _empty_days(plain, 6)
+    a = fresh("a")
+    qws.sessions.create(["BTC/USDT"], a, status="completed")
+    victims = [fresh("v") for _ in range(6)]
+    for k, v in enumerate(victims):
+        _quick_session(qws, v, day + pd.Timedelta(days=k), 30)
+    writer = tsanalysis.connect(qws.url)
+    written: list[int] = []
+    rng = np.random.default_rng(3)
+
+    def write() -> None:
+        k = len(written)
+        at = day + pd.Timedelta(days=k % 6, hours=3, seconds=k)
+        writer.store.write("tick_prices", pd.DataFrame({
+            "session_id": a, "symbol": "BTC/USDT", "seq": [k], "ts": [at],
+            "price": [float(k)], "volume": [1.0]}))
+        written.append(k)
+        time.sleep(rng.uniform(0, 0.02))
+
+    stop, errors = threading.Event(), []
+    th = _repeat_in_thread(write, stop, errors)
+    dropped = []
+    try:
+        time.sleep(0.1)
+        for v in victims:
+            dropped += qws.sessions.delete(v).dropped
+    finally:
+        stop.set()
+        th.join()
+        writer.close()
+    assert not errors
+    rows = plain.execute("SELECT seq, price FROM tick_prices WHERE session_id = %s ORDER BY seq",
+                         (a,)).fetchall()
+    assert len(written) > 6
+    assert rows == [(k, float(k)) for k in range(len(written))]
+    for v in victims:
+        assert plain_counts(plain, v) == {t.name: 0 for t in schema.TABLES}
+    assert _dead_rows(plain, day) + _dead_rows(plain, day + pd.Timedelta(days=2)) + \
+        _dead_rows(plain, day + pd.Timedelta(days=4)) == 0
 
 
 def test_concurrent_reader_never_sees_a_partial_day(qws, plain):
@@ -413,8 +507,8 @@ def test_an_upsert_into_the_day_being_rewritten_waits_and_is_not_reverted(qws, p
     threads: list[threading.Thread] = []
     original = Reclaimer.journal
 
-    def journal(self, table, d, step, n, note="", purge_id=None):
-        original(self, table, d, step, n, note, purge_id)
+    def journal(self, table, d, step, n, note="", purge_id=None, session_id=""):
+        original(self, table, d, step, n, note, purge_id, session_id)
         if step == "staged" and table == "tick_prices" and not threads:
             th = threading.Thread(target=lambda: writer.store.write(
                 "tick_prices", rows.assign(price=rows["price"] + 1000), mode="upsert"))
@@ -555,6 +649,42 @@ def test_purge_killed_at_every_step_then_resumed(questdb_url, qws, plain):
     # the tombstone and 8 journal steps of the relabel, then per day partition 8 steps of
     # the rewrite (fenced, staged, dropping, the drop, the re-insert, dropped, restored, done)
     assert step - 1 == 1 + 8 + 2 * 8, f"{step - 1} steps: not the expected points"
+
+
+def test_delete_with_a_drop_killed_at_every_step_then_resumed(questdb_url, qws, plain):
+    """As above, with a session that also has a day to itself (dropped, not rewritten):
+    after every kill and resume that day's partition is gone and the shared day keeps its
+    other sessions' rows."""
+    day = _empty_days(plain, 2)
+    a = fresh("a")
+    _quick_session(qws, a, day, 30)
+    others = _snapshot(plain, [a])
+    d1 = (day + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    step = 1
+    while True:
+        x = fresh("x")
+        _quick_session(qws, x, day, 25, days=(0, 1))  # day 1: x alone
+        assert _partitions(plain, "tick_prices", day, 2)[-1] == d1
+        code = _run_killed(questdb_url, x, step)
+        if code == 0:
+            break
+        assert code == FAULT_EXIT_CODE, f"step {step}: exit code {code}"
+        with tsanalysis.connect(questdb_url) as ws:
+            with pytest.raises(SessionNotFound):
+                ws.sessions.get(x)
+            ws.sessions.purge()
+        assert plain_counts(plain, x) == {t.name: 0 for t in schema.TABLES}, f"step {step}"
+        assert _snapshot(plain, [a]) == others, f"step {step}"
+        assert _dead_rows(plain, day) == 0, f"step {step}"
+        assert _partitions(plain, "tick_prices", day, 2) == [day.strftime("%Y-%m-%d")], \
+            f"step {step}"
+        step += 1
+    assert plain_counts(plain, x) == {t.name: 0 for t in schema.TABLES}
+    assert _snapshot(plain, [a]) == others
+    assert _partitions(plain, "tick_prices", day, 2) == [day.strftime("%Y-%m-%d")]
+    # the tombstone, `deleting`, 4 journal steps and the drop for day 1, 7 journal steps of
+    # the relabel, then 8 steps of day 0's rewrite
+    assert step - 1 == 1 + 1 + 5 + 7 + 8, f"{step - 1} steps: not the expected points"
 
 
 def test_resume_killed_at_every_step_then_resumed_again(questdb_url, qws, plain):

@@ -194,13 +194,14 @@ class Purger:
 
     def delete(self, session_id: str, progress: Progress | None = None,
                reclaim: bool = True) -> DeleteOutcome:
-        """Tombstone the session, relabel its rows, then reclaim their days if the lock is
-        free (see the module docstring)."""
+        """Tombstone the session, drop the days it has alone and relabel its other rows,
+        then reclaim their days if the lock is free (see the module docstring)."""
         st = self.store
         label = self.label_of(session_id)
         self.tombstone(session_id)
         self._journal(session_id, "", "deleting", None, label)
-        removed = self.relabel(session_id, label, progress)
+        dropped, days = self._drop_now(session_id, label)
+        removed = _plus(self.relabel(session_id, label, progress), dropped)
         self._journal(session_id, schema.SESSIONS.name, "deleted", removed[schema.SESSIONS.name],
                       label)
         # A session created again with this id numbers its rows from 0.
@@ -208,7 +209,61 @@ class Purger:
         deferred: list[str] = []
         if reclaim and not st.supports_row_delete():
             deferred = self._reclaim_now(label)
-        return DeleteOutcome(removed, deferred)
+        return DeleteOutcome(removed, deferred, days)
+
+    def _drop_now(self, session_id: str, label: str) -> tuple[dict[str, int], list[str]]:
+        """:meth:`drop_alone` under the purge lock, if it is free (else nothing)."""
+        if self.store.supports_row_delete() or not self.lock.try_acquire():
+            return {}, []
+        try:
+            self.reclaimer.resume()
+            return self.drop_alone(session_id, label)
+        except BaseException:
+            self._mark_interrupted()
+            raise
+        finally:
+            self.lock.release()
+
+    def drop_alone(self, session_id: str, label: str) -> tuple[dict[str, int], list[str]]:
+        """Drop the day partitions that hold rows of the (tombstoned) session only.
+
+        The caller holds the purge lock. Rows of the session's delete ``label`` (a delete
+        killed part-way relabelled them) count as the session's. A day an active session
+        may write is left to the relabel, like a day that turns out not to be the
+        session's alone once fenced (:meth:`Reclaimer.drop_day`). Returns rows removed
+        per table and the days dropped (``"table YYYY-MM-DD"``).
+        """
+        ids = [session_id, label]
+        blocked_from = self.active_since()
+        rows: dict[str, int] = {}
+        days: list[str] = []
+        for t in schema.CHILD_TABLES:
+            for day in self.alone_days(t, ids):
+                if blocked_from is not None and day >= blocked_from[0]:
+                    continue
+                self.lock.renew()
+                got = self.reclaimer.drop_day(t, day, session_id, ids)
+                if got:
+                    rows[t.name] = rows.get(t.name, 0) + got
+                    days.append(f"{t.name} {day}")
+        return rows, days
+
+    def alone_days(self, table: schema.Table, ids: list[str]) -> list[str]:
+        """Days of ``table`` that hold rows of ``ids`` and no other row (as read now)."""
+        st = self.store
+        mine = f"session_id IN ({', '.join(['%s'] * len(ids))})"
+        span = st.fetchone(f"SELECT min({q(table.ts)}), max({q(table.ts)}) FROM "
+                           f"{q(table.name)} WHERE {mine}", ids)
+        if span is None or span[0] is None:
+            return []
+        lo = pd.Timestamp(span[0]).floor("D")
+        hi = pd.Timestamp(span[1]).floor("D") + pd.Timedelta(days=1)
+        # One scan of the session's days (partition pruning on the designated timestamp).
+        per_day = st.fetchall(
+            f"SELECT timestamp_floor('d', {q(table.ts)}) AS d, count() AS n, sum(CASE WHEN "
+            f"{mine} THEN 1 ELSE 0 END) AS m FROM {q(table.name)} WHERE {q(table.ts)} >= %s "
+            f"AND {q(table.ts)} < %s", [*ids, lo.to_pydatetime(), hi.to_pydatetime()])
+        return sorted(d.strftime("%Y-%m-%d") for d, n, m in per_day if m and n == m)
 
     def _reclaim_now(self, label: str) -> list[str]:
         if not self.lock.try_acquire():
@@ -363,7 +418,9 @@ class Purger:
                 self.lock.renew()
                 label = self.label_of(sid)
                 self._journal(sid, "", "deleting", None, label)
-                report.purged[sid] = self.relabel(sid, label)
+                dropped = ({} if self.store.supports_row_delete()
+                           else self.drop_alone(sid, label)[0])
+                report.purged[sid] = _plus(self.relabel(sid, label), dropped)
                 self._journal(sid, schema.SESSIONS.name, "deleted",
                               report.purged[sid][schema.SESSIONS.name], label)
             for sid, per_table in sorted(self.late_rows().items()):
@@ -384,6 +441,11 @@ class Purger:
         finally:
             self.lock.release()
         return report
+
+
+def _plus(counts: dict[str, int], more: dict[str, int]) -> dict[str, int]:
+    """``counts`` with ``more`` added, table by table (its order kept)."""
+    return {t: n + more.get(t, 0) for t, n in counts.items()}
 
 
 def journal_rows(store: QuestDBStore, session_id: str | None = None) -> list[dict[str, Any]]:
