@@ -618,73 +618,78 @@ def test_a_fence_keeps_tsanalysis_writers_out_of_its_day(questdb_url, qws, plain
     assert plain_counts(plain, a)["tick_prices"] == 6
 
 
+def _killed_at_every_step(questdb_url, plain, day, others, new_session, check=None) -> int:
+    """Kill the delete of a new session (``new_session()``) at step 1, 2, ... until it gets
+    through; after each kill resume, then: zero rows of it in every table, no deleted row
+    left on disk, the ``others`` sessions' rows (counts and checksums) unchanged, and
+    ``check(step)``. Returns the number of steps."""
+    kept = _snapshot(plain, others)
+    nothing = {t.name: 0 for t in schema.TABLES}
+    step = 1
+    while True:
+        x = new_session()
+        code = _run_killed(questdb_url, x, step)
+        if code == 0:
+            break
+        assert code == FAULT_EXIT_CODE, f"step {step}: exit code {code}"
+        with tsanalysis.connect(questdb_url) as ws:
+            with pytest.raises(SessionNotFound):
+                ws.sessions.get(x)
+            ws.sessions.purge()
+        assert plain_counts(plain, x) == nothing, f"step {step}"
+        assert _snapshot(plain, others) == kept, f"step {step}"
+        assert _dead_rows(plain, day) == 0, f"step {step}"
+        if check:
+            check(step)
+        step += 1
+    assert plain_counts(plain, x) == nothing
+    assert _snapshot(plain, others) == kept
+    if check:
+        check(step)
+    return step - 1
+
+
 def test_purge_killed_at_every_step_then_resumed(questdb_url, qws, plain):
-    """Kill the deleting process at step 1, 2, ... until it gets through; after each kill
-    resume, then: zero rows of the deleted session in every table, no deleted row left on
-    disk, and every other session's rows (counts and checksums) unchanged."""
+    """Kill the deleting process at every step; after each kill a resume leaves nothing of
+    the deleted session and every other session's rows as they were."""
     day = unique_day()
     a, b = fresh("a"), fresh("b")
     _quick_session(qws, a, day, 30)
     _quick_session(qws, b, day, 20, days=(0, 1))
-    others = _snapshot(plain, [a, b])
-    step = 1
-    while True:
+
+    def new_session() -> str:
         x = fresh("x")
         # rows on two days (one shared with a and b, one with b only)
         _quick_session(qws, x, day, 25, days=(0, 1))
-        code = _run_killed(questdb_url, x, step)
-        if code == 0:
-            break
-        assert code == FAULT_EXIT_CODE, f"step {step}: exit code {code}"
-        with tsanalysis.connect(questdb_url) as ws:
-            with pytest.raises(SessionNotFound):
-                ws.sessions.get(x)
-            ws.sessions.purge()
-        assert plain_counts(plain, x) == {t.name: 0 for t in schema.TABLES}, f"step {step}"
-        assert _snapshot(plain, [a, b]) == others, f"step {step}"
-        assert _dead_rows(plain, day) == 0, f"step {step}"
-        step += 1
-    assert plain_counts(plain, x) == {t.name: 0 for t in schema.TABLES}
-    assert _snapshot(plain, [a, b]) == others
+        return x
+
+    steps = _killed_at_every_step(questdb_url, plain, day, [a, b], new_session)
     # the tombstone and 8 journal steps of the relabel, then per day partition 8 steps of
     # the rewrite (fenced, staged, dropping, the drop, the re-insert, dropped, restored, done)
-    assert step - 1 == 1 + 8 + 2 * 8, f"{step - 1} steps: not the expected points"
+    assert steps == 1 + 8 + 2 * 8, f"{steps} steps: not the expected points"
 
 
 def test_delete_with_a_drop_killed_at_every_step_then_resumed(questdb_url, qws, plain):
     """As above, with a session that also has a day to itself (dropped, not rewritten):
-    after every kill and resume that day's partition is gone and the shared day keeps its
-    other sessions' rows."""
+    after every kill and resume that day's partition is gone."""
     day = _empty_days(plain, 2)
     a = fresh("a")
     _quick_session(qws, a, day, 30)
-    others = _snapshot(plain, [a])
-    d1 = (day + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
-    step = 1
-    while True:
+    d0, d1 = (day + pd.Timedelta(days=k) for k in (0, 1))
+
+    def new_session() -> str:
         x = fresh("x")
         _quick_session(qws, x, day, 25, days=(0, 1))  # day 1: x alone
-        assert _partitions(plain, "tick_prices", day, 2)[-1] == d1
-        code = _run_killed(questdb_url, x, step)
-        if code == 0:
-            break
-        assert code == FAULT_EXIT_CODE, f"step {step}: exit code {code}"
-        with tsanalysis.connect(questdb_url) as ws:
-            with pytest.raises(SessionNotFound):
-                ws.sessions.get(x)
-            ws.sessions.purge()
-        assert plain_counts(plain, x) == {t.name: 0 for t in schema.TABLES}, f"step {step}"
-        assert _snapshot(plain, [a]) == others, f"step {step}"
-        assert _dead_rows(plain, day) == 0, f"step {step}"
-        assert _partitions(plain, "tick_prices", day, 2) == [day.strftime("%Y-%m-%d")], \
-            f"step {step}"
-        step += 1
-    assert plain_counts(plain, x) == {t.name: 0 for t in schema.TABLES}
-    assert _snapshot(plain, [a]) == others
-    assert _partitions(plain, "tick_prices", day, 2) == [day.strftime("%Y-%m-%d")]
+        assert _partitions(plain, "tick_prices", day, 2) == [f"{d0:%Y-%m-%d}", f"{d1:%Y-%m-%d}"]
+        return x
+
+    def check(step: int) -> None:
+        assert _partitions(plain, "tick_prices", day, 2) == [f"{d0:%Y-%m-%d}"], f"step {step}"
+
+    steps = _killed_at_every_step(questdb_url, plain, day, [a], new_session, check)
     # the tombstone, `deleting`, 4 journal steps and the drop for day 1, 7 journal steps of
     # the relabel, then 8 steps of day 0's rewrite
-    assert step - 1 == 1 + 1 + 5 + 7 + 8, f"{step - 1} steps: not the expected points"
+    assert steps == 1 + 1 + 5 + 7 + 8, f"{steps} steps: not the expected points"
 
 
 def test_resume_killed_at_every_step_then_resumed_again(questdb_url, qws, plain):
