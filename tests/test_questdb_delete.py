@@ -16,6 +16,8 @@ import os
 import threading
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -125,7 +127,12 @@ def _run_killed(url: str, sid: str, fail_at: int | str, resume: bool = False) ->
     return proc.exitcode
 
 
-def _repeat_in_thread(fn, stop: threading.Event, errors: list) -> threading.Thread:
+@contextmanager
+def _meanwhile(fn, errors: list) -> Iterator[None]:
+    """Call ``fn`` over and over in a thread while the block runs; what it raised goes to
+    ``errors`` (the caller asserts there is none)."""
+    stop = threading.Event()
+
     def loop() -> None:
         while not stop.is_set():
             try:
@@ -136,7 +143,11 @@ def _repeat_in_thread(fn, stop: threading.Event, errors: list) -> threading.Thre
 
     th = threading.Thread(target=loop)
     th.start()
-    return th
+    try:
+        yield
+    finally:
+        stop.set()
+        th.join()
 
 
 # -- what a delete guarantees ------------------------------------------------------------
@@ -273,10 +284,10 @@ def test_days_a_session_has_alone_are_dropped_and_shared_days_rewritten(qws, pla
 
 
 def test_writes_into_the_days_of_sessions_deleted_by_drops_are_all_kept(qws, plain):
-    """A writer adds ticks of a completed session, round the days of six sessions that
-    each have a day to themselves, while those are deleted: each day is either dropped
-    before the writer's rows arrive (they wait at the fence, then land after the drop) or
-    found shared and rewritten; every row written stays, nothing of the deleted is left."""
+    """Six sessions each have a day to themselves; while each is deleted, a writer starts
+    adding ticks of a completed session to that day, later for each one (0 to 1.5 s in):
+    early ones find the day shared (relabel and rewrite), late ones find it dropped
+    already, or wait at its fence, and land after the drop. Every row written stays."""
     day = _empty_days(plain, 6)
     a = fresh("a")
     qws.sessions.create(["BTC/USDT"], a, status="completed")
@@ -285,37 +296,40 @@ def test_writes_into_the_days_of_sessions_deleted_by_drops_are_all_kept(qws, pla
         _quick_session(qws, v, day + pd.Timedelta(days=k), 30)
     writer = tsanalysis.connect(qws.url)
     written: list[int] = []
-    rng = np.random.default_rng(3)
+    now = {"victim": 0, "since": time.monotonic()}
 
     def write() -> None:
-        k = len(written)
-        at = day + pd.Timedelta(days=k % 6, hours=3, seconds=k)
+        k = now["victim"]
+        if time.monotonic() - now["since"] < 0.3 * k:
+            time.sleep(0.01)
+            return
+        n = len(written)
         writer.store.write("tick_prices", pd.DataFrame({
-            "session_id": a, "symbol": "BTC/USDT", "seq": [k], "ts": [at],
-            "price": [float(k)], "volume": [1.0]}))
-        written.append(k)
-        time.sleep(rng.uniform(0, 0.02))
+            "session_id": a, "symbol": "BTC/USDT", "seq": [n],
+            "ts": [day + pd.Timedelta(days=k, hours=3, seconds=n)], "price": [float(n)],
+            "volume": [1.0]}))
+        written.append(n)
 
-    stop, errors = threading.Event(), []
-    th = _repeat_in_thread(write, stop, errors)
-    dropped = []
-    try:
-        time.sleep(0.1)
-        for v in victims:
+    errors: list[str] = []
+    dropped: list[str] = []
+    with _meanwhile(write, errors):
+        for k, v in enumerate(victims):
+            now.update(victim=k, since=time.monotonic())
             dropped += qws.sessions.delete(v).dropped
-    finally:
-        stop.set()
-        th.join()
-        writer.close()
+            time.sleep(max(0.0, 0.3 * k + 0.2 - (time.monotonic() - now["since"])))  # rows land
+    writer.close()
     assert not errors
+    assert dropped  # at least the last days were dropped, not rewritten
     rows = plain.execute("SELECT seq, price FROM tick_prices WHERE session_id = %s ORDER BY seq",
                          (a,)).fetchall()
     assert len(written) > 6
-    assert rows == [(k, float(k)) for k in range(len(written))]
+    assert rows == [(n, float(n)) for n in range(len(written))]
+    days = {r[0] for r in plain.execute(
+        "SELECT timestamp_floor('d', ts) FROM tick_prices WHERE session_id = %s", (a,))}
+    assert len(days) == 6  # the writer reached every day, dropped ones too
     for v in victims:
         assert plain_counts(plain, v) == {t.name: 0 for t in schema.TABLES}
-    assert _dead_rows(plain, day) + _dead_rows(plain, day + pd.Timedelta(days=2)) + \
-        _dead_rows(plain, day + pd.Timedelta(days=4)) == 0
+    assert sum(_dead_rows(plain, day + pd.Timedelta(days=k)) for k in (0, 2, 4)) == 0
 
 
 def test_concurrent_reader_never_sees_a_partial_day(qws, plain):
@@ -371,15 +385,11 @@ def test_writes_into_the_day_while_sessions_of_that_day_are_deleted_are_all_kept
         written.append(k)
         time.sleep(rng.uniform(0, 0.03))
 
-    stop, errors = threading.Event(), []
-    th = _repeat_in_thread(write, stop, errors)
-    try:
+    errors: list[str] = []
+    with _meanwhile(write, errors):
         for v in victims:
             qws.sessions.delete(v)
-    finally:
-        stop.set()
-        th.join()
-        writer.close()
+    writer.close()
     assert not errors
     rows = plain.execute("SELECT seq, value FROM indicators WHERE session_id = %s ORDER BY seq",
                          (a,)).fetchall()
@@ -404,15 +414,11 @@ def test_a_session_created_while_others_are_deleted_keeps_its_row_and_ticks(qws,
         creator.ingest(sid, "BTC/USDT", ticks(10, start=day + pd.Timedelta(hours=4)))
         born.append(sid)
 
-    stop, errors = threading.Event(), []
-    th = _repeat_in_thread(create, stop, errors)
-    try:
+    errors: list[str] = []
+    with _meanwhile(create, errors):
         for v in victims:
             qws.sessions.delete(v)
-    finally:
-        stop.set()
-        th.join()
-        creator.close()
+    creator.close()
     assert not errors and born
     for sid in born:
         assert plain_counts(plain, sid)["data_collection_sessions"] == 1
