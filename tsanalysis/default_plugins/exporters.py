@@ -16,9 +16,7 @@ bits. JSON has no NaN or infinity: those (and NULL) are written as ``null``.
 from __future__ import annotations
 
 import zipfile
-from collections import deque
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, Any
 
 import duckdb
@@ -61,49 +59,18 @@ def _with_iso_text(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(cols, schema=schema)
 
 
-#: Threads that encode CSV batches at once (Arrow releases the GIL while it formats).
-CSV_ENCODERS = 2
-
-
 class CsvWriter:
-    """CSV through Arrow's writer, timestamps as ISO 8601 text.
-
-    Formatting numbers and times is most of the work: batches are encoded on
-    :data:`CSV_ENCODERS` threads and written in order, at most one batch per thread
-    ahead. The bytes are those of one ``pyarrow.csv.CSVWriter`` (the header, then each
-    batch's rows without it).
-    """
+    """CSV through Arrow's streaming writer, timestamps as ISO 8601 text."""
 
     def __init__(self, fileobj: IO[bytes], schema: pa.Schema, options: Mapping[str, Any]):
         self._schema = _iso_schema(schema)
-        self._f = fileobj
-        self._pool = ThreadPoolExecutor(CSV_ENCODERS, thread_name_prefix="tsanalysis-csv")
-        self._pending: deque[Future[pa.Buffer]] = deque()
-        self._f.write(self._text(self._schema.empty_table(), header=True))
-
-    def _text(self, rows: pa.Table | pa.RecordBatch, header: bool = False) -> pa.Buffer:
-        sink = pa.BufferOutputStream()
-        pacsv.write_csv(rows, sink, pacsv.WriteOptions(include_header=header))
-        return sink.getvalue()
+        self._w = pacsv.CSVWriter(fileobj, self._schema)
 
     def write_batch(self, batch: pa.RecordBatch) -> None:
-        self._pending.append(self._pool.submit(
-            lambda: self._text(_with_iso_text(batch, self._schema))))
-        while len(self._pending) > CSV_ENCODERS:
-            self._f.write(self._pending.popleft().result())
+        self._w.write_batch(_with_iso_text(batch, self._schema))
 
     def close(self) -> None:
-        try:
-            while self._pending:
-                self._f.write(self._pending.popleft().result())
-        finally:
-            self.abort()
-
-    def abort(self) -> None:
-        for fut in self._pending:
-            fut.cancel()
-        self._pending.clear()
-        self._pool.shutdown(wait=True)
+        self._w.close()
 
 
 class _JsonRows:
