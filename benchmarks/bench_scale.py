@@ -28,6 +28,8 @@ delete               ``ws.sessions.delete``                      ``DELETE`` on a
                                                                  file | none (the neighbour
                                                                  session is checked
                                                                  byte-identical)
+delete_alone         ``ws.sessions.delete`` of an N-tick session none (on QuestDB its days
+(only when named)    alone in its days (ingested first, untimed) are dropped, not rewritten)
 ===================  ==========================================  ===========================
 
 Peak RSS is the client's: on QuestDB the server's memory is not in it. Timings on a shared
@@ -70,6 +72,7 @@ T0_US = 1_767_571_200_000_000  # 2026-01-05T00:00Z
 CHUNK = 1_000_000
 NEIGHBOUR_STEP_US = 30_000_000
 NEW_TICKS = 1_000
+ALONE_SHIFT_US = 400 * 86_400_000_000  # the session of delete_alone: 400 days later
 INDICATORS = (("rsi_ticks", "rsi", None), ("macd_ticks", "macd", None),
               ("rsi_1m", "rsi", "1m"), ("macd_1m", "macd", "1m"))
 
@@ -343,6 +346,22 @@ def child(phase: str, cfg: dict) -> dict:  # noqa: C901 - one branch per phase, 
         out["neighbour_identical"] = _neighbour_digest(cfg, ws) == before
         ws.close()
         return out
+    if phase == "delete_alone":
+        ws = _ws(cfg)
+        alone = cfg["sid"].replace("scale-", "scale-alone-")
+        ws.sessions.create([SYM], alone, cadence_s=0.1, status="completed")
+        for b in pq.ParquetFile(tmp / "ticks.parquet").iter_batches(batch_size=CHUNK):
+            us = b.column(0).cast(pa.int64()).to_numpy() + ALONE_SHIFT_US
+            ws.ingest(alone, SYM, pa.table({"ts": pa.array(us, pa.timestamp("us", tz="UTC")),
+                                            "price": b.column(1), "volume": b.column(2)}))
+
+        def delete() -> dict:
+            res = ws.sessions.delete(alone)
+            return {"rows": res.total, "dropped": len(getattr(res, "dropped", []))}
+
+        out = _timed(delete)
+        ws.close()
+        return out
     if phase == "delete_base":
         if questdb:
             return {}
@@ -514,7 +533,10 @@ PHASES = [
     ("export_csv", "export_csv_base", "n"),
     ("update_1000", "update_1000_base", "new"),
     ("delete", "delete_base", None),
+    ("delete_alone", None, None),
 ]
+#: Phases that run only when named in --phases (they ingest N more rows first).
+OPT_IN = {"delete_alone"}
 
 
 def main() -> None:
@@ -564,8 +586,8 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
     out["setup"] = run_child("setup", cfg_path)
     bars = (cfg["last_us"] - T0_US) // 60_000_000  # about (gaps hold none)
     per = {"n": args.rows, "bars": bars, "new": NEW_TICKS}
-    phases = [p for p in PHASES if not args.phases or p[0] in args.phases
-              or p[0] == "ingest_parquet"]
+    phases = [p for p in PHASES if (not args.phases and p[0] not in OPT_IN)
+              or p[0] in (args.phases or ()) or p[0] == "ingest_parquet"]
     out["phases"] = {}
     for phase, base, unit in phases:
         if phase == "delete" and args.backend == "duckdb":
@@ -608,7 +630,7 @@ def print_table(out: dict) -> None:
     for phase, r in out["phases"].items():
         print(fmt_row(phase, r))
     extra = {p: r["ours"] for p, r in out["phases"].items()
-             if p in ("update_1000", "delete", "overview")}
+             if p in ("update_1000", "delete", "delete_alone", "overview")}
     print("details:", json.dumps(extra, default=str))
 
 

@@ -24,10 +24,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
 from tsanalysis import hookimpl, hookspecs, plugins, schema
+from tsanalysis.default_plugins.exporters import iso_text
 from tsanalysis.errors import ExportFailed, InvalidInput, SessionNotFound
 from tsanalysis.export import Exporter, export_session, exporters
 from tsanalysis.export.registry import exporter_plugin
@@ -191,6 +193,22 @@ def test_json_is_one_valid_array_and_jsonl_one_object_a_line(ws, session, tmp_pa
     assert rows == lines and len(rows) == 2 * 2 * 40
     assert rows[0]["value"] is None and rows[0]["ts"] == "2026-01-05T00:00:00.000000Z"
     assert list(rows[0]) == schema.INDICATORS.column_names
+
+
+def test_csv_in_small_batches_is_the_bytes_of_one_arrow_csv_writer(ws, session, tmp_path):
+    """Batches of 16 rows (encoded on several threads, written in order): the file is the
+    one a single pyarrow CSVWriter writes for the whole table (ISO times included)."""
+    res = export_session(ws.store, session, "csv", tmp_path / "small.csv", batch_rows=16)
+    whole = ws.store.read_arrow("tick_prices", session)
+    target = pa.schema([pa.field(f.name, pa.string()) if pa.types.is_timestamp(f.type) else f
+                        for f in whole.schema])
+    text = pa.table([iso_text(c) if pa.types.is_timestamp(c.type) else c
+                     for c in whole.columns], schema=target)
+    sink = io.BytesIO()
+    with pacsv.CSVWriter(sink, target) as w:
+        w.write_table(text)
+    assert res.rows == whole.num_rows > 16 * 8
+    assert (tmp_path / "small.csv").read_bytes() == sink.getvalue()
 
 
 def test_parquet_keeps_the_schema_types(ws, session, tmp_path):

@@ -16,6 +16,8 @@ import os
 import threading
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -63,6 +65,25 @@ def _quick_session(ws, sid, day, n, days=(0,)):
     ws.store.write("tick_prices", pd.concat(frames, ignore_index=True))
 
 
+def _empty_days(conn, n: int) -> pd.Timestamp:
+    """A unique day that starts ``n`` days holding no row of any table (so a test can tell
+    which of them have partitions)."""
+    while True:
+        day = unique_day()
+        lo = day.strftime("%Y-%m-%dT00:00:00.000000Z")
+        hi = (day + pd.Timedelta(days=n)).strftime("%Y-%m-%dT00:00:00.000000Z")
+        if not any(conn.execute(f"SELECT count() FROM {t.name} WHERE ts >= %s AND ts < %s",
+                                (lo, hi)).fetchone()[0] for t in schema.CHILD_TABLES):
+            return day
+
+
+def _partitions(conn, table: str, day: pd.Timestamp, n: int) -> list[str]:
+    """The day partitions of ``table`` among ``day`` .. ``day + n - 1`` (plain SQL)."""
+    names = {(day + pd.Timedelta(days=k)).strftime("%Y-%m-%d") for k in range(n)}
+    return sorted(r[0] for r in conn.execute(f"SELECT name FROM table_partitions('{table}')")
+                  .fetchall() if r[0] in names)
+
+
 def _snapshot(conn, sessions):
     return {s: checksum(conn, s) for s in sessions}
 
@@ -106,7 +127,12 @@ def _run_killed(url: str, sid: str, fail_at: int | str, resume: bool = False) ->
     return proc.exitcode
 
 
-def _repeat_in_thread(fn, stop: threading.Event, errors: list) -> threading.Thread:
+@contextmanager
+def _meanwhile(fn, errors: list) -> Iterator[None]:
+    """Call ``fn`` over and over in a thread while the block runs; what it raised goes to
+    ``errors`` (the caller asserts there is none)."""
+    stop = threading.Event()
+
     def loop() -> None:
         while not stop.is_set():
             try:
@@ -117,7 +143,11 @@ def _repeat_in_thread(fn, stop: threading.Event, errors: list) -> threading.Thre
 
     th = threading.Thread(target=loop)
     th.start()
-    return th
+    try:
+        yield
+    finally:
+        stop.set()
+        th.join()
 
 
 # -- what a delete guarantees ------------------------------------------------------------
@@ -224,6 +254,84 @@ def test_delete_of_a_big_session_keeps_neighbours_and_reports_counts(qws, plain)
     assert _snapshot(plain, [a, b]) == others
 
 
+def test_days_a_session_has_alone_are_dropped_and_shared_days_rewritten(qws, plain):
+    """Ticks on three days, quotes and indicators on one: the days no other session has
+    rows in are dropped whole (gone from the table's partitions); the day it shares with a
+    neighbour is rewritten, the neighbour's rows byte-identical."""
+    day = _empty_days(plain, 3)
+    x, a = fresh("x"), fresh("a")
+    _quick_session(qws, x, day, 25, days=(0, 1, 2))
+    qws.store.write("indicators", indicator_rows(x, "BTC/USDT", 30).assign(
+        ts=lambda f: f["ts"] - f["ts"].iloc[0] + day + pd.Timedelta(days=2)))
+    _quick_session(qws, a, day, 20)  # day 0 only
+    d = [(day + pd.Timedelta(days=k)).strftime("%Y-%m-%d") for k in range(3)]
+    assert _partitions(plain, "tick_prices", day, 3) == d
+    before, kept = plain_counts(plain, x), checksum(plain, a)
+    res = qws.sessions.delete(x)
+    assert res.deleted == before and res.deleted["tick_prices"] == 75
+    assert res.dropped == [f"indicators {d[2]}", f"tick_prices {d[1]}", f"tick_prices {d[2]}"]
+    assert res.to_dict()["dropped_partitions"] == res.dropped
+    assert _partitions(plain, "tick_prices", day, 3) == [d[0]]
+    assert _partitions(plain, "indicators", day, 3) == []
+    assert plain_counts(plain, x) == {t.name: 0 for t in schema.TABLES}
+    assert checksum(plain, a) == kept
+    assert _dead_rows(plain, day) == 0
+    steps = [(r["tbl"], r["day"], r["step"]) for r in journal_rows(qws.store, x)]
+    for name in res.dropped:
+        t, dd = name.split()
+        assert [s for tt, d_, s in steps if (tt, d_) == (t, dd)] == \
+            ["fenced", "dropping", "dropped", "done"]
+
+
+def test_writes_into_the_days_of_sessions_deleted_by_drops_are_all_kept(qws, plain):
+    """Six sessions each have a day to themselves; while each is deleted, a writer starts
+    adding ticks of a completed session to that day, later for each one (0 to 1.5 s in):
+    early ones find the day shared (relabel and rewrite), late ones find it dropped
+    already, or wait at its fence, and land after the drop. Every row written stays."""
+    day = _empty_days(plain, 6)
+    a = fresh("a")
+    qws.sessions.create(["BTC/USDT"], a, status="completed")
+    victims = [fresh("v") for _ in range(6)]
+    for k, v in enumerate(victims):
+        _quick_session(qws, v, day + pd.Timedelta(days=k), 30)
+    writer = tsanalysis.connect(qws.url)
+    written: list[int] = []
+    now = {"victim": 0, "since": time.monotonic()}
+
+    def write() -> None:
+        k = now["victim"]
+        if time.monotonic() - now["since"] < 0.3 * k:
+            time.sleep(0.01)
+            return
+        n = len(written)
+        writer.store.write("tick_prices", pd.DataFrame({
+            "session_id": a, "symbol": "BTC/USDT", "seq": [n],
+            "ts": [day + pd.Timedelta(days=k, hours=3, seconds=n)], "price": [float(n)],
+            "volume": [1.0]}))
+        written.append(n)
+
+    errors: list[str] = []
+    dropped: list[str] = []
+    with _meanwhile(write, errors):
+        for k, v in enumerate(victims):
+            now.update(victim=k, since=time.monotonic())
+            dropped += qws.sessions.delete(v).dropped
+            time.sleep(max(0.0, 0.3 * k + 0.2 - (time.monotonic() - now["since"])))  # rows land
+    writer.close()
+    assert not errors
+    assert dropped  # at least the last days were dropped, not rewritten
+    rows = plain.execute("SELECT seq, price FROM tick_prices WHERE session_id = %s ORDER BY seq",
+                         (a,)).fetchall()
+    assert len(written) > 6
+    assert rows == [(n, float(n)) for n in range(len(written))]
+    days = {r[0] for r in plain.execute(
+        "SELECT timestamp_floor('d', ts) FROM tick_prices WHERE session_id = %s", (a,))}
+    assert len(days) == 6  # the writer reached every day, dropped ones too
+    for v in victims:
+        assert plain_counts(plain, v) == {t.name: 0 for t in schema.TABLES}
+    assert sum(_dead_rows(plain, day + pd.Timedelta(days=k)) for k in (0, 2, 4)) == 0
+
+
 def test_concurrent_reader_never_sees_a_partial_day(qws, plain):
     """While a day partition is swapped, another session's rows of that day are briefly
     missing on the server; reads through the store wait for the swap instead."""
@@ -277,15 +385,11 @@ def test_writes_into_the_day_while_sessions_of_that_day_are_deleted_are_all_kept
         written.append(k)
         time.sleep(rng.uniform(0, 0.03))
 
-    stop, errors = threading.Event(), []
-    th = _repeat_in_thread(write, stop, errors)
-    try:
+    errors: list[str] = []
+    with _meanwhile(write, errors):
         for v in victims:
             qws.sessions.delete(v)
-    finally:
-        stop.set()
-        th.join()
-        writer.close()
+    writer.close()
     assert not errors
     rows = plain.execute("SELECT seq, value FROM indicators WHERE session_id = %s ORDER BY seq",
                          (a,)).fetchall()
@@ -310,15 +414,11 @@ def test_a_session_created_while_others_are_deleted_keeps_its_row_and_ticks(qws,
         creator.ingest(sid, "BTC/USDT", ticks(10, start=day + pd.Timedelta(hours=4)))
         born.append(sid)
 
-    stop, errors = threading.Event(), []
-    th = _repeat_in_thread(create, stop, errors)
-    try:
+    errors: list[str] = []
+    with _meanwhile(create, errors):
         for v in victims:
             qws.sessions.delete(v)
-    finally:
-        stop.set()
-        th.join()
-        creator.close()
+    creator.close()
     assert not errors and born
     for sid in born:
         assert plain_counts(plain, sid)["data_collection_sessions"] == 1
@@ -413,8 +513,8 @@ def test_an_upsert_into_the_day_being_rewritten_waits_and_is_not_reverted(qws, p
     threads: list[threading.Thread] = []
     original = Reclaimer.journal
 
-    def journal(self, table, d, step, n, note="", purge_id=None):
-        original(self, table, d, step, n, note, purge_id)
+    def journal(self, table, d, step, n, note="", purge_id=None, session_id=""):
+        original(self, table, d, step, n, note, purge_id, session_id)
         if step == "staged" and table == "tick_prices" and not threads:
             th = threading.Thread(target=lambda: writer.store.write(
                 "tick_prices", rows.assign(price=rows["price"] + 1000), mode="upsert"))
@@ -524,20 +624,16 @@ def test_a_fence_keeps_tsanalysis_writers_out_of_its_day(questdb_url, qws, plain
     assert plain_counts(plain, a)["tick_prices"] == 6
 
 
-def test_purge_killed_at_every_step_then_resumed(questdb_url, qws, plain):
-    """Kill the deleting process at step 1, 2, ... until it gets through; after each kill
-    resume, then: zero rows of the deleted session in every table, no deleted row left on
-    disk, and every other session's rows (counts and checksums) unchanged."""
-    day = unique_day()
-    a, b = fresh("a"), fresh("b")
-    _quick_session(qws, a, day, 30)
-    _quick_session(qws, b, day, 20, days=(0, 1))
-    others = _snapshot(plain, [a, b])
+def _killed_at_every_step(questdb_url, plain, day, others, new_session, check=None) -> int:
+    """Kill the delete of a new session (``new_session()``) at step 1, 2, ... until it gets
+    through; after each kill resume, then: zero rows of it in every table, no deleted row
+    left on disk, the ``others`` sessions' rows (counts and checksums) unchanged, and
+    ``check(step)``. Returns the number of steps."""
+    kept = _snapshot(plain, others)
+    nothing = {t.name: 0 for t in schema.TABLES}
     step = 1
     while True:
-        x = fresh("x")
-        # rows on two days (one shared with a and b, one with b only)
-        _quick_session(qws, x, day, 25, days=(0, 1))
+        x = new_session()
         code = _run_killed(questdb_url, x, step)
         if code == 0:
             break
@@ -546,15 +642,60 @@ def test_purge_killed_at_every_step_then_resumed(questdb_url, qws, plain):
             with pytest.raises(SessionNotFound):
                 ws.sessions.get(x)
             ws.sessions.purge()
-        assert plain_counts(plain, x) == {t.name: 0 for t in schema.TABLES}, f"step {step}"
-        assert _snapshot(plain, [a, b]) == others, f"step {step}"
+        assert plain_counts(plain, x) == nothing, f"step {step}"
+        assert _snapshot(plain, others) == kept, f"step {step}"
         assert _dead_rows(plain, day) == 0, f"step {step}"
+        if check:
+            check(step)
         step += 1
-    assert plain_counts(plain, x) == {t.name: 0 for t in schema.TABLES}
-    assert _snapshot(plain, [a, b]) == others
+    assert plain_counts(plain, x) == nothing
+    assert _snapshot(plain, others) == kept
+    if check:
+        check(step)
+    return step - 1
+
+
+def test_purge_killed_at_every_step_then_resumed(questdb_url, qws, plain):
+    """Kill the deleting process at every step; after each kill a resume leaves nothing of
+    the deleted session and every other session's rows as they were."""
+    day = unique_day()
+    a, b = fresh("a"), fresh("b")
+    _quick_session(qws, a, day, 30)
+    _quick_session(qws, b, day, 20, days=(0, 1))
+
+    def new_session() -> str:
+        x = fresh("x")
+        # rows on two days (one shared with a and b, one with b only)
+        _quick_session(qws, x, day, 25, days=(0, 1))
+        return x
+
+    steps = _killed_at_every_step(questdb_url, plain, day, [a, b], new_session)
     # the tombstone and 8 journal steps of the relabel, then per day partition 8 steps of
     # the rewrite (fenced, staged, dropping, the drop, the re-insert, dropped, restored, done)
-    assert step - 1 == 1 + 8 + 2 * 8, f"{step - 1} steps: not the expected points"
+    assert steps == 1 + 8 + 2 * 8, f"{steps} steps: not the expected points"
+
+
+def test_delete_with_a_drop_killed_at_every_step_then_resumed(questdb_url, qws, plain):
+    """As above, with a session that also has a day to itself (dropped, not rewritten):
+    after every kill and resume that day's partition is gone."""
+    day = _empty_days(plain, 2)
+    a = fresh("a")
+    _quick_session(qws, a, day, 30)
+    d0, d1 = (day + pd.Timedelta(days=k) for k in (0, 1))
+
+    def new_session() -> str:
+        x = fresh("x")
+        _quick_session(qws, x, day, 25, days=(0, 1))  # day 1: x alone
+        assert _partitions(plain, "tick_prices", day, 2) == [f"{d0:%Y-%m-%d}", f"{d1:%Y-%m-%d}"]
+        return x
+
+    def check(step: int) -> None:
+        assert _partitions(plain, "tick_prices", day, 2) == [f"{d0:%Y-%m-%d}"], f"step {step}"
+
+    steps = _killed_at_every_step(questdb_url, plain, day, [a], new_session, check)
+    # the tombstone, `deleting`, 4 journal steps and the drop for day 1, 7 journal steps of
+    # the relabel, then 8 steps of day 0's rewrite
+    assert steps == 1 + 1 + 5 + 7 + 8, f"{steps} steps: not the expected points"
 
 
 def test_resume_killed_at_every_step_then_resumed_again(questdb_url, qws, plain):

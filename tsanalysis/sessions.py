@@ -118,6 +118,9 @@ class DeleteResult:
     deleted: dict[str, int]
     #: Work the backend could not finish yet (QuestDB: partitions an active session writes).
     deferred: list[str] = field(default_factory=list)
+    #: Day partitions removed whole (QuestDB: ``"table YYYY-MM-DD"``, days the session had
+    #: alone) rather than rewritten.
+    dropped: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -128,6 +131,8 @@ class DeleteResult:
                              "total": self.total}
         if self.deferred:
             d["deferred"] = list(self.deferred)
+        if self.dropped:
+            d["dropped_partitions"] = list(self.dropped)
         return d
 
 
@@ -334,7 +339,8 @@ class Sessions:
         expire_due(self.store, session_id, all_=True)  # its rows in a grace period go too
         outcome = self.store.delete_session(session_id, progress=progress)
         if isinstance(outcome, DeleteOutcome):
-            result = DeleteResult(session_id, dict(outcome.deleted), list(outcome.deferred))
+            result = DeleteResult(session_id, dict(outcome.deleted), list(outcome.deferred),
+                                  list(outcome.dropped))
         else:
             result = DeleteResult(session_id, dict(outcome))
         record(self.store, "delete", session_id, {}, result.deleted, False,

@@ -394,6 +394,9 @@ class DeleteOutcome:
     deleted: dict[str, int]
     #: work left for later, one line each (QuestDB: disk not reclaimed yet, and why)
     deferred: list[str] = field(default_factory=list)
+    #: day partitions removed whole (QuestDB: ``"table YYYY-MM-DD"``, days the session
+    #: had alone), not rewritten
+    dropped: list[str] = field(default_factory=list)
 
 
 @dataclass

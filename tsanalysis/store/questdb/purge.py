@@ -10,21 +10,29 @@ step that changes rows is ordered with those writes by the server:
    session and sends rows (:mod:`tsanalysis.store.questdb.fence`); the delete waits until
    the writers registered on each table have finished, so rows that passed the check
    before the tombstone are committed before the next step.
-3. **Relabel.** ``UPDATE t SET session_id = '~<delete id>' WHERE session_id = X`` on each
+3. **Drop the days it has alone.** Under the purge lock (when free) and the fence of
+   :mod:`tsanalysis.store.questdb.reclaim`, a day partition that holds rows of X and no
+   other row is dropped whole (:meth:`Reclaimer.drop_day`): its rows are neither relabelled
+   nor copied. Once fenced, only a writer outside tsanalysis could still commit into the
+   day; the check is repeated until the table's sequencer has not moved since, right before
+   the drop, and days an active session may write are left to step 4 (as for the rewrite).
+   QuestDB applies the drop in sequencer order with the inserts, so a commit after it
+   (a writer that waited at the fence) is kept.
+4. **Relabel.** ``UPDATE t SET session_id = '~<delete id>' WHERE session_id = X`` on each
    table, children first, the session row last. QuestDB writes an UPDATE of a WAL table
    to the WAL and runs it when it applies that transaction, in sequencer order with every
    insert: it changes exactly the rows committed before it, and rows committed after it
    keep their id (a late row; the delete repeats the UPDATE until the table has none,
    and the next purge relabels any that come later). Nothing is copied or dropped, so no
    other row can be lost or reverted. After it, no query of any table finds the id.
-4. **Reclaim.** The relabelled rows still take disk until their day partitions are
+5. **Reclaim.** The relabelled rows still take disk until their day partitions are
    rewritten (:mod:`tsanalysis.store.questdb.reclaim`), under the purge lock and a fence
    that keeps tsanalysis writers out of the day. A delete reclaims its own days when the
    lock is free; ``purge`` does the rest. Days that an active session may write are
    deferred (a recorder outside tsanalysis does not honour the fence).
 
 Where the server has a row-level ``DELETE`` (probed with ``DELETE FROM t WHERE false``;
-not 9.3.4), step 3 uses it instead and step 4 is not needed.
+not 9.3.4), step 4 uses it instead and steps 3 and 5 are not needed.
 
 Each step is journaled (``tsanalysis_purge_journal``). A process killed at any step
 leaves the session hidden (tombstoned), and ``purge`` finishes it with the same delete id.
@@ -57,6 +65,7 @@ from .sql import (
     JOURNAL_TABLE,
     SEQ_TABLE,
     SWAP_TABLE,
+    literal,
     q,
 )
 
@@ -194,13 +203,14 @@ class Purger:
 
     def delete(self, session_id: str, progress: Progress | None = None,
                reclaim: bool = True) -> DeleteOutcome:
-        """Tombstone the session, relabel its rows, then reclaim their days if the lock is
-        free (see the module docstring)."""
+        """Tombstone the session, drop the days it has alone and relabel its other rows,
+        then reclaim their days if the lock is free (see the module docstring)."""
         st = self.store
         label = self.label_of(session_id)
         self.tombstone(session_id)
         self._journal(session_id, "", "deleting", None, label)
-        removed = self.relabel(session_id, label, progress)
+        dropped, days = self._drop_now(session_id, label)
+        removed = _plus(self.relabel(session_id, label, progress), dropped)
         self._journal(session_id, schema.SESSIONS.name, "deleted", removed[schema.SESSIONS.name],
                       label)
         # A session created again with this id numbers its rows from 0.
@@ -208,7 +218,67 @@ class Purger:
         deferred: list[str] = []
         if reclaim and not st.supports_row_delete():
             deferred = self._reclaim_now(label)
-        return DeleteOutcome(removed, deferred)
+        return DeleteOutcome(removed, deferred, days)
+
+    def _drop_now(self, session_id: str, label: str) -> tuple[dict[str, int], list[str]]:
+        """:meth:`drop_alone` under the purge lock, if it is free (else nothing)."""
+        if self.store.supports_row_delete() or not self.lock.try_acquire():
+            return {}, []
+        try:
+            self.reclaimer.resume()
+            return self.drop_alone(session_id, label)
+        except BaseException:
+            self._mark_interrupted()
+            raise
+        finally:
+            self.lock.release()
+
+    def drop_alone(self, session_id: str, label: str) -> tuple[dict[str, int], list[str]]:
+        """Drop the day partitions that hold rows of the (tombstoned) session only.
+
+        The caller holds the purge lock. Rows of the session's delete ``label`` (a delete
+        killed part-way relabelled them) count as the session's. A day an active session
+        may write is left to the relabel, like a day that turns out not to be the
+        session's alone once fenced (:meth:`Reclaimer.drop_day`). Returns rows removed
+        per table and the days dropped (``"table YYYY-MM-DD"``).
+        """
+        ids = [session_id, label]
+        candidates = [(t, day) for t in schema.CHILD_TABLES for day in self.alone_days(t, ids)]
+        blocked_from = self.active_since() if candidates else None
+        rows: dict[str, int] = {}
+        days: list[str] = []
+        for t, day in candidates:
+            if blocked_from is not None and day >= blocked_from[0]:
+                continue
+            self.lock.renew()
+            got = self.reclaimer.drop_day(t, day, session_id, ids)
+            if got:
+                rows[t.name] = rows.get(t.name, 0) + got
+                days.append(f"{t.name} {day}")
+        return rows, days
+
+    def alone_days(self, table: schema.Table, ids: list[str]) -> list[str]:
+        """Days of ``table`` whose partition holds as many rows as ``ids`` have in it.
+
+        A first look, from the partitions' row counts (metadata, no scan) and one count of
+        the rows of ``ids`` per day; :meth:`Reclaimer.drop_day` checks again under the
+        fence before it drops anything.
+        """
+        st = self.store
+        marks = ", ".join(["%s"] * len(ids))
+        mine = {d.strftime("%Y-%m-%d"): int(n) for d, n in st.fetchall(
+            f"SELECT timestamp_floor('d', {q(table.ts)}) AS d, count() FROM {q(table.name)} "
+            f"WHERE session_id IN ({marks})", ids)}
+        if not mine:
+            return []
+        held: dict[str, int] = {}
+        # table functions take no bind parameters; the name comes from schema.py
+        for lo, n in st.fetchall(f"SELECT minTimestamp, numRows FROM table_partitions("
+                                 f"{literal(table.name)})"):
+            if lo is not None:  # a day may be split in several parts
+                day = pd.Timestamp(lo).strftime("%Y-%m-%d")
+                held[day] = held.get(day, 0) + int(n or 0)
+        return sorted(day for day, n in mine.items() if held.get(day) == n)
 
     def _reclaim_now(self, label: str) -> list[str]:
         if not self.lock.try_acquire():
@@ -363,7 +433,9 @@ class Purger:
                 self.lock.renew()
                 label = self.label_of(sid)
                 self._journal(sid, "", "deleting", None, label)
-                report.purged[sid] = self.relabel(sid, label)
+                dropped = ({} if self.store.supports_row_delete()
+                           else self.drop_alone(sid, label)[0])
+                report.purged[sid] = _plus(self.relabel(sid, label), dropped)
                 self._journal(sid, schema.SESSIONS.name, "deleted",
                               report.purged[sid][schema.SESSIONS.name], label)
             for sid, per_table in sorted(self.late_rows().items()):
@@ -384,6 +456,11 @@ class Purger:
         finally:
             self.lock.release()
         return report
+
+
+def _plus(counts: dict[str, int], more: dict[str, int]) -> dict[str, int]:
+    """``counts`` with ``more`` added, table by table (its order kept)."""
+    return {t: n + more.get(t, 0) for t, n in counts.items()}
 
 
 def journal_rows(store: QuestDBStore, session_id: str | None = None) -> list[dict[str, Any]]:

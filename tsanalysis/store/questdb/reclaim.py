@@ -24,6 +24,16 @@ rows again only if the drop was never applied, since nothing but a drop removes 
 the copy is inserted back if any staged row is missing, and staging is cleared only when
 T verifiably holds every staged row.
 
+**A day with nothing to keep is dropped** (steps ``fenced``, ``dropping``, ``dropped``,
+``done``): after step 1, if D holds no row but the ones to remove (deleted rows; or, for
+:meth:`Reclaimer.drop_day`, the rows of a session being deleted, before they are ever
+relabelled), the check is repeated until T's sequencer has not moved since it, and D is
+dropped. QuestDB applies a ``DROP PARTITION`` of a WAL table at its place in the
+sequence, after committing every earlier transaction (``ApplyWal2TableJob`` forces a full
+commit before an ALTER; ``TableWriter.removePartition`` commits, then removes the day):
+it removes the rows committed before it and no later one. No visible row changes, so no
+swap is announced and there is no staging copy to restore: a resume only ends the fence.
+
 Fault injection for tests: ``TSANALYSIS_PURGE_FAIL_AT=N`` makes the process exit
 (``os._exit(86)``, no clean-up, like a kill) at the N-th step of a purge, or at the first
 step whose label contains the text given (e.g. ``dropped partition``).
@@ -44,7 +54,7 @@ from ... import schema
 from ...errors import StoreError
 from . import fence
 from .lock import PURGE_LEASE_S, PURGE_LOCK, holder_alive
-from .sql import DEAD, JOURNAL_TABLE, LIVE, SWAP_TABLE, q
+from .sql import DEAD, JOURNAL_TABLE, LIVE, SWAP_TABLE, literal, q
 
 if TYPE_CHECKING:
     from .store import QuestDBStore
@@ -61,6 +71,8 @@ MUST_FINISH = ("dropping", "dropped", "restored")
 #: Journal steps before the drop: a process killed there destroyed nothing.
 BEFORE_DROP = ("fenced", "staged")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: A day's removal to be tried again from the fence (rows arrived, or time ran short).
+_AGAIN = object()
 
 
 class Faults:
@@ -186,9 +198,9 @@ class Reclaimer:
         self._staging_ready: set[str] = set()
 
     def journal(self, table: str, day: str, step: str, rows: int | None, note: str = "",
-                purge_id: str | None = None) -> None:
-        journal(self.store, self.faults, purge_id or self.purge_id, "", table, day, step,
-                rows, note)
+                purge_id: str | None = None, session_id: str = "") -> None:
+        journal(self.store, self.faults, purge_id or self.purge_id, session_id, table, day,
+                step, rows, note)
 
     # -- what there is to do ----------------------------------------------------------
 
@@ -225,10 +237,10 @@ class Reclaimer:
             f"SELECT count() FROM ((SELECT * FROM {q(staging)} WHERE {f}) EXCEPT "
             f"(SELECT * FROM {q(table.name)} WHERE {f}))") or 0)
 
-    def _differs(self, table: schema.Table, day: str, staging: str) -> bool:
-        """The day's live rows differ from the copy (a write since the copy)."""
+    def _differs(self, table: schema.Table, day: str, staging: str, keep: str = LIVE) -> bool:
+        """The day's rows to keep differ from the copy (a write since the copy)."""
         f = day_filter(table, day)
-        live = f"SELECT * FROM {q(table.name)} WHERE {f} AND {LIVE}"
+        live = f"SELECT * FROM {q(table.name)} WHERE {f} AND {keep}"
         copy = f"SELECT * FROM {q(staging)} WHERE {f}"
         n = self.store.scalar(f"SELECT count() FROM (({live}) EXCEPT ({copy}))")
         if n:
@@ -270,26 +282,68 @@ class Reclaimer:
     def rewrite_day(self, table: schema.Table, day: str, dead: int) -> int | None:
         """Remove the ``dead`` deleted rows of one day partition, keeping every live row.
 
-        Returns the rows removed, or None when the day was left for a later purge (a
-        writer kept it busy, or something outside tsanalysis wrote into it).
+        A day that holds nothing but deleted rows is dropped whole (:meth:`_drop`): nothing
+        is copied. Returns the rows removed, or None when the day was left for a later
+        purge (a writer kept it busy, or something outside tsanalysis wrote into it).
+        """
+        return self._remove_day(table, day, dead, DEAD)
+
+    def drop_day(self, table: schema.Table, day: str, session_id: str, ids: list[str]
+                 ) -> int | None:
+        """Drop a day partition that holds rows of ``ids`` only (a deleted session's id
+        and its delete's label): the rows of ``session_id`` go without being relabelled.
+
+        Returns the rows removed, or None when the day is not (or no longer) theirs alone,
+        or was busy: the caller then relabels its rows like any other day's.
+        """
+        gone = f"session_id IN ({', '.join(literal(i) for i in ids)})"
+        return self._remove_day(table, day, None, gone, session_id=session_id)
+
+    def _remove_day(self, table: schema.Table, day: str, expected: int | None, gone: str,
+                    session_id: str = "") -> int | None:
+        """Remove the rows matching ``gone`` (SQL built from checked values) from one day.
+
+        Under the fence: a day with no other row is dropped (:meth:`_drop`); otherwise
+        its other rows are copied aside, the day dropped and the copy inserted back, unless
+        ``expected`` is None (only a drop was asked for). Returns the rows removed, or None.
         """
         st = self.store
         name = table.name
+        keep = f"(session_id IS NULL OR NOT ({gone}))"
         for attempt in range(1, COPY_ATTEMPTS + 1):
-            self.journal(name, day, "fenced", dead, f"attempt {attempt}")
+            self.journal(name, day, "fenced", expected, f"attempt {attempt}",
+                         session_id=session_id)
             fence.fence(st, self.owner, name, day, "begin")
             fenced_at = time.monotonic()
-            held = False
+            release = True  # the finally ends the fence (not a hold, not ended already)
             try:
                 if not fence.wait_for_writers(st, name, st.config.timeout):
-                    self.journal(name, day, "aborted", None, "writers did not finish")
+                    self.journal(name, day, "aborted", None, "writers did not finish",
+                                 session_id=session_id)
+                    return None
+                s0 = st.sequencer_txn(name)
+                st.wait_applied([name])  # the reads below see every commit up to s0
+                others = int(st.scalar(f"SELECT count() FROM {q(name)} WHERE "
+                                       f"{day_filter(table, day)} AND {keep}") or 0)
+                if not others:
+                    got = self._drop(table, day, gone, keep, s0, fenced_at, session_id)
+                    if got is _AGAIN:
+                        continue
+                    if got is not None:
+                        # The fence ends before `done`: a resume finds nothing to end.
+                        fence.fence(st, self.owner, name, day, "end")
+                        release = False
+                        self.journal(name, day, "done", 0, f"dropped {got} row(s)",
+                                     session_id=session_id)
+                    return got  # type: ignore[return-value]
+                if expected is None:
+                    self.journal(name, day, "aborted", None, f"{others} other row(s) in the "
+                                 "day", session_id=session_id)
                     return None
                 staging = self._fresh_staging(table)
-                s0 = st.sequencer_txn(name)
-                st.wait_applied([name])  # the copy reads applied rows: every commit up to s0
                 _, kept = st.execute(
                     f"INSERT INTO {q(staging)} SELECT * FROM {q(name)} WHERE "
-                    f"{day_filter(table, day)} AND {LIVE}")
+                    f"{day_filter(table, day)} AND {keep}")
                 if kept < 0:
                     raise StoreError(f"QuestDB did not say how many rows it copied to {staging}")
                 st.wait_applied([staging])
@@ -302,7 +356,7 @@ class Reclaimer:
                     # Something committed to the table since the copy: tsanalysis writers
                     # stay out of this day, so only a foreign write can have reached it.
                     st.wait_applied([name])
-                    if self._differs(table, day, staging):
+                    if self._differs(table, day, staging, keep):
                         log.warning("%s %s: rows changed since the copy (a writer outside "
                                     "tsanalysis?); copying again", name, day)
                         self.journal(name, day, "aborted", None, "changed since the copy")
@@ -312,7 +366,7 @@ class Reclaimer:
                     continue
                 self.journal(name, day, "dropping", kept, "")
                 fence.fence(st, self.owner, name, day, "hold")
-                held = True
+                release = False
                 _swap_event(st, self.owner, "begin", name, day)
                 s1 = st.sequencer_txn(name)
                 st.execute(f"ALTER TABLE {q(name)} DROP PARTITION LIST '{day}'")
@@ -328,13 +382,71 @@ class Reclaimer:
                                 interleaved)
                 self.journal(name, day, "dropped", kept, f"interleaved commits: {interleaved}")
                 self._finish(table, day, staging, kept)
-                return dead
+                return expected
             finally:
                 # A hold outlives an error: the day stays fenced until a resume finishes it
                 # (_finish ends it on success).
-                if not held:
+                if release:
                     fence.fence(st, self.owner, name, day, "end")
         return None
+
+    def _drop(self, table: schema.Table, day: str, gone: str, keep: str, s0: int,
+              fenced_at: float, session_id: str) -> int | None | object:
+        """Drop a fenced day that holds only rows matching ``gone`` (checked at ``s0``).
+
+        No row any read can see changes (deleted rows, or a tombstoned session's), so no
+        swap is announced, nothing is staged and the fence needs no ``hold``: a writer let
+        in after this process dies commits after the drop, which the WAL applies first
+        (``TableWriter.removePartition`` runs at the drop's place in the sequence, after
+        committing every earlier transaction). What a drop cannot do is spare a commit
+        sequenced between the last check and itself, so the check is repeated until the
+        table's sequencer has not moved since, right before the drop; only a writer
+        outside tsanalysis can commit into the fenced day, and days an active session may
+        write are never dropped. Returns the rows removed, None (the day kept changing) or
+        ``_AGAIN`` (rows arrived: try again from the fence).
+        """
+        st = self.store
+        name = table.name
+        where = day_filter(table, day)
+        n = int(st.scalar(f"SELECT count() FROM {q(name)} WHERE {where} AND {gone}") or 0)
+        self.journal(name, day, "dropping", 0, f"{n} row(s), none kept",
+                     session_id=session_id)
+        for _ in range(COPY_ATTEMPTS):
+            s1 = st.sequencer_txn(name)
+            if s1 == s0:
+                break
+            # Commits since the check (to other days, or a foreign writer): look again.
+            st.wait_applied([name])
+            if st.scalar(f"SELECT count() FROM {q(name)} WHERE {where} AND {keep}"):
+                log.warning("%s %s: rows arrived in the fenced day (a writer outside "
+                            "tsanalysis?); not dropped", name, day)
+                self.journal(name, day, "aborted", None, "rows arrived since the check",
+                             session_id=session_id)
+                return _AGAIN
+            n = int(st.scalar(f"SELECT count() FROM {q(name)} WHERE {where} AND {gone}") or 0)
+            s0 = s1
+        else:
+            self.journal(name, day, "aborted", None, "the table kept changing",
+                         session_id=session_id)
+            return None
+        if time.monotonic() - fenced_at > fence.FENCE_LEASE_S / 2:
+            self.journal(name, day, "aborted", None, "the fence's lease ran short",
+                         session_id=session_id)
+            return _AGAIN
+        st.execute(f"ALTER TABLE {q(name)} DROP PARTITION LIST '{day}'")
+        self.faults.point(f"{name} {day} dropped partition")
+        interleaved = st.sequencer_txn(name) - s0 - 1
+        if interleaved:
+            log.warning("%s %s: %d commit(s) (to other days, or by writers outside "
+                        "tsanalysis) came between the last check and the drop", name, day,
+                        interleaved)
+        self.journal(name, day, "dropped", 0, f"interleaved commits: {interleaved}",
+                     session_id=session_id)
+        st.wait_applied([name])
+        # Rows that match still: the drop failed when applied (the server logs such an
+        # error and goes on), or late rows of a deleted session; a later step takes them.
+        left = int(st.scalar(f"SELECT count() FROM {q(name)} WHERE {where} AND {gone}") or 0)
+        return max(n - left, 0)
 
     def _finish(self, table: schema.Table, day: str, staging: str, kept: int,
                 purge_id: str | None = None) -> None:
@@ -392,6 +504,15 @@ class Reclaimer:
                 done.append((name, day))
                 continue
             st.wait_applied([name])
+            if not kept:
+                # A drop (nothing was set aside): whether or not it happened, no row has
+                # to come back. Rows it did not remove are planned again.
+                self._end_swap_of(name, day)
+                self.journal(name, day, "done", 0, "resumed", purge_id=e["purge_id"])
+                if owner:
+                    fence.fence(st, owner, name, day, "end")
+                done.append((name, day))
+                continue
             have_staging = bool(st.scalar("SELECT count() FROM tables() WHERE table_name = %s",
                                           [staging]))
             if not have_staging:
@@ -425,6 +546,12 @@ class Reclaimer:
         st.execute(f"DROP TABLE IF EXISTS {q(staging)}")
         # Deleted rows left (the drop never happened) are planned again.
         self.journal(name, day, "done", None, "resumed", purge_id=purge_id)
+
+    def _end_swap_of(self, name: str, day: str) -> None:
+        """End a swap left announced for this day (an older version swapped empty days)."""
+        row = self.store.fetchone(f"SELECT event, tbl, day FROM {SWAP_TABLE} LIMIT -1")
+        if row is not None and row[0] in ("begin", "interrupted") and row[1:] == (name, day):
+            end_swap(self.store, self.owner)
 
     def _owner_of(self, name: str, day: str) -> str | None:
         rows = self.store.fetchall(
