@@ -124,6 +124,12 @@ def _order(t: schema.Table, syms: list[str] | None, flt: dict[str, list[Any]]) -
     return [c for c in ("symbol", *t.order_by) if c not in fixed]
 
 
+#: DuckDB's memory cap of a file store when none is given. Uncapped, its buffer pool caches
+#: the blocks a query scans up to 80% of RAM, so a process grows with the session it reads
+#: (100M ticks: 2.9 GB computing MACD, 1.2 GB drawing the overview); sorts, joins and
+#: aggregates spill to ``<file>.tmp`` past the cap.
+DEFAULT_MEMORY_LIMIT = "1GB"
+
 #: Next free ``seq`` per table, session and symbol (see :meth:`DuckDBStore.seq_numbers`).
 SEQ_TABLE = "_tsa_seq"
 
@@ -137,6 +143,10 @@ class DuckDBStore(Store):
     backend = "duckdb"
     transactional = True
     sql_import = True
+
+    @property
+    def _memory_cap(self) -> str | None:
+        return self.memory_limit or (None if self.memory else DEFAULT_MEMORY_LIMIT)
 
     def __init__(self, path: str | os.PathLike[str], *, idle_release: float = 2.0,
                  lock_timeout: float | None = None, threads: int | None = None,
@@ -156,8 +166,7 @@ class DuckDBStore(Store):
         self.threads = threads
         if memory_limit is not None and not _MEMORY.match(memory_limit):
             raise InvalidInput(f"invalid memory_limit {memory_limit!r}: e.g. '512MB', '2GB'")
-        #: DuckDB's cap on its own memory (its buffer pool keeps written data cached up to
-        #: 80% of RAM by default); None leaves DuckDB's default.
+        #: DuckDB's cap on its own memory; None: :data:`DEFAULT_MEMORY_LIMIT` for a file.
         self.memory_limit = memory_limit
         self._lock = threading.RLock()
         self._con: duckdb.DuckDBPyConnection | None = None
@@ -233,8 +242,8 @@ class DuckDBStore(Store):
             con.execute("SET enable_progress_bar = false")
             if self.threads:
                 con.execute(f"SET threads = {int(self.threads)}")
-            if self.memory_limit:
-                con.execute(f"SET memory_limit = '{self.memory_limit}'")  # checked by _MEMORY
+            if self._memory_cap:
+                con.execute(f"SET memory_limit = '{self._memory_cap}'")  # checked by _MEMORY
             self._con_writable = not read_only
             if self._con_writable and self._schema_ready:
                 self._drop_stale_stages(con)
@@ -760,7 +769,10 @@ class DuckDBStore(Store):
             with self._lock:
                 self._streams -= 1
                 if self._streams == 0 and self._con is con:
-                    con.execute("RESET memory_limit")
+                    if self._memory_cap:
+                        con.execute(f"SET memory_limit = '{self._memory_cap}'")
+                    else:
+                        con.execute("RESET memory_limit")
 
     def count_rows(self, session_id: str) -> dict[str, int]:
         check_session_id(session_id)
