@@ -148,14 +148,31 @@ def _compute(store: Store, session_id: str, symbol: str, ind: Indicator,
     if progress:
         progress(inputs.n, inputs.n)  # before the write: a Cancel here writes nothing
     if persist:
-        # Nothing stored under these ids yet: appending is the same as replacing, and
-        # much cheaper than an upsert, which must look for rows to replace.
-        exists = store.count(TABLE, session_id, symbols=[symbol],
-                             filters={"indicator_id": list(ids.values())}) > 0
+        mode = _clear_for_rewrite(store, session_id, symbol, ids)
         written = write_rows(store, indicator_rows(session_id, symbol, ids, values, inputs.ts,
-                                               inputs.seq), "upsert" if exists else "append")
+                                               inputs.seq), mode)
     return ComputeResult(session_id, symbol, ind.name, full, interval, inputs.origin, ids,
                          inputs.n, written, values, inputs.ts, inputs.seq)
+
+
+def _clear_for_rewrite(store: Store, session_id: str, symbol: str,
+                       ids: Mapping[str, str]) -> str:
+    """Make way for a computation's rows; return the write mode that stores them.
+
+    Nothing stored under these ids: append (an upsert must look for rows to replace). On
+    a transactional store (DuckDB) the stored rows are deleted, in the caller's
+    transaction, and the new ones appended: the whole series is replaced (points whose
+    input is gone go too), and an upsert, which joins every new row against the stored
+    ones, ran out of a capped memory on 30M rows. Elsewhere (QuestDB, which deduplicates
+    on its keys as it writes) an upsert.
+    """
+    filters = {"indicator_id": list(ids.values())}
+    if store.count(TABLE, session_id, symbols=[symbol], filters=filters) == 0:
+        return "append"
+    if not store.transactional:
+        return "upsert"
+    store.delete_rows(TABLE, session_id, symbols=[symbol], filters=filters)
+    return "append"
 
 
 def _withdraw(store: Store, session_id: str, symbol: str, ids: Mapping[str, str],
@@ -221,11 +238,13 @@ def _compute_streamed(store: Store, session_id: str, symbol: str, ind: Indicator
             tail = {o: a[-VERIFY_POINTS:].copy() for o, a in values.items()}
             carry = t.slice(max(0, t.num_rows - keep))
 
-    # Nothing stored under these ids yet: append (an upsert must look for rows to replace).
     exists = store.count(TABLE, session_id, symbols=[symbol],
                          filters={"indicator_id": list(ids.values())}) > 0
     try:
-        written = store.write_batches(TABLE, rows(), "upsert" if exists else "append")
+        # One transaction for the rows replaced and the rows written (where there is one).
+        with store.atomic():
+            mode = _clear_for_rewrite(store, session_id, symbol, ids) if exists else "append"
+            written = store.write_batches(TABLE, rows(), mode)
     except _NotStreamable:
         _withdraw(store, session_id, symbol, ids, exists)
         return None
