@@ -703,15 +703,25 @@ class DuckDBStore(Store):
         # not be upgraded while this generator holds it).
         with self.connection(write=True) as con, self._bounded_sort(con):
             cur = con.cursor()
+            reader: pa.RecordBatchReader | None = None
             try:
-                # One snapshot for every range (what one query would have seen).
-                cur.execute("BEGIN TRANSACTION").fetchall()
-                for a, b in self._time_ranges(cur, t, session_id, syms, lo, hi, flt):
+                ranges = self._time_ranges(cur, t, session_id, syms, lo, hi, flt)
+                if len(ranges) > 1:  # one snapshot for every range (what one query sees)
+                    cur.execute("BEGIN TRANSACTION").fetchall()
+                for a, b in ranges:
                     sql, params = self._select(t, session_id, syms, a, b, columns, flt,
                                                None, None)
-                    yield from cur.sql(sql, params=params).to_arrow_reader(batch_rows)
-                cur.execute("COMMIT").fetchall()
+                    reader = cur.sql(sql, params=params).to_arrow_reader(batch_rows)
+                    yield from reader
+                    reader = None
+                if len(ranges) > 1:
+                    cur.execute("COMMIT").fetchall()
             finally:
+                # A stream abandoned mid-way (an interrupt, a failed writer) is closed before
+                # its cursor: closing the cursor under an unfinished stream could hang the
+                # unwinding of an interrupted export.
+                if reader is not None:
+                    reader.close()
                 cur.close()
 
     #: A stream of more rows than this is read as consecutive time ranges of about this
