@@ -53,6 +53,9 @@ BUNDLE_TABLES = tuple(t.name for t in reversed(schema.CHILD_TABLES))
 
 _IDENTITY = ("session_id", "symbol")
 
+#: Seconds an export that stops waits for its reader thread to let go.
+READER_STOP_SECONDS = 5.0
+
 
 @dataclass
 class Scope:
@@ -217,7 +220,12 @@ def read_ahead(make: Callable[[], Iterator[Any]], depth: int = 2) -> Iterator[An
     finally:
         stop.set()
         if worker.ident is not None:
-            worker.join()
+            # Bounded: a reader blocked in a native call must not hang the unwinding of an
+            # interrupted export (seen in CI under load); the thread is a daemon.
+            worker.join(READER_STOP_SECONDS)
+            if worker.is_alive():
+                log.warning("the export's reader did not stop within %.0f s; left behind",
+                            READER_STOP_SECONDS)
 
 
 def _auto_progress(desc: str) -> tuple[Progress, Callable[[], None]]:
