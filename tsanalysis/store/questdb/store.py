@@ -488,7 +488,7 @@ class QuestDBStore(Transport, Store):
         for *values, n, first, last in groups:
             a = _micros(first)
             b = _micros(last) + 1
-            k = max(1, min(-(-int(n) // per_piece), b - a))  # no slice narrower than 1 us
+            k = -(-int(n) // per_piece)
             constants = {"session_id": session_id, **dict(zip(keys, values, strict=True))}
             same = " AND ".join(f"{q(c)} = {literal(v)}" for c, v in zip(keys, values,
                                                                           strict=True))
