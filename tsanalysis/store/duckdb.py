@@ -697,15 +697,13 @@ class DuckDBStore(Store):
                    filters: dict[str, Any] | None = None,
                    batch_rows: int = 500_000) -> Iterator[pa.RecordBatch]:
         t = check_table(table)
-        syms, lo, hi, flt = check_read_args(t, session_id, symbols, start, end, filters,
-                                            None, None)
+        sql, params = self._select(t, session_id, symbols, start, end, columns, filters,
+                                   None, None)
         # Writable: the caller may write between batches (a read-only connection could
         # not be upgraded while this generator holds it).
         with self.connection(write=True) as con, self._bounded_sort(con):
             cur = con.cursor()
             try:
-                sql, params = self._select(t, session_id, syms, lo, hi, columns, flt,
-                                           None, None)
                 yield from cur.sql(sql, params=params).to_arrow_reader(batch_rows)
             finally:
                 cur.close()
