@@ -706,7 +706,9 @@ def test_interrupting_the_command_leaves_no_file(ws, session, store_url, tmp_pat
     ws.close()
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    e = {**os.environ, "PYTHONPATH": str(plugin_dist), "TSANALYSIS_LOAD_PLUGINS": "tsv"}
+    # PYTHONFAULTHANDLER: if the child hangs, SIGABRT makes it print every thread's stack
+    e = {**os.environ, "PYTHONPATH": str(plugin_dist), "TSANALYSIS_LOAD_PLUGINS": "tsv",
+         "PYTHONFAULTHANDLER": "1"}
     e.pop("TSANALYSIS_DB", None)
     proc = subprocess.Popen([sys.executable, "-m", "tsanalysis", "--db", store_url, "export",
                              session, "--format", "myplugin.slow", "--out",
@@ -717,7 +719,12 @@ def test_interrupting_the_command_leaves_no_file(ws, session, store_url, tmp_pat
         assert proc.stdout.readline().strip() == "writing"
         assert len(listing(out_dir)) == 1  # the temporary file, mid-write
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            _, err = proc.communicate(timeout=30)
+            pytest.fail(f"the command did not stop within 60 s of SIGINT; its threads:\n{err}")
     finally:
         proc.kill()
     assert proc.returncode == 130 and "interrupted" in err
