@@ -722,13 +722,43 @@ def test_interrupting_the_command_leaves_no_file(ws, session, store_url, tmp_pat
         try:
             _, err = proc.communicate(timeout=60)
         except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGABRT)
+            holders = _pipe_holders(proc.stderr)
+            exited = proc.poll()
+            proc.send_signal(signal.SIGABRT)  # no-op once it has exited
             _, err = proc.communicate(timeout=30)
-            pytest.fail(f"the command did not stop within 60 s of SIGINT; its threads:\n{err}")
+            pytest.fail(f"no end of output within 60 s of SIGINT; exit status {exited}; the "
+                        f"processes holding its stderr:\n{holders}\nstderr (with the "
+                        f"threads' stacks if it hung):\n{err}")
     finally:
         proc.kill()
     assert proc.returncode == 130 and "interrupted" in err
     assert listing(out_dir) == []
+
+
+def _pipe_holders(pipe) -> str:
+    """Every process with the other end of ``pipe`` open, with its parent and threads
+    (Linux /proc; a diagnosis for a child that exited but whose output never ended)."""
+    target = f"pipe:[{os.fstat(pipe.fileno()).st_ino}]"
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fds = [fd for fd in os.listdir(f"/proc/{pid}/fd")
+                   if os.readlink(f"/proc/{pid}/fd/{fd}") == target]
+            if not fds:
+                continue
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")[:300]
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = f.read().rsplit(")", 1)[1].split()[1]
+            threads = []
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                    threads.append(f.read().strip())
+            me = " (this test process)" if int(pid) == os.getpid() else ""
+            found.append(f"pid {pid}{me} fds {fds} parent {ppid} threads {threads}: {cmd}")
+        except OSError:
+            continue
+    return "\n".join(found) or "(none)"
 
 
 def _readers() -> list:
