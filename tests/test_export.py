@@ -17,6 +17,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import warnings
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -710,41 +711,49 @@ def test_interrupting_the_command_leaves_no_file(ws, session, store_url, tmp_pat
     e = {**os.environ, "PYTHONPATH": str(plugin_dist), "TSANALYSIS_LOAD_PLUGINS": "tsv",
          "PYTHONFAULTHANDLER": "1"}
     e.pop("TSANALYSIS_DB", None)
-    proc = subprocess.Popen([sys.executable, "-m", "tsanalysis", "--db", store_url, "export",
-                             session, "--format", "myplugin.slow", "--out",
-                             str(out_dir / "x.bin")], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=e,
-                            preexec_fn=_sigint_as_in_a_terminal)
+    # stderr goes to a file and the end is the child's exit, not the end of its output: in
+    # the full suite a process forked meanwhile by the test worker can hold a copy of a
+    # pipe's write end, so the pipe stays open after the child has exited (seen once: exit
+    # status 130 and "interrupted" printed, then no end of output for 60 s).
+    err_path = tmp_path / "stderr.txt"
+    with open(err_path, "wb") as err_file:
+        proc = subprocess.Popen([sys.executable, "-m", "tsanalysis", "--db", store_url,
+                                 "export", session, "--format", "myplugin.slow", "--out",
+                                 str(out_dir / "x.bin")], stdout=subprocess.PIPE,
+                                stderr=err_file, text=True, env=e,
+                                preexec_fn=_sigint_as_in_a_terminal)
     try:
         assert proc.stdout.readline().strip() == "writing"
         assert len(listing(out_dir)) == 1  # the temporary file, mid-write
         proc.send_signal(signal.SIGINT)
         try:
-            _, err = proc.communicate(timeout=60)
+            proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            holders = _pipe_holders(proc.stderr)
-            exited = proc.poll()
-            proc.send_signal(signal.SIGABRT)  # no-op once it has exited
-            _, err = proc.communicate(timeout=30)
-            pytest.fail(f"no end of output within 60 s of SIGINT; exit status {exited}; the "
-                        f"processes holding its stderr:\n{holders}\nstderr (with the "
-                        f"threads' stacks if it hung):\n{err}")
+            proc.send_signal(signal.SIGABRT)
+            proc.wait(timeout=30)
+            pytest.fail("the command did not stop within 60 s of SIGINT; its threads:\n"
+                        + err_path.read_text(errors="replace"))
+        others = [h for h in _pipe_holders(proc.stdout) if h[0] != os.getpid()]
+        if others:
+            warnings.warn(f"after the command exited, other processes held its stdout: "
+                          f"{others}", stacklevel=1)
     finally:
         proc.kill()
-    assert proc.returncode == 130 and "interrupted" in err
+        proc.stdout.close()
+    err = err_path.read_text()
+    assert proc.returncode == 130 and "interrupted" in err, err
     assert listing(out_dir) == []
 
 
-def _pipe_holders(pipe) -> str:
-    """Every process with the other end of ``pipe`` open, with its parent and threads
-    (Linux /proc; a diagnosis for a child that exited but whose output never ended)."""
+def _pipe_holders(pipe) -> list[tuple[int, str]]:
+    """Every process with an end of ``pipe`` open: (pid, its parent, threads and command
+    line), from Linux /proc."""
     target = f"pipe:[{os.fstat(pipe.fileno()).st_ino}]"
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            fds = [fd for fd in os.listdir(f"/proc/{pid}/fd")
-                   if os.readlink(f"/proc/{pid}/fd/{fd}") == target]
-            if not fds:
+            if not any(os.readlink(f"/proc/{pid}/fd/{fd}") == target
+                       for fd in os.listdir(f"/proc/{pid}/fd")):
                 continue
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")[:300]
@@ -754,11 +763,10 @@ def _pipe_holders(pipe) -> str:
             for tid in os.listdir(f"/proc/{pid}/task"):
                 with open(f"/proc/{pid}/task/{tid}/comm") as f:
                     threads.append(f.read().strip())
-            me = " (this test process)" if int(pid) == os.getpid() else ""
-            found.append(f"pid {pid}{me} fds {fds} parent {ppid} threads {threads}: {cmd}")
+            found.append((int(pid), f"parent {ppid}, threads {threads}: {cmd}"))
         except OSError:
             continue
-    return "\n".join(found) or "(none)"
+    return found
 
 
 def _readers() -> list:
