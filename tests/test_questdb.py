@@ -157,6 +157,34 @@ def test_reads_use_the_http_export_and_keep_types(qws, sid):
     assert len(qws.read("tick_prices", sid, filters={"trade_id": "a'b"})) == 1
 
 
+def test_a_streamed_read_fetches_pieces_without_constant_columns_and_fails_on_a_delete(
+        qws, sid, monkeypatch):
+    """A streamed read asks the server for the columns that vary (not the session, nor the
+    symbol), one piece at a time; if the session is deleted meanwhile, the read fails
+    rather than end early."""
+    qws.sessions.create(["BTC/USDT"], sid, status="completed")
+    day = unique_day()
+    qws.ingest(sid, "BTC/USDT", ticks(1000, start=day, step_us=1_000_000))
+    asked: list[str] = []
+    http_get = qws.store._http_get
+
+    def spy(path, params, sink=None):
+        asked.append(params["query"])
+        return http_get(path, params, sink)
+
+    monkeypatch.setattr(qws.store, "_http_get", spy)
+    stream = qws.store.iter_arrow("tick_prices", sid, batch_rows=64)
+    first = next(stream)
+    assert first.column("session_id").to_pylist() == [sid] * 64
+    assert first.column("symbol").to_pylist() == ["BTC/USDT"] * 64
+    assert asked and all(q.startswith('SELECT "seq", "ts", "price"') for q in asked)
+    qws.sessions.delete(sid)
+    with pytest.raises(StoreError, match="deleted while it was read"):
+        for _ in stream:
+            pass
+    assert len([q for q in asked if q.startswith('SELECT "seq"')]) < 1000 // 128
+
+
 # -- errors ---------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from tsanalysis import InvalidInput, schema
@@ -146,6 +147,34 @@ def test_iter_arrow_streams_in_bounded_batches(store, sid):
     assert max(b.num_rows for b in batches) <= 256 * 2  # backends may round up to a vector
     seqs = np.concatenate([b.column("seq").to_numpy() for b in batches])
     assert seqs.tolist() == list(range(1000))
+
+
+@pytest.mark.parametrize("table", ["tick_prices", "indicators"])
+def test_a_read_streamed_in_small_batches_is_the_whole_read(store, sid, table):
+    """Batches of 64 rows (on QuestDB: many pieces, each symbol and indicator read apart,
+    fetched ahead): the same rows, order and types as one read, with a column subset and
+    with symbols and a time range; every batch full but the last."""
+    for k, sym in enumerate(("BTC/USDT", "ETH/USDT")):
+        if table == "tick_prices":  # a gap, and trades sharing a timestamp
+            f = typed_ticks(sid, sym, 700, seed=k, step_us=250_000)
+            f.loc[300:, "ts"] += pd.Timedelta(hours=30)
+            f.loc[101:104, "ts"] = f.loc[100, "ts"]
+            store.write("tick_prices", f)
+        else:
+            for ind in ("sma_5", "rsi_14"):
+                store.write("indicators", indicator_rows(sid, sym, 300, ind))
+    mid = T0 + pd.Timedelta(seconds=50)
+    for kwargs in ({}, {"columns": ["ts", "seq"]},
+                   {"symbols": ["ETH/USDT"], "start": mid, "end": mid + pd.Timedelta(days=2)}):
+        whole = store.read_arrow(table, sid, **kwargs)
+        parts = list(store.iter_arrow(table, sid, batch_rows=64, **kwargs))
+        assert len(parts) >= 4 and sum(b.num_rows for b in parts) == whole.num_rows, kwargs
+        # the same types (a backend may name UTC Etc/UTC in both; exports cast it)
+        got = pa.Table.from_batches(parts).cast(whole.schema)
+        assert got.column_names == whole.column_names, kwargs
+        pd.testing.assert_frame_equal(got.to_pandas(), whole.to_pandas(), obj=str(kwargs))
+        if store.backend == "questdb":  # a file written batch by batch stays the same
+            assert {b.num_rows for b in parts[:-1]} == {64}, kwargs
 
 
 def test_write_batches_stores_what_one_write_does(store, sid, ws):

@@ -697,24 +697,67 @@ class DuckDBStore(Store):
                    filters: dict[str, Any] | None = None,
                    batch_rows: int = 500_000) -> Iterator[pa.RecordBatch]:
         t = check_table(table)
-        sql, params = self._select(t, session_id, symbols, start, end, columns, filters,
-                                   None, None)
+        syms, lo, hi, flt = check_read_args(t, session_id, symbols, start, end, filters,
+                                            None, None)
         # Writable: the caller may write between batches (a read-only connection could
         # not be upgraded while this generator holds it).
         with self.connection(write=True) as con, self._bounded_sort(con):
             cur = con.cursor()
+            reader: pa.RecordBatchReader | None = None
             try:
-                yield from cur.sql(sql, params=params).to_arrow_reader(batch_rows)
+                ranges = self._time_ranges(cur, t, session_id, syms, lo, hi, flt)
+                if len(ranges) > 1:  # one snapshot for every range (what one query sees)
+                    cur.execute("BEGIN TRANSACTION").fetchall()
+                for a, b in ranges:
+                    sql, params = self._select(t, session_id, syms, a, b, columns, flt,
+                                               None, None)
+                    reader = cur.sql(sql, params=params).to_arrow_reader(batch_rows)
+                    yield from reader
+                    reader = None
+                if len(ranges) > 1:
+                    cur.execute("COMMIT").fetchall()
             finally:
+                # A stream abandoned mid-way (an interrupt, a failed writer) is closed before
+                # its cursor: closing the cursor under an unfinished stream could hang the
+                # unwinding of an interrupted export.
+                if reader is not None:
+                    reader.close()
                 cur.close()
+
+    #: A stream of more rows than this is read as consecutive time ranges of about this
+    #: many rows (when its order starts with the time): DuckDB finds each range by its
+    #: zone maps and sorts it in memory, where one ORDER BY over the whole stream sorts
+    #: (and, past ``stream_memory_limit``, spills) every row before the first batch comes.
+    #: Measured on 10M ticks of one symbol: 5.4 s and 336 MB against 8.7 s and 660 MB.
+    slice_rows = 2_000_000
+
+    def _time_ranges(self, cur: duckdb.DuckDBPyConnection, t: schema.Table, session_id: str,
+                     syms: list[str] | None, lo: pd.Timestamp | None, hi: pd.Timestamp | None,
+                     flt: dict[str, list[Any]]) -> list[tuple[Any, Any]]:
+        """``[start, end)`` ranges that cover ``[lo, hi)`` in order, about
+        :attr:`slice_rows` rows each; ``[(lo, hi)]`` when one read will do."""
+        order = _order(t, syms, flt)
+        if not order or order[0] != t.ts or not self.slice_rows:
+            return [(lo, hi)]
+        where, params = _where(t, session_id, syms, lo, hi, flt)
+        n, first, last = cur.execute(
+            f"SELECT count(*), epoch_us(min({q(t.ts)})), epoch_us(max({q(t.ts)})) "
+            f"FROM {q(t.name)} WHERE {' AND '.join(where)}", params).fetchall()[0]
+        k = -(-int(n) // int(self.slice_rows))
+        if k <= 1 or first is None or last <= first:
+            return [(lo, hi)]
+        cuts = sorted({first + (last - first) * i // k for i in range(1, k)} - {first})
+        bounds = [lo, *(pd.Timestamp(c, unit="us", tz="UTC") for c in cuts), hi]
+        return list(zip(bounds[:-1], bounds[1:], strict=True))
 
     # -- bounded streaming (export issue) ----------------------------------------------
     #: DuckDB sorts a whole result before the first batch streams out; by default it may
     #: use most of the machine's memory for that (a 10M-row session held ~1.4 GB). While a
     #: stream runs the database's memory is capped so the sort spills to ``<file>.tmp``.
-    #: The cap also bounds DuckDB's block cache, which otherwise fills to it on a long
-    #: session (a 100M-tick read: 710 MB of RSS at 512 MB, 396 MB at 192 MB).
-    stream_memory_limit = "512MB"
+    #: Reads sort a time range at a time (:attr:`slice_rows`), which fits in 256 MB; the
+    #: cap also bounds DuckDB's block cache, which otherwise fills to it on a long session
+    #: (a 100M-tick read: 710 MB of RSS at 512 MB, 396 MB at 192 MB, in the same time).
+    stream_memory_limit = "256MB"
     #: The cap of one-statement imports (:meth:`insert_query`), which run slower below it.
     write_memory_limit = "512MB"
     _streams = 0

@@ -25,7 +25,9 @@ from __future__ import annotations
 import contextlib
 import re
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -88,6 +90,67 @@ INTERNAL_TABLES = (JOURNAL_TABLE, STATE_TABLE, SWAP_TABLE, SEQ_TABLE, fence.WRIT
 
 #: Rows per ILP request: one request is atomic on the server, and bounded in memory.
 ILP_CHUNK_ROWS = 500_000
+
+#: Batches per ``/exp`` request of a streamed read: large enough that a request's fixed
+#: cost (a few ms) is small, small enough that fetching the next piece overlaps the work
+#: on this one for most of a read.
+STREAM_PIECE_BATCHES = 2
+
+
+def _micros(v: Any) -> int:
+    """A timestamp from the server (naive UTC) in microseconds since the epoch."""
+    ts = pd.Timestamp(v)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
+    return ts.value // 1000
+
+
+def _utc(us: int) -> pd.Timestamp:
+    return pd.Timestamp(us * 1000, tz="UTC")
+
+
+def _prefetched(fetch: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+    """``(item, fetch(item))`` for each item, fetching the next one in a thread while the
+    caller works on this one. Results are files: the caller closes the ones it gets, the
+    ones it does not (it stopped early) are closed here."""
+    if not items:
+        return
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tsanalysis-prefetch")
+    pending: deque[tuple[Any, Future[Any]]] = deque([(items[0], pool.submit(fetch, items[0]))])
+    try:
+        for i in range(len(items)):
+            item, fut = pending.popleft()
+            if i + 1 < len(items):
+                pending.append((items[i + 1], pool.submit(fetch, items[i + 1])))
+            yield item, fut.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        for _, fut in pending:
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                fut.result().close()
+
+
+def _rebatch(batches: Iterable[pa.RecordBatch], size: int) -> Iterator[pa.RecordBatch]:
+    """The rows of ``batches`` in batches of exactly ``size`` rows (the last one shorter),
+    whatever the pieces they came in (so that a file written batch by batch is the same)."""
+    held: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in batches:
+        while batch.num_rows:
+            take = min(size - rows, batch.num_rows)
+            held.append(batch.slice(0, take))
+            rows += take
+            batch = batch.slice(take)
+            if rows == size:
+                yield _joined(held)
+                held, rows = [], 0
+    if rows:
+        yield _joined(held)
+
+
+def _joined(parts: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(parts) == 1:
+        return parts[0]
+    return pa.Table.from_batches(parts).combine_chunks().to_batches()[0]
 
 
 class QuestDBStore(Transport, Store):
@@ -381,35 +444,110 @@ class QuestDBStore(Transport, Store):
                    start: Any = None, end: Any = None, columns: Sequence[str] | None = None,
                    filters: dict[str, Any] | None = None,
                    batch_rows: int = 500_000) -> Iterator[pa.RecordBatch]:
-        """Stream rows in batches of at most ``batch_rows``.
+        """Stream rows in batches of ``batch_rows`` (the last one shorter), in read order.
 
-        The result is spooled to a temporary Parquet file (row groups of ``batch_rows``)
-        and read back one row group at a time, so memory stays bounded however large the
-        session.
+        The rows are fetched in pieces of about :data:`STREAM_PIECE_BATCHES` batches: one
+        ``/exp`` request per symbol (and, for tables ordered by more than time, per value of
+        the leading sort columns: an indicator, an interval, a backtest) and time slice,
+        each spooled to a temporary Parquet file and read back one row group at a time, so
+        memory stays bounded however large the session. The next piece is fetched while the
+        caller works on this one. Columns that are constant within a piece (the session,
+        the symbol, those sort columns) are not sent by the server (encoding text is most
+        of its work); they are filled in here.
+
+        Each piece is read consistently (see :meth:`consistent`); rows written to the
+        session while it is streamed may be in the result or not. A session deleted while it
+        is streamed raises :class:`StoreError` (never a silently shortened result).
         """
         t = check_table(table)
-        sql, cols = self._select_sql(t, session_id, symbols, start, end, columns, filters,
-                                     None, None)
+        syms, lo, hi, flt = check_read_args(t, session_id, symbols, start, end, filters,
+                                            None, None)
+        cols = check_columns(t, columns)
         target = arrow_schema(t, cols)
         if batch_rows <= 0:
             raise InvalidInput(f"batch_rows must be positive, not {batch_rows}")
-        with tempfile.TemporaryFile(prefix="tsanalysis-", suffix=".parquet") as f:
+        where = self._where(t, session_id, syms, lo, hi, flt)
+        # Rows are ordered by symbol, then the sort columns before the time: each group of
+        # those values is read in time slices.
+        keys = ["symbol", *t.order_by[:t.order_by.index(t.ts)]]
+        ts = q(t.ts)
 
-            def spool() -> bool:
-                f.seek(0)
-                f.truncate()
-                if self.tombstoned(session_id):
-                    return False
-                self._http_get("/exp", self._export_params(sql, batch_rows), sink=f)
-                return True
+        def plan() -> tuple[str | None, list[tuple[Any, ...]]]:
+            status = self._status(session_id)
+            return status, [] if status == DELETING else self.fetchall(
+                f"SELECT {', '.join(map(q, keys))}, count(), min({ts}), max({ts}) "
+                f"FROM {q(t.name)} WHERE {where}")
 
-            if not self.consistent(spool):
-                return
+        status, groups = self.consistent(plan)
+        groups.sort(key=lambda g: [(v is not None, v) for v in g[:len(keys)]])
+        fixed = {"session_id", *keys}
+        fetched = [c for c in cols if c not in fixed] or [t.ts]
+        order = ", ".join(map(q, t.order_by[len(keys) - 1:]))
+        per_piece = batch_rows * STREAM_PIECE_BATCHES
+        pieces = []
+        for *values, n, first, last in groups:
+            a = _micros(first)
+            b = _micros(last) + 1
+            k = max(1, min(-(-int(n) // per_piece), b - a))  # no slice narrower than 1 us
+            constants = {"session_id": session_id, **dict(zip(keys, values, strict=True))}
+            same = " AND ".join(f"{q(c)} = {literal(v)}" for c, v in zip(keys, values,
+                                                                          strict=True))
+            for i in range(k):
+                lo_us, hi_us = a + (b - a) * i // k, a + (b - a) * (i + 1) // k
+                sql = (f"SELECT {', '.join(map(q, fetched))} FROM {q(t.name)} WHERE {where} "
+                       f"AND {same} AND {ts} >= {literal(_utc(lo_us))} AND {ts} < "
+                       f"{literal(_utc(hi_us))} ORDER BY {order}")
+                pieces.append((sql, constants))
+        loose = pa.schema([pa.field(f.name, f.type) for f in target])
+        fetched_schema = arrow_schema(t, fetched)
+
+        def read(piece: tuple[str, dict[str, Any]]) -> Any:
+            return self._spool(session_id, status is not None, piece[0], batch_rows)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for (_, constants), f in _prefetched(read, pieces):
+                with f:
+                    for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_rows):
+                        if not batch.num_rows:
+                            continue
+                        got = conform(pa.Table.from_batches([batch]), fetched_schema)
+                        n = batch.num_rows
+                        arrays = [pa.repeat(pa.scalar(constants[fl.name], fl.type), n)
+                                  if fl.name in constants else got.column(fl.name)
+                                  for fl in target]
+                        yield pa.Table.from_arrays(arrays, schema=loose).to_batches()[0]
+
+        yield from _rebatch(batches(), batch_rows)
+
+    def _status(self, session_id: str) -> str | None:
+        """The status of a session (``deleting`` while it is deleted), None if it has no row
+        (gone, or the label of rows in a grace period)."""
+        return self.scalar(f"SELECT status FROM {q(schema.SESSIONS.name)} WHERE "
+                           f"session_id = %s AND {LIVE}", [session_id])
+
+    def _spool(self, session_id: str, had_row: bool, sql: str, batch_rows: int) -> Any:
+        """The result of ``sql`` as a Parquet temporary file (row groups of ``batch_rows``),
+        read consistently; raises if the session was deleted since the read began (it is
+        being deleted, or its row, which it ``had_row``, is gone)."""
+        f = tempfile.TemporaryFile(prefix="tsanalysis-", suffix=".parquet")
+
+        def spool() -> bool:
             f.seek(0)
-            pf = pq.ParquetFile(f)
-            for batch in pf.iter_batches(batch_size=batch_rows):
-                yield conform(pa.Table.from_batches([batch]), target).to_batches()[0] \
-                    if batch.num_rows else batch
+            f.truncate()
+            status = self._status(session_id)
+            if status == DELETING or (had_row and status is None):
+                return False
+            self._http_get("/exp", self._export_params(sql, batch_rows), sink=f)
+            return True
+
+        try:
+            if not self.consistent(spool):
+                raise StoreError(f"session {session_id!r} was deleted while it was read")
+        except BaseException:
+            f.close()
+            raise
+        f.seek(0)
+        return f
 
     def count_rows(self, session_id: str) -> dict[str, int]:
         check_session_id(session_id)
