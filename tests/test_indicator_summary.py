@@ -126,6 +126,10 @@ PATHS: dict[str, Callable[[DuckDBStore], object]] = {
         "indicators", S1, symbols=[A, B], start=at(0), end=at(60),
         filters={"indicator_id": ["rsi_14", "ema_30"]}),
     "delete_session_rows": lambda st: st.delete_rows("indicators", S1),
+    "delete_by_other_column": lambda st: st.delete_rows("indicators", S1, symbols=[A],
+                                                        filters={"seq": [0, 1, 50, 99]}),
+    "delete_unknown_id": lambda st: st.delete_rows("indicators", S1,
+                                                   filters={"indicator_id": ["nope", "rsi_14"]}),
     "delete_nothing": lambda st: st.delete_rows("indicators", S1, start=at(5000)),
     "delete_other_table": lambda st: st.delete_rows("tick_prices", S1),
     "move_to_grace": lambda st: st.move_rows("indicators", S1, grace_label("a1" * 8),
@@ -133,6 +137,8 @@ PATHS: dict[str, Callable[[DuckDBStore], object]] = {
     "move_and_restore": lambda st: (
         st.move_rows("indicators", S1, grace_label("a2" * 8), symbols=[A], end=at(30)),
         st.move_rows("indicators", grace_label("a2" * 8), S1)),
+    "move_whole_ids": lambda st: st.move_rows("indicators", S1, grace_label("a4" * 8),
+                                              filters={"indicator_id": ["ema_30"]}),
     "move_to_other_session": lambda st: st.move_rows("indicators", S1, S2, symbols=[B],
                                                      start=at(95)),
     "move_all_and_expire": lambda st: (

@@ -715,7 +715,7 @@ class DuckDBStore(Store):
         where, params = _where(t, session_id, *selection)
         cond = " AND ".join(where)
         with self.connection(write=True) as con, self.atomic():
-            gone = _summary_groups(con, t, cond, params)
+            gone = _summary_groups(con, t, cond, params, selection)
             row = con.execute(f"DELETE FROM {q(t.name)} WHERE {cond}", params).fetchone()
             _summary_remove(con, gone)
         return int(row[0]) if row else 0
@@ -728,7 +728,7 @@ class DuckDBStore(Store):
         where, params = _where(t, from_id, *selection)
         cond = " AND ".join(where)
         with self.connection(write=True) as con, self.atomic():
-            moved = _summary_groups(con, t, cond, params)
+            moved = _summary_groups(con, t, cond, params, selection)
             row = con.execute(f"UPDATE {q(t.name)} SET session_id = ? WHERE {cond}",
                               [to_id, *params]).fetchone()
             _summary_remove(con, moved)
@@ -1097,11 +1097,20 @@ def _scan_indicator_stats(store: DuckDBStore, session_id: str) -> pd.DataFrame:
 # -- the indicator summary (SUMMARY_TABLE), changed in the transaction of each write ---------
 
 def _summary_groups(con: duckdb.DuckDBPyConnection, t: schema.Table, where: str,
-                    params: list[Any]) -> list[tuple]:
-    """The summary of the indicator rows that ``where`` selects (about to be deleted or
-    moved); nothing for another table."""
+                    params: list[Any], selection: Sequence[Any]) -> list[tuple]:
+    """The summary of the indicator rows that ``where`` (from :func:`_where` and the checked
+    ``selection``) selects, about to be deleted or moved; nothing for another table.
+
+    A selection of whole series (by session, symbols and indicator ids only, no time range)
+    is read from the summary itself (``where`` names only its key columns); otherwise the
+    selected rows are counted.
+    """
     if t is not schema.INDICATORS:
         return []
+    _, lo, hi, flt = selection
+    if lo is None and hi is None and set(flt) <= {"indicator_id"}:
+        return con.execute(f"SELECT session_id, symbol, indicator_id, rows, first_ts, last_ts "
+                           f"FROM {SUMMARY_TABLE} WHERE {where}", params).fetchall()
     return con.execute(_GROUP_SCAN.format(source=q(t.name), where=where), params).fetchall()
 
 
