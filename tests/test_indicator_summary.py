@@ -245,3 +245,29 @@ def test_an_old_file_without_indicators_upgrades_to_an_empty_summary(tmp_path):
         assert st.indicator_stats("nothing").empty
     finally:
         st.close()
+
+
+def test_count_before_a_time_is_exact_on_unordered_ticks_and_filters(duckdb_ws):
+    """DuckDB counts the rows before ``end`` as all rows less those from ``end`` on."""
+    ws, st = duckdb_ws, duckdb_ws.store
+    ws.sessions.create([A, B], S1, cadence_s=1.0)
+    ws.sessions.create([A], S2, cadence_s=1.0)
+    t = ticks(500, seed=4)
+    ws.ingest(S1, A, t.iloc[250:])
+    ws.ingest(S1, A, t.iloc[:250].sample(frac=1.0, random_state=1))  # late, shuffled
+    ws.ingest(S1, A, t.iloc[100:110])  # same timestamps again
+    ws.ingest(S1, B, ticks(50, seed=5))
+    ws.ingest(S2, A, t)
+    st.write("indicators", pd.concat([rows(S1, A, "rsi_14", 0, 40), rows(S1, A, "ema_30", 5, 9)]))
+    ts = st.read_arrow("tick_prices", S1).to_pandas()
+    for end in (T0 - pd.Timedelta(seconds=1), T0, at(105), at(105) + pd.Timedelta(1, "us"),
+                at(249), at(499), at(10_000)):
+        for syms in ([A], [B], [A, B], None, []):
+            want = int(((ts["ts"] < end) & (ts["symbol"].isin(syms or []) if syms is not None
+                                            else True)).sum())
+            assert st.count("tick_prices", S1, symbols=syms, end=end) == want, (end, syms)
+        for iid in ("rsi_14", ["rsi_14", "ema_30"], "nope"):
+            got = st.count("indicators", S1, symbols=[A], end=end,
+                           filters={"indicator_id": iid})
+            assert got == len(st.read_arrow("indicators", S1, symbols=[A], end=end,
+                                            filters={"indicator_id": iid}))

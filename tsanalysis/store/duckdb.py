@@ -1046,11 +1046,25 @@ class DuckDBStore(Store):
     def count(self, table: str, session_id: str, *, symbols: Sequence[str] | None = None,
               start: Any = None, end: Any = None, filters: dict[str, Any] | None = None) -> int:
         t = check_table(table)
-        inner, params = self._select(t, session_id, symbols, start, end, [t.ts], filters,
-                                     None, None)
-        inner = _unordered(inner)
+        if start is None and end is not None:
+            # The rows before ``end``: all the rows less those from ``end`` on, one query.
+            # DuckDB counts a session's rows from the column statistics and finds the
+            # recent ones from the ts ranges of the row groups, where ``ts < end`` reads
+            # every timestamp (33 ms against 1.4 ms on 100M ticks).
+            syms, _, hi, flt = check_read_args(t, session_id, symbols, None, end, filters,
+                                               None, None)
+            where, params = _where(t, session_id, syms, None, None, flt)
+            cond = " AND ".join(where)
+            sql = (f"SELECT (SELECT count({q(t.ts)}) FROM {q(t.name)} WHERE {cond}) - "
+                   f"(SELECT count({q(t.ts)}) FROM {q(t.name)} WHERE {cond} AND "
+                   f"{q(t.ts)} >= ?)")
+            params = [*params, *params, hi.to_pydatetime()]
+        else:
+            inner, params = self._select(t, session_id, symbols, start, end, [t.ts], filters,
+                                         None, None)
+            sql = f"SELECT count(*) FROM ({_unordered(inner)})"
         with self.connection() as con:
-            rows = con.execute(f"SELECT count(*) FROM ({inner})", params).fetchall()
+            rows = con.execute(sql, params).fetchall()
         return int(rows[0][0])
 
     def indicator_stats(self, session_id: str, symbols: Sequence[str] | None = None
