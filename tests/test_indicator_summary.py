@@ -271,3 +271,20 @@ def test_count_before_a_time_is_exact_on_unordered_ticks_and_filters(duckdb_ws):
                            filters={"indicator_id": iid})
             assert got == len(st.read_arrow("indicators", S1, symbols=[A], end=end,
                                             filters={"indicator_id": iid}))
+
+
+@pytest.mark.parametrize("columns", [None, ["value"], ["ts", "value"], ["seq", "symbol"]])
+@pytest.mark.parametrize("symbols", [None, [A], [A, B]])
+@pytest.mark.parametrize("ids", [None, "rsi_14", ["rsi_14", "ema_30"]])
+def test_a_read_from_a_time_on_is_the_read_of_everything_cut(ws, columns, symbols, ids):
+    """DuckDB selects the rows of a read from a time on before sorting them (see
+    DuckDBStore._filtered_then_sorted): same rows, same order as the whole read cut."""
+    st = ws.store
+    st.write("indicators", rows(S1, A, "rsi_14", 0, 40, 7.0), mode="upsert")  # rows rewritten
+    filters = None if ids is None else {"indicator_id": ids}
+    for start in (at(-1), at(0), at(60), at(99), at(100)):
+        got = st.read_arrow("indicators", S1, symbols=symbols, start=start, columns=columns,
+                            filters=filters).to_pandas()
+        every = st.read_arrow("indicators", S1, symbols=symbols, filters=filters).to_pandas()
+        want = every[every["ts"] >= start][columns or every.columns].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want)

