@@ -28,7 +28,7 @@ from ..timeutil import from_micros, micros
 from .base import Indicator, Inputs
 from .inputs import TICK_COLUMNS, TICKS, load_inputs, session_row, tick_cadence, tick_inputs
 from .registry import registry
-from .table import TABLE, indicator_rows, write_rows
+from .table import TABLE, clear_for_rewrite, indicator_rows, write_rows
 from .updating import VERIFY_POINTS, values_agree
 
 log = logging.getLogger(__name__)
@@ -148,31 +148,11 @@ def _compute(store: Store, session_id: str, symbol: str, ind: Indicator,
     if progress:
         progress(inputs.n, inputs.n)  # before the write: a Cancel here writes nothing
     if persist:
-        mode = _clear_for_rewrite(store, session_id, symbol, ids)
+        mode = clear_for_rewrite(store, session_id, symbol, ids)
         written = write_rows(store, indicator_rows(session_id, symbol, ids, values, inputs.ts,
                                                inputs.seq), mode)
     return ComputeResult(session_id, symbol, ind.name, full, interval, inputs.origin, ids,
                          inputs.n, written, values, inputs.ts, inputs.seq)
-
-
-def _clear_for_rewrite(store: Store, session_id: str, symbol: str,
-                       ids: Mapping[str, str]) -> str:
-    """Make way for a computation's rows; return the write mode that stores them.
-
-    Nothing stored under these ids: append (an upsert must look for rows to replace). On
-    a transactional store (DuckDB) the stored rows are deleted, in the caller's
-    transaction, and the new ones appended: the whole series is replaced (points whose
-    input is gone go too), and an upsert, which joins every new row against the stored
-    ones, ran out of a capped memory on 30M rows. Elsewhere (QuestDB, which deduplicates
-    on its keys as it writes) an upsert.
-    """
-    filters = {"indicator_id": list(ids.values())}
-    if store.count(TABLE, session_id, symbols=[symbol], filters=filters) == 0:
-        return "append"
-    if not store.transactional:
-        return "upsert"
-    store.delete_rows(TABLE, session_id, symbols=[symbol], filters=filters)
-    return "append"
 
 
 def _withdraw(store: Store, session_id: str, symbol: str, ids: Mapping[str, str],
@@ -243,7 +223,7 @@ def _compute_streamed(store: Store, session_id: str, symbol: str, ind: Indicator
     try:
         # One transaction for the rows replaced and the rows written (where there is one).
         with store.atomic():
-            mode = _clear_for_rewrite(store, session_id, symbol, ids) if exists else "append"
+            mode = clear_for_rewrite(store, session_id, symbol, ids) if exists else "append"
             written = store.write_batches(TABLE, rows(), mode)
     except _NotStreamable:
         _withdraw(store, session_id, symbol, ids, exists)

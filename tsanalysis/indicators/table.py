@@ -73,6 +73,26 @@ def write_rows(store: Store, table: pa.Table, mode: str = "upsert") -> int:
     return store.write(TABLE, table, mode=mode)  # type: ignore[arg-type]
 
 
+def clear_for_rewrite(store: Store, session_id: str, symbol: str,
+                       ids: Mapping[str, str]) -> str:
+    """Make way for a computation's rows; return the write mode that stores them.
+
+    Nothing stored under these ids: append (an upsert must look for rows to replace). On
+    a transactional store (DuckDB) the stored rows are deleted, in the caller's
+    transaction, and the new ones appended: the whole series is replaced (points whose
+    input is gone go too), and an upsert, which joins every new row against the stored
+    ones, ran out of a capped memory on 30M rows. Elsewhere (QuestDB, which deduplicates
+    on its keys as it writes) an upsert.
+    """
+    filters = {"indicator_id": list(ids.values())}
+    if store.count(TABLE, session_id, symbols=[symbol], filters=filters) == 0:
+        return "append"
+    if not store.transactional:
+        return "upsert"
+    store.delete_rows(TABLE, session_id, symbols=[symbol], filters=filters)
+    return "append"
+
+
 def history_arrow(store: Store, session_id: str, symbol: str, indicator_id: str, *,
                   start: Any = None, end: Any = None, limit: int | None = None,
                   offset: int | None = None) -> pa.Table:

@@ -23,7 +23,7 @@ from ..timeutil import from_micros, iso, micros, to_micros
 from .base import Indicator, Inputs
 from .inputs import BARS, TICKS, has_stored_bars, load_inputs, session_row, tick_cadence
 from .registry import ParsedId, registry
-from .table import TABLE, indicator_rows, write_rows
+from .table import TABLE, clear_for_rewrite, indicator_rows, write_rows
 
 log = logging.getLogger(__name__)
 
@@ -343,8 +343,12 @@ def _rewrite(store: Store, session_id: str, g: _Group, cadence: Callable[[], Any
         inputs = load_inputs(store, session_id, g.symbol, g.interval, cadence_s=cadence,
                              stored_bars=stored_bars)
         values = g.indicator.run(inputs, g.params)
+    # Replaced as a recompute replaces (delete and append where the store has transactions):
+    # an upsert of every row joined them all against the stored ones, and ran out of
+    # DuckDB's capped memory on 10M ticks.
+    mode = clear_for_rewrite(store, session_id, g.symbol, g.ids)
     rows = write_rows(store, indicator_rows(session_id, g.symbol, g.ids, values, inputs.ts,
-                                        inputs.seq)) // max(1, len(g.ids))
+                                        inputs.seq), mode) // max(1, len(g.ids))
     since = iso(from_micros(int(inputs.ts[0]))) if inputs.n else None
     return rows, since, -1, "full"
 
