@@ -392,8 +392,13 @@ class DuckDBStore(Store):
             self._in_tx = True
             try:
                 yield
-            except BaseException:
-                con.execute("ROLLBACK")
+            except BaseException as e:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error as rollback_error:
+                    # An engine error (out of memory) can leave the transaction unable to
+                    # roll back: the first error is the one to report.
+                    e.add_note(f"(the rollback failed too: {rollback_error})")
                 raise
             else:
                 con.execute("COMMIT")
