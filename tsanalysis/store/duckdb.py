@@ -538,20 +538,25 @@ class DuckDBStore(Store):
                      mode: WriteMode) -> None:
         """Insert every row of ``source`` (a table or registered view) into ``t``."""
         cols = ", ".join(map(q, t.column_names))
+        if mode not in ("upsert", "append"):
+            raise ValueError(f"unknown write mode {mode!r}")
         with self.atomic():
-            # In the transaction of the insert: a session deleted meanwhile cannot get rows
-            # (they would be orphans that no delete finds).
-            s = schema.SESSIONS.name
-            gone = con.execute(f"SELECT DISTINCT i.session_id FROM {source} i ANTI JOIN "
-                               f"{q(s)} s ON s.session_id = i.session_id LIMIT 1").fetchone()
-            if gone:
-                raise StoreError(f"session {gone[0]!r} does not exist (deleted?); its rows "
-                                 "are not written")
-            if mode not in ("upsert", "append"):
-                raise ValueError(f"unknown write mode {mode!r}")
             summarised = t is schema.INDICATORS
             groups = (con.execute(_GROUP_SCAN.format(source=source, where="TRUE")).fetchall()
                       if summarised else [])
+            # In the transaction of the insert: a session deleted meanwhile cannot get rows
+            # (they would be orphans that no delete finds). The summary's groups name the
+            # sessions already: no second pass over the rows.
+            s = schema.SESSIONS.name
+            gone = (con.execute(f"SELECT u.sid FROM unnest(?::VARCHAR[]) u(sid) ANTI JOIN "
+                                f"{q(s)} s ON s.session_id = u.sid LIMIT 1",
+                                [sorted({g[0] for g in groups})]).fetchone()
+                    if summarised else
+                    con.execute(f"SELECT DISTINCT i.session_id FROM {source} i ANTI JOIN "
+                                f"{q(s)} s ON s.session_id = i.session_id LIMIT 1").fetchone())
+            if gone:
+                raise StoreError(f"session {gone[0]!r} does not exist (deleted?); its rows "
+                                 "are not written")
             if mode == "upsert":
                 keys = " AND ".join(f"t.{q(k)} = i.{q(k)}" for k in t.key)
                 delete = f"DELETE FROM {q(t.name)} t USING {source} i WHERE {keys}"
