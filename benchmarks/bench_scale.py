@@ -44,6 +44,7 @@ Figures go to ``benchmarks/results/scale_<backend>_<rows>.json``.
 from __future__ import annotations
 
 import argparse
+import datetime
 import hashlib
 import json
 import os
@@ -60,6 +61,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from bench_core import RESULTS  # benchmarks/ is on the path when run as a script
@@ -328,13 +330,27 @@ def child(phase: str, cfg: dict) -> dict:  # noqa: C901 - one branch per phase, 
         return out
     if phase == "update_1000":
         ws = _ws(cfg)
-        ws.ingest(sid, SYM, pq.read_table(tmp / "new.parquet"))
+        new = pq.read_table(tmp / "new.parquet")
+        ws.ingest(sid, SYM, new)
 
         def upd() -> dict:
             res = ws.indicators.update(sid)
             return {"modes": sorted({u.mode for u in res.updated}), "rows": res.rows}
 
-        out = _timed(upd)
+        out = _timed(upd)  # the first call of a process: what a command line run costs
+        # then as from a notebook (modules loaded, the store open): best of three updates,
+        # each after 1,000 more ticks (the same ones, moved on in time)
+        ts = new.column("ts")
+        span = pc.subtract(pc.max(ts), pc.min(ts)).as_py() + datetime.timedelta(milliseconds=100)
+        warm = []
+        for k in range(1, 4):
+            shifted = new.set_column(new.schema.get_field_index("ts"), "ts",
+                                     pc.add(ts, pa.scalar(k * span, pa.duration("us"))))
+            ws.ingest(sid, SYM, shifted)
+            t = time.perf_counter()
+            upd()
+            warm.append(time.perf_counter() - t)
+        out["warm_s"] = min(warm)
         ws.close()
         return out
     if phase == "update_1000_base":  # recompute every stored indicator (replacing rows)
