@@ -235,6 +235,31 @@ def test_update_equals_a_full_recompute(ws, sid, name, params, interval):
     assert u.rows <= full.rows - first.rows + 30
 
 
+def test_the_stored_point_before_the_last_is_found_in_a_window_across_gaps(ws, sid):
+    """The update's warm-up start, read from a time window widened across gaps, is the
+    point the tail query (the last n before the last stored one) gives."""
+    from tsanalysis.indicators.registry import registry
+    from tsanalysis.indicators.updating import _Group, _stored_point_before
+    from tsanalysis.timeutil import to_micros
+
+    ws.sessions.create([SYM], sid, cadence_s=1.0)
+    # dense trades, a six-hour gap, then a few: the average spacing misleads the window
+    ws.ingest(sid, SYM, ticks(400, seed=1))
+    ws.ingest(sid, SYM, ticks(30, start=T0 + pd.Timedelta(hours=6), seed=2))
+    ws.indicators.compute(sid, SYM, "rsi")
+    st = ws.store.indicator_stats(sid, [SYM]).iloc[0]
+    parsed = registry().parse_id(st["indicator_id"])
+    g = _Group(SYM, parsed.indicator, parsed.params, None, {"real": st["indicator_id"]},
+               to_micros(st["last_ts"]), to_micros(st["first_ts"]),
+               {st["indicator_id"]: int(st["rows"])})
+    for n in (1, 5, 29, 30, 31, 200, 429, 430):
+        tail = ws.store.read_tail_arrow("indicators", sid, symbol=SYM, n=n,
+                                        end=st["last_ts"], columns=["ts"],
+                                        filters={"indicator_id": st["indicator_id"]})
+        want = to_micros(tail.column("ts")[0].as_py()) if tail.num_rows == n else None
+        assert _stored_point_before(ws.store, sid, g, n) == want, n
+
+
 @pytest.fixture(scope="module")
 def shared_duckdb_ws(tmp_path_factory):
     """One DuckDB file for the ~430 per-indicator cases below: each writes a session of its

@@ -199,6 +199,18 @@ class _UpdateContext:
         """Whether the group's input (symbol and interval) was read already."""
         return (g.symbol, g.interval) in self._inputs
 
+    def holds(self, g: _Group, need: int) -> bool:
+        """Whether the input read already holds ``need`` points before the group's last
+        stored one (then a read from a guessed time, which may start earlier, is saved)."""
+        have = self._inputs.get((g.symbol, g.interval))
+        return have is not None and int(np.searchsorted(have[1].ts, g.last_us,
+                                                        side="left")) >= need
+
+    def start_of(self, g: _Group) -> int | None:
+        """Where the input read for the group's symbol and interval starts (None: at the
+        first point)."""
+        return self._inputs[(g.symbol, g.interval)][0]
+
     def append(self, rows: pa.Table) -> int:
         """Rows new to the table: written together by :meth:`flush`."""
         self._appends.append(rows)
@@ -293,10 +305,12 @@ def _update_group(ctx: _UpdateContext, g: _Group, stored_bars: bool | None,
             exact = False
             if g.rows[proxy] > need:  # else the whole series is history: from the start
                 start_us = _stored_point_before(store, session_id, g, need)
+        elif need is not None and ctx.holds(g, need):
+            start_us = ctx.start_of(g)  # an earlier group's read has the history already
         elif need is not None:
             start_us = g.last_us - int(reach * need * spacing) - 1
-        if start_us is not None and start_us <= g.first_us:
-            start_us = None
+            if start_us <= g.first_us:
+                start_us = None
         inputs = ctx.inputs(g, start_us, stored_bars)
         i0 = int(np.searchsorted(inputs.ts, g.last_us, side="left"))
         if need is not None and i0 < need and start_us is not None:
@@ -354,10 +368,26 @@ def _rewrite(store: Store, session_id: str, g: _Group, cadence: Callable[[], Any
 
 
 def _stored_point_before(store: Store, session_id: str, g: _Group, n: int) -> int | None:
-    """The time of the ``n``-th stored point before the group's last one (None: fewer)."""
-    t = store.read_tail_arrow(TABLE, session_id, symbol=g.symbol, n=n,
-                              end=from_micros(g.last_us), columns=["ts"],
-                              filters={"indicator_id": next(iter(g.ids.values()))})
+    """The time of the ``n``-th stored point before the group's last one (None: fewer).
+
+    Read from a time window that the stored points' spacing says holds them, widened
+    until it does: a tail query (the last ``n`` before a time) ranks every stored point
+    of the series, 20 ms on 100M ticks' MACD where the window takes a few.
+    """
+    iid = next(iter(g.ids.values()))
+    end = from_micros(g.last_us)
+    reach = _REACH
+    while True:
+        start_us = g.last_us - int(reach * n * _spacing(g)) - 1
+        if start_us <= g.first_us:
+            break
+        t = store.read_arrow(TABLE, session_id, symbols=[g.symbol], start=from_micros(start_us),
+                             end=end, columns=["ts"], filters={"indicator_id": iid})
+        if t.num_rows >= n:
+            return int(micros(t.column("ts"))[t.num_rows - n])
+        reach *= 4
+    t = store.read_tail_arrow(TABLE, session_id, symbol=g.symbol, n=n, end=end,
+                              columns=["ts"], filters={"indicator_id": iid})
     return int(micros(t.column("ts"))[0]) if t.num_rows == n else None
 
 
