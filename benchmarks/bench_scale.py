@@ -559,10 +559,22 @@ PHASES = [
 OPT_IN = {"delete_alone"}
 
 
+def _at_least_a_thousand(text: str) -> int:
+    """--rows: an integer of at least 1,000 (the update phase adds 1,000 ticks to it)."""
+    try:
+        n = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of rows: {text!r}") from None
+    if n < 1_000:
+        raise argparse.ArgumentTypeError(f"at least 1,000 rows, not {n:,}")
+    return n
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--rows", type=_at_least_a_thousand, default=1_000_000,
+                    help="ticks in the session (at least 1,000)")
     ap.add_argument("--backend", choices=["duckdb", "questdb"], default="duckdb")
     ap.add_argument("--url", help="questdb:// URL (default $TSANALYSIS_TEST_QUESTDB)")
     ap.add_argument("--dir", help="work directory (default: a temporary one)")
@@ -573,6 +585,10 @@ def main() -> None:
                     "always run)")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    unknown = sorted(set(args.phases or ()) - {p[0] for p in PHASES})
+    if unknown:
+        ap.error(f"unknown phase {unknown[0]!r}; the phases: "
+                 + " ".join(p[0] for p in PHASES))
     if args.child:
         print(json.dumps(child(args.child[0], json.loads(Path(args.child[1]).read_text())),
                          default=str))
