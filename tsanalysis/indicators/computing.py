@@ -223,7 +223,7 @@ def _compute_streamed(store: Store, session_id: str, symbol: str, ind: Indicator
     try:
         # One transaction for the rows replaced and the rows written (where there is one).
         with store.atomic():
-            mode = clear_for_rewrite(store, session_id, symbol, ids) if exists else "append"
+            mode = clear_for_rewrite(store, session_id, symbol, ids, stored=exists)
             written = store.write_batches(TABLE, rows(), mode)
     except _NotStreamable:
         _withdraw(store, session_id, symbol, ids, exists)

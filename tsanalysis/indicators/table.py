@@ -74,7 +74,7 @@ def write_rows(store: Store, table: pa.Table, mode: str = "upsert") -> int:
 
 
 def clear_for_rewrite(store: Store, session_id: str, symbol: str,
-                       ids: Mapping[str, str]) -> str:
+                      ids: Mapping[str, str], stored: bool | None = None) -> str:
     """Make way for a computation's rows; return the write mode that stores them.
 
     Nothing stored under these ids: append (an upsert must look for rows to replace). On
@@ -82,10 +82,13 @@ def clear_for_rewrite(store: Store, session_id: str, symbol: str,
     transaction, and the new ones appended: the whole series is replaced (points whose
     input is gone go too), and an upsert, which joins every new row against the stored
     ones, ran out of a capped memory on 30M rows. Elsewhere (QuestDB, which deduplicates
-    on its keys as it writes) an upsert.
+    on its keys as it writes) an upsert. ``stored``: whether rows of these ids are stored,
+    when the caller counted them already.
     """
     filters = {"indicator_id": list(ids.values())}
-    if store.count(TABLE, session_id, symbols=[symbol], filters=filters) == 0:
+    if stored is None:
+        stored = store.count(TABLE, session_id, symbols=[symbol], filters=filters) > 0
+    if not stored:
         return "append"
     if not store.transactional:
         return "upsert"
